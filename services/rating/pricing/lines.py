@@ -1,0 +1,76 @@
+"""Charge lines and run results: what a run bills, each line explaining its amount."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from .calendar import Month
+from .ledger import LedgerUpdate
+
+_RULE_TEXT = {
+    "in_advance": "whole month in advance",
+    "arrears": "whole month in arrears",
+    "pro_rata_arrears": "pro-rata part month in arrears",
+    "minimum_licence": "minimum licence",
+    "pack": "user packs",
+    "usage": "usage in arrears",
+    "usage_late": "late usage",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLine:
+    """One rated line. Service period [from_date, to_date) is half-open, in the account's zone.
+
+    Recurring and pack lines: `amount = unit_price × quantity × days / month_days`, exact, rounded
+    once half-up to the currency's minor unit (a whole month is exactly unit_price × quantity).
+    Usage lines (`subscription` None) cover the usage month; `quantity` is the summed units,
+    `unit_price` is None when tiers priced them (see `note`), `days`/`month_days` are None.
+    """
+
+    account: str
+    subscription: str | None
+    part_number: str
+    from_date: date
+    to_date: date
+    quantity: int | Decimal
+    unit_price: Decimal | None
+    price_version: str
+    amount: Decimal
+    days: int | None
+    month_days: int | None
+    rule: str
+    late: bool = False
+    note: str = ""
+
+    @property
+    def explanation(self) -> str:
+        """A human sentence saying why the line costs what it costs."""
+        what = _RULE_TEXT.get(self.rule, self.rule)
+        period = f"{self.from_date.isoformat()} to {self.to_date.isoformat()} (exclusive)"
+        if self.subscription is None:
+            tail = f"; {self.note}" if self.note else ""
+            return (f"{self.part_number}: {what}, {self.quantity} units used {period}, "
+                    f"price {self.price_version}{tail} = {self.amount}")
+        unit = "pack" if self.rule == "pack" else "unit"
+        share = "whole month" if self.days == self.month_days else f"{self.days}/{self.month_days} days"
+        return (f"{self.part_number} ({self.subscription}): {what}, {period}, {self.quantity} {unit}(s) × "
+                f"{self.unit_price}/month (price {self.price_version}) × {share} = {self.amount}")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A run's result for one account: its lines (in order) and the ledger entries to add."""
+
+    account: str
+    month: Month
+    currency: str
+    lines: tuple[ChargeLine, ...]
+    ledger_update: LedgerUpdate
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of the (already rounded) line amounts."""
+        return sum((line.amount for line in self.lines), Decimal(0))

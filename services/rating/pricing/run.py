@@ -1,0 +1,157 @@
+"""The billing run for one account and month: a pure function of state known before the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Iterable
+
+from .calendar import Month, as_month, day_of, metering_point, month_info, month_pieces, next_month, zone
+from .catalog import Catalog, PriceBook
+from .ledger import EMPTY_LEDGER, BilledLedger, LedgerUpdate
+from .lines import ChargeLine, RunResult
+from .packs import UserCounts, packs_for
+from .rounding import round_money, round_ratio
+from .timeline import Subscription, billable_interval
+from .usage import UsageRecord, price_units
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A billing account: its id, billing time zone (IANA name) and currency."""
+
+    id: str
+    time_zone: str = "UTC"
+    currency: str = "USD"
+
+
+def billing_run(
+    month: Month | date | str,
+    account: Account,
+    catalog: Catalog,
+    subscriptions: Iterable[Subscription],
+    user_counts: Iterable[tuple[datetime, int]] = (),
+    usage: Iterable[UsageRecord] = (),
+    ledger: BilledLedger = EMPTY_LEDGER,
+    price_book: PriceBook | None = None,
+) -> RunResult:
+    """Rate one account's run for `month`, at its metering point (1st, 00:00 in the account zone).
+
+    Only facts before the metering point count; the run ignores later ones itself (a start, a
+    removal or a usage arrival at/after it; user counts are taken at or before it), so a delayed
+    run gives the on-time result. `termination_effective` dates must only be passed when the
+    request was made before the metering point (the caller knows the request instant).
+
+    Recurring and pack items: every unbilled piece of the billable interval in months <= M;
+    an item still held at the metering point gets M's whole month in advance. Usage: every
+    unrated record used in a month before M, one line per product, month and lateness.
+    Amounts are exact until each line is rounded once, half-up.
+    """
+    target = as_month(month)
+    tz_name = account.time_zone
+    tz = zone(tz_name)
+    mp = metering_point(target, tz_name)
+    m_first, m_next, m_days = month_info(target)
+    minor = catalog.minor_units
+    products = catalog.products
+    price = catalog.price
+    done_map = ledger.billed_through
+    account_id = account.id
+    lines: list[ChargeLine] = []
+    through: dict[str, date] = {}
+    counts: UserCounts | None = None
+    for sub in subscriptions:
+        if sub.start >= mp:
+            continue
+        product = products[sub.part_number]
+        kind = product.kind
+        end = sub.end if sub.end is not None and sub.end < mp else None
+        done = done_map.get(sub.id)
+        if end is None and sub.termination_effective is None:
+            if done is not None and done >= m_first:
+                if done >= m_next:
+                    continue
+                if done == m_first and kind == "recurring":  # the common case: M in advance
+                    p = price(sub.part_number, m_first, price_book)
+                    qty = sub.quantity
+                    lines.append(ChargeLine(
+                        account_id, sub.id, sub.part_number, m_first, m_next, qty, p.unit_price,
+                        p.version, round_money(p.unit_price * qty, minor), m_days, m_days, "in_advance"))
+                    through[sub.id] = m_next
+                    continue
+            start_day = day_of(sub.start, tz)
+            stop, held_to = m_next, None
+        else:
+            start_day = day_of(sub.start, tz)
+            if sub.termination_effective is not None:
+                stop = held_to = max(start_day, sub.termination_effective)
+            else:
+                _, stop, held_to = billable_interval(start_day, day_of(end, tz), product.minimum_days)
+        begin = start_day if done is None or done < start_day else done
+        for piece_month, a, b in month_pieces(begin, stop, target):
+            first, nxt, md = month_info(piece_month)
+            days = (b - a).days
+            p = price(sub.part_number, a, price_book)
+            if kind == "pack":
+                if counts is None:
+                    counts = UserCounts(list(user_counts))
+                when = sub.start if a == start_day else metering_point(piece_month, tz_name)
+                qty = packs_for(counts.at(when), product.pack_size, product.minimum_packs)
+            else:
+                qty = sub.quantity
+            if days == md:
+                amount = round_money(p.unit_price * qty, minor)
+            else:
+                amount = round_ratio(p.unit_price * qty * days, md, minor)
+            if held_to is not None and b > held_to:
+                rule = "minimum_licence"
+            elif kind == "pack":
+                rule = "pack"
+            elif piece_month == target:
+                rule = "in_advance"
+            else:
+                rule = "arrears" if days == md else "pro_rata_arrears"
+            lines.append(ChargeLine(account_id, sub.id, sub.part_number, a, b, qty, p.unit_price,
+                                    p.version, amount, days, md, rule))
+            through[sub.id] = b
+    usage_lines, usage_units, rated = _rate_usage(
+        target, mp, account_id, tz_name, catalog, usage, ledger, price_book)
+    lines.extend(usage_lines)
+    return RunResult(account_id, target, catalog.currency, tuple(lines),
+                     LedgerUpdate(through, usage_units, rated))
+
+
+def _rate_usage(target, mp, account_id, tz_name, catalog, usage, ledger, price_book):
+    """Usage lines of the run: records arrived before `mp`, used before month `target`, not yet rated."""
+    tz = zone(tz_name)
+    known = ledger.rated_usage_ids
+    rated: set[str] = set()
+    groups: dict[tuple[Month, str, bool], Decimal] = {}
+    for rec in sorted(usage, key=lambda r: r.arrived_at):
+        if rec.arrived_at >= mp or rec.id in known or rec.id in rated:
+            continue
+        used_day = day_of(rec.used_at, tz)
+        used_month = (used_day.year, used_day.month)
+        if used_month >= target:
+            continue  # its month is not over yet: a later run rates it
+        late = rec.arrived_at >= metering_point(next_month(used_month), tz_name)
+        rated.add(rec.id)
+        key = (used_month, rec.part_number, late)
+        groups[key] = groups.get(key, ZERO) + Decimal(rec.quantity)
+    lines: list[ChargeLine] = []
+    added: dict[tuple[str, date], Decimal] = {}
+    for (used_month, part, late), units in sorted(groups.items()):
+        first, nxt, _ = month_info(used_month)
+        key = (part, first)
+        already = ledger.usage_units.get(key, ZERO) + added.get(key, ZERO)
+        p = catalog.price(part, first, price_book)
+        exact, note = price_units(p, already, units)
+        lines.append(ChargeLine(
+            account_id, None, part, first, nxt, units, None if p.tiers else p.unit_price, p.version,
+            round_money(exact, catalog.minor_units), None, None, "usage_late" if late else "usage",
+            late, note))
+        added[key] = added.get(key, ZERO) + units
+    return lines, added, frozenset(rated)
