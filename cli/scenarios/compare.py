@@ -1,0 +1,70 @@
+"""Compare a scenario's result with its `expected` member: fields not expected and order are ignored."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+
+_NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days"}
+
+
+def _norm(key: str, value):
+    if key in _NUMERIC and value is not None and not isinstance(value, bool):
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            return value
+    return value
+
+
+def _matches(expected: dict, actual: dict) -> bool:
+    return all(k in actual and _norm(k, v) == _norm(k, actual[k]) for k, v in expected.items())
+
+
+def _show(item: dict) -> str:
+    return json.dumps(item, sort_keys=True)
+
+
+def _multiset_diff(what: str, expected: list[dict], actual: list[dict]) -> list[str]:
+    """Expected items without a matching actual item, and actual items nobody expected."""
+    left = list(actual)
+    missing = []
+    for item in expected:
+        for i, candidate in enumerate(left):
+            if _matches(item, candidate):
+                del left[i]
+                break
+        else:
+            missing.append(f"{what}: missing {_show(item)}")
+    keys = set().union(*(item.keys() for item in expected)) if expected else None
+    extra = [f"{what}: unexpected {_show({k: v for k, v in item.items() if keys is None or k in keys})}"
+             for item in left]
+    return missing + extra
+
+
+def diff(expected: dict, actual: dict) -> list[str]:
+    """Every difference between `expected` and `actual`, one line each (empty when they agree)."""
+    problems: list[str] = []
+    if "invoices" in expected:
+        by_key = {(i["account"], i["month"]): i for i in actual["invoices"]}
+        seen = set()
+        for inv in expected["invoices"]:
+            key = (inv.get("account"), inv.get("month"))
+            seen.add(key)
+            got = by_key.get(key)
+            label = f"invoice {key[0]} {key[1]}"
+            if got is None:
+                problems.append(f"{label}: missing")
+                continue
+            for field, value in inv.items():
+                if field != "lines" and _norm(field, value) != _norm(field, got.get(field)):
+                    problems.append(f"{label}: {field} expected {value!r}, got {got.get(field)!r}")
+            if "lines" in inv:
+                problems += _multiset_diff(f"{label} line", inv["lines"], got["lines"])
+        for key, got in by_key.items():
+            if key not in seen:
+                problems.append(f"invoice {key[0]} {key[1]}: unexpected (total {got['total']})")
+    for part in ("terminations", "rejections"):
+        if part in expected:
+            problems += _multiset_diff(part[:-1], expected[part], actual[part])
+    return problems

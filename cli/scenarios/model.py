@@ -1,0 +1,279 @@
+"""The scenario file format (shared/scenarios/FORMAT.md) as pydantic models, with clear errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+
+class ScenarioError(Exception):
+    """An invalid scenario file; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _decimal(value: str) -> str:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not a decimal string: {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"not a finite decimal: {value!r}")
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+Money = Annotated[str, AfterValidator(_decimal)]
+
+
+def _non_negative(value: int | str) -> int | str:
+    if Decimal(value) < 0:
+        raise ValueError("must not be negative")
+    return value
+MonthStr = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierModel(_Strict):
+    up_to: Annotated[int, Field(gt=0)] | None
+    unit_price: Money
+
+
+class VersionModel(_Strict):
+    """Extension: an effective-dated price version of a product."""
+
+    id: str
+    effective_from: date
+    unit_price: Money
+    tiers: list[TierModel] | None = None
+    tier_mode: Literal["graduated", "volume"] | None = None
+
+
+class ProductModel(_Strict):
+    part_number: str
+    name: str | None = None
+    kind: Literal["recurring", "pack", "usage"]
+    unit_price: Money
+    minimum_days: Annotated[int, Field(ge=0)] = 0
+    minimum_term_months: Annotated[int, Field(ge=0)] = 0
+    termination: Literal["immediate", "end_of_month"] = "immediate"
+    pack_size: Annotated[int, Field(gt=0)] = 100_000
+    minimum_packs: Annotated[int, Field(ge=0)] = 1
+    tiers: list[TierModel] | None = None
+    tier_mode: Literal["graduated", "volume"] | None = None
+    versions: list[VersionModel] = []
+
+
+class CatalogModel(_Strict):
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    products: list[ProductModel]
+
+
+class PriceBookModel(_Strict):
+    """Extension: a partner price book overriding unit prices of some part numbers."""
+
+    id: str
+    prices: dict[str, Money]
+
+
+class AccountModel(_Strict):
+    id: str
+    time_zone: Annotated[str, AfterValidator(_zone)] = "UTC"
+    payment_terms_days: Annotated[int, Field(ge=0)] = 30
+    price_book: PriceBookModel | None = None
+
+
+class _Event(_Strict):
+    at: AwareDatetime
+
+
+class PartnerOnboarded(_Event):
+    type: Literal["partner_onboarded"]
+    account: str
+    subscription: str
+    part_number: str
+    full_brand: str | None = None
+
+
+class BrandReady(_Event):
+    type: Literal["brand_ready"]
+    account: str
+    subscription: str
+    part_number: str
+    cloud: str = "commercial"
+
+
+class RegionActivated(_Event):
+    type: Literal["region_activated"]
+    account: str
+    subscription: str
+    part_number: str
+    brands: list[str] = []
+
+
+class CustomerProvisioned(_Event):
+    type: Literal["customer_provisioned"]
+    account: str
+    customer: str
+    brand: str | None = None
+    regions: list[str] = []
+
+
+class CustomerRemoved(_Event):
+    type: Literal["customer_removed"]
+    customer: str
+
+
+class FeatureProvisioned(_Event):
+    type: Literal["feature_provisioned"]
+    account: str
+    subscription: str
+    part_number: str
+    quantity: Annotated[int, Field(gt=0)] = 1
+    customer: str | None = None
+
+
+class FeatureRemoved(_Event):
+    type: Literal["feature_removed"]
+    subscription: str
+
+
+class TerminationRequested(_Event):
+    type: Literal["termination_requested"]
+    subscription: str
+
+
+class UserCount(_Event):
+    type: Literal["user_count"]
+    account: str
+    count: Annotated[int, Field(ge=0)]
+
+
+class Usage(_Event):
+    type: Literal["usage"]
+    id: str
+    account: str
+    part_number: str
+    quantity: Annotated[Union[int, Money], AfterValidator(_non_negative)]
+    used_at: AwareDatetime | None = None
+
+
+class BillingRun(_Event):
+    type: Literal["billing_run"]
+    month: MonthStr
+
+
+Event = Annotated[
+    Union[PartnerOnboarded, BrandReady, RegionActivated, CustomerProvisioned, CustomerRemoved,
+          FeatureProvisioned, FeatureRemoved, TerminationRequested, UserCount, Usage, BillingRun],
+    Field(discriminator="type"),
+]
+
+
+class ScenarioModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    description: str = ""
+    catalog: CatalogModel
+    accounts: list[AccountModel]
+    events: list[Event]
+    expected: dict | None = None
+
+
+def _where(loc: tuple) -> str:
+    """'events[3].at' from a pydantic location, dropping the union's tag."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i >= 2 and loc[0] == "events" and i == 2 and isinstance(loc[1], int):
+            continue  # the discriminator tag (event type)
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(file)"
+
+
+def _problem(error: dict) -> str:
+    where = _where(tuple(error["loc"]))
+    if error["type"] == "union_tag_invalid":
+        return f"{where}.type: unknown event type {error['ctx']['tag']!r}"
+    if error["type"] == "union_tag_not_found":
+        return f"{where}.type: missing event type"
+    if error["type"] == "string_type" and where.endswith("price"):
+        return f"{where}: must be a decimal string such as \"12.00\" (never a JSON number)"
+    return f"{where}: {error['msg']}"
+
+
+def _check_semantics(scenario: ScenarioModel) -> list[str]:
+    problems = []
+    seen: set[str] = set()
+    for i, product in enumerate(scenario.catalog.products):
+        if product.part_number in seen:
+            problems.append(f"catalog.products[{i}].part_number: duplicate {product.part_number!r}")
+        seen.add(product.part_number)
+        for name, tiers, mode in [("", product.tiers, product.tier_mode)] + [
+                (f".versions[{j}]", v.tiers, v.tier_mode) for j, v in enumerate(product.versions)]:
+            if not tiers:
+                continue
+            where = f"catalog.products[{i}]{name}"
+            if mode is None:
+                problems.append(f"{where}.tier_mode: required with tiers (graduated or volume)")
+            bounds = [t.up_to for t in tiers]
+            if bounds[-1] is not None or None in bounds[:-1] or bounds[:-1] != sorted(set(bounds[:-1])):
+                problems.append(f"{where}.tiers: up_to must increase and only the last tier be unbounded (null)")
+    ids = [a.id for a in scenario.accounts]
+    for i, account_id in enumerate(ids):
+        if account_id in ids[:i]:
+            problems.append(f"accounts[{i}].id: duplicate {account_id!r}")
+    for i in range(1, len(scenario.events)):
+        if scenario.events[i].at < scenario.events[i - 1].at:
+            problems.append(f"events[{i}].at: {scenario.events[i].at.isoformat()} is before "
+                            f"events[{i - 1}].at (events must be in time order)")
+    for i, ev in enumerate(scenario.events):
+        if isinstance(ev, Usage) and ev.used_at is not None and ev.used_at > ev.at:
+            problems.append(f"events[{i}].used_at: after the record's arrival (at)")
+    return problems
+
+
+def parse_scenario(data: object) -> ScenarioModel:
+    """Validate decoded JSON; raises ScenarioError with one line per problem."""
+    try:
+        scenario = ScenarioModel.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError([_problem(e) for e in exc.errors()]) from None
+    problems = _check_semantics(scenario)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> ScenarioModel:
+    """Read and validate a scenario file; raises ScenarioError (never another exception)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([f"cannot read {path}: {exc.strerror}"]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError([f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+    return parse_scenario(data)

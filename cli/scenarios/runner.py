@@ -1,0 +1,122 @@
+"""Run a validated scenario: provisioning rules, then each billing run through the pricing core."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from services.invoicing.domain import Invoice, assemble_invoice
+from services.provisioning.domain import Command, ProductRule, ProvisioningState, Rejection, handle, pack_start_of
+from services.rating.pricing import (
+    EMPTY_LEDGER, Account, Catalog, PriceBook, PriceVersion, Product, Subscription, Tier, UsageRecord,
+    as_month, billing_run, counts_known_at, metering_point,
+)
+
+from .model import AccountModel, BillingRun, ProductModel, ScenarioModel, Usage, UserCount
+
+
+def _tiers(tiers) -> tuple[Tier, ...]:
+    return tuple(Tier(None if t.up_to is None else Decimal(t.up_to), Decimal(t.unit_price)) for t in tiers or ())
+
+
+def build_catalog(scenario: ScenarioModel) -> Catalog:
+    """The pricing catalogue of a scenario."""
+    def product(p: ProductModel) -> Product:
+        versions = tuple(PriceVersion(v.id, v.effective_from, Decimal(v.unit_price), _tiers(v.tiers), v.tier_mode)
+                         for v in p.versions)
+        return Product(p.part_number, p.kind, Decimal(p.unit_price), p.name, p.minimum_days, p.minimum_term_months,
+                       p.termination, p.pack_size, p.minimum_packs, _tiers(p.tiers), p.tier_mode, versions)
+    return Catalog.of(scenario.catalog.currency, [product(p) for p in scenario.catalog.products])
+
+
+def _command(event) -> Command:
+    fields = event.model_dump(exclude={"type", "at"})
+    for name in ("brands", "regions"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    known = {k: v for k, v in fields.items() if k in Command.__dataclass_fields__}
+    return Command(type=event.type, at=event.at, **known)
+
+
+def run_scenario(scenario: ScenarioModel) -> dict:
+    """The scenario's result in the shape of its `expected` member (lines carry extra fields)."""
+    state = ProvisioningState(
+        accounts={a.id: a.time_zone for a in scenario.accounts},
+        products={p.part_number: ProductRule(p.part_number, p.kind, p.termination, p.minimum_term_months)
+                  for p in scenario.catalog.products})
+    rejections, terminations, runs = [], [], []
+    counts: dict[str, list] = {a.id: [] for a in scenario.accounts}
+    usage: dict[str, list[UsageRecord]] = {a.id: [] for a in scenario.accounts}
+    # Provisioning is decided in event order; runs do not change it, and each run later sees
+    # only the facts dated before its own metering point (a delayed run gives the on-time result).
+    for index, event in enumerate(scenario.events):
+        if isinstance(event, BillingRun):
+            runs.append(as_month(event.month))
+            continue
+        outcome = handle(state, _command(event))
+        if isinstance(outcome, Rejection):
+            rejections.append({"event": index, "reason": outcome.reason})
+            continue
+        if isinstance(event, UserCount):
+            counts[event.account].append((event.at, event.count))
+        elif isinstance(event, Usage):
+            usage[event.account].append(UsageRecord(event.id, event.part_number, Decimal(event.quantity),
+                                                    event.used_at or event.at, event.at))
+        elif event.type == "termination_requested" and outcome.termination is not None:
+            sid, effective = outcome.termination
+            terminations.append({"subscription": sid, "effective": effective.isoformat()})
+    catalog = build_catalog(scenario)
+    ledgers = {a.id: EMPTY_LEDGER for a in scenario.accounts}
+    invoices = []
+    for month in runs:
+        for account in scenario.accounts:
+            invoice, ledgers[account.id] = _run_account(
+                state, catalog, account, month, counts[account.id], usage[account.id], ledgers[account.id])
+            if invoice is not None:
+                invoices.append(invoice_json(invoice))
+    return {"invoices": invoices, "terminations": terminations, "rejections": rejections}
+
+
+def _run_account(state, catalog, account: AccountModel, month, counts, usage, ledger):
+    mp = metering_point(month, account.time_zone)
+    subscriptions = []
+    for item in state.items.values():
+        if item.account != account.id:
+            continue
+        start = pack_start_of(state, item) if item.role == "pack" else item.start
+        if start is None or start >= mp:
+            continue
+        requested = item.termination_requested_at
+        subscriptions.append(Subscription(
+            item.id, item.account, item.part_number, start, item.quantity,
+            end=item.end if item.end is not None and item.end < mp else None,
+            termination_effective=item.termination_effective if requested is not None and requested < mp else None))
+    book = account.price_book
+    result = billing_run(month, Account(account.id, account.time_zone, catalog.currency), catalog, subscriptions,
+                         counts_known_at(counts, mp, lambda c: c[0]), usage, ledger,
+                         PriceBook(book.id, {k: Decimal(v) for k, v in book.prices.items()}) if book else None)
+    invoice = assemble_invoice(account.id, month, catalog.currency, result.lines, account.payment_terms_days)
+    return invoice, ledger.apply(result.ledger_update)
+
+
+def _number(value: Decimal | int):
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    return value
+
+
+def invoice_json(invoice: Invoice) -> dict:
+    """An invoice in the scenario output shape, lines with their explanation fields."""
+    lines = []
+    for line in invoice.lines:
+        out = {} if line.subscription is None else {"subscription": line.subscription}
+        out.update({
+            "part_number": line.part_number, "from": line.from_date.isoformat(), "to": line.to_date.isoformat(),
+            "quantity": _number(line.quantity), "amount": str(line.amount),
+            "unit_price": None if line.unit_price is None else str(line.unit_price),
+            "price_version": line.price_version, "days": line.days, "month_days": line.month_days,
+            "rule": line.rule, "late": line.late, "explanation": line.explanation})
+        lines.append(out)
+    year, month = invoice.month
+    return {"account": invoice.account, "month": f"{year:04d}-{month:02d}", "currency": invoice.currency,
+            "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
+            "total": str(invoice.total), "lines": lines}

@@ -1,0 +1,215 @@
+"""Pure provisioning rules: validate commands in the reasons' order and evolve in-memory state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from services.rating.pricing.packs import pack_start
+from services.rating.pricing.terms import termination_effective
+
+# Rejection reasons, in the order they are checked (the first that applies is reported).
+REASONS = ("unknown_account", "unknown_customer", "unknown_product", "unknown_subscription",
+           "duplicate_subscription", "already_ended", "customers_provisioned")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A refused command: nothing changes."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProductRule:
+    """What provisioning needs to know of a product."""
+
+    part_number: str
+    kind: str  # recurring | pack | usage
+    termination: str = "immediate"  # immediate | end_of_month
+    minimum_term_months: int = 0
+
+
+@dataclass(frozen=True)
+class Command:
+    """A provisioning command (one scenario or API event). Fields unused by a type stay empty.
+
+    type: partner_onboarded, brand_ready, region_activated, customer_provisioned,
+    customer_removed, feature_provisioned, feature_removed, termination_requested, user_count,
+    usage.
+    """
+
+    type: str
+    at: datetime
+    account: str | None = None
+    subscription: str | None = None
+    part_number: str | None = None
+    customer: str | None = None
+    quantity: int = 1
+    cloud: str | None = None
+    brand: str | None = None
+    brands: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    full_brand: str | None = None
+
+
+@dataclass
+class Item:
+    """A provisioned item: feature, brand, region or user packs.
+
+    `start` is when billing starts (None: not yet: a brand not ready on the commercial cloud, a
+    region not available to any brand). Packs derive theirs from onboarding and `full_brand`.
+    """
+
+    id: str
+    account: str
+    part_number: str
+    role: str  # feature | brand | region | pack
+    created_at: datetime
+    quantity: int = 1
+    start: datetime | None = None
+    end: datetime | None = None
+    termination_requested_at: datetime | None = None
+    termination_effective: date | None = None
+    clouds: list[str] = field(default_factory=list)
+    brands: set[str] = field(default_factory=set)
+    full_brand: str | None = None
+    customer: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        """Removed, or its termination accepted (effective now or at a later month end)."""
+        return self.end is not None or self.termination_effective is not None
+
+
+@dataclass
+class Customer:
+    """A partner's customer, on at most one brand and on some regions."""
+
+    id: str
+    account: str
+    brand: str | None
+    regions: tuple[str, ...]
+    removed_at: datetime | None = None
+
+
+@dataclass
+class ProvisioningState:
+    """All provisioning state, in memory: accounts (id -> IANA zone), products, customers, items."""
+
+    accounts: dict[str, str]
+    products: dict[str, ProductRule]
+    customers: dict[str, Customer] = field(default_factory=dict)
+    items: dict[str, Item] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An accepted command; `termination` is (subscription, effective date) when it ended one."""
+
+    command: Command
+    termination: tuple[str, date] | None = None
+
+
+_PRODUCT_KIND = {"partner_onboarded": "pack", "brand_ready": "recurring", "region_activated": "recurring",
+                 "feature_provisioned": "recurring", "usage": "usage"}
+_CREATES = {"partner_onboarded": "pack", "brand_ready": "brand", "region_activated": "region",
+            "feature_provisioned": "feature"}
+
+
+def _rejection(state: ProvisioningState, cmd: Command) -> str | None:
+    """The first reason, in REASONS order, that refuses `cmd`; None when it is acceptable."""
+    kind = cmd.type
+    if cmd.account is not None and cmd.account not in state.accounts:
+        return "unknown_account"
+    if cmd.customer is not None and kind in ("customer_removed", "feature_provisioned"):
+        customer = state.customers.get(cmd.customer)
+        if customer is None or (cmd.account is not None and customer.account != cmd.account):
+            return "unknown_customer"
+        if kind == "feature_provisioned" and customer.removed_at is not None:
+            return "unknown_customer"
+    if kind in _PRODUCT_KIND:
+        product = state.products.get(cmd.part_number or "")
+        if product is None or product.kind != _PRODUCT_KIND[kind]:
+            return "unknown_product"
+    refs = list(cmd.brands) + list(cmd.regions) + ([cmd.brand] if cmd.brand else [])
+    if kind in ("feature_removed", "termination_requested"):
+        refs.append(cmd.subscription)
+    own = [state.items.get(ref) for ref in refs]
+    if any(item is None or (cmd.account is not None and item.account != cmd.account) for item in own):
+        return "unknown_subscription"
+    existing = state.items.get(cmd.subscription or "")
+    if kind in _CREATES and existing is not None:
+        extends = kind in ("brand_ready", "region_activated") and existing.role == _CREATES[kind] \
+            and existing.account == cmd.account and existing.part_number == cmd.part_number
+        if not extends:
+            return "duplicate_subscription"
+    if kind == "customer_removed" and state.customers[cmd.customer].removed_at is not None:
+        return "already_ended"
+    if any(item.ended for item in own) or (kind in _CREATES and existing is not None and existing.ended):
+        return "already_ended"
+    if kind in ("feature_removed", "termination_requested") and existing.role in ("brand", "region"):
+        if customers_on(state, existing.id):
+            return "customers_provisioned"
+    return None
+
+
+def customers_on(state: ProvisioningState, item_id: str) -> list[str]:
+    """Ids of the active customers provisioned on brand or region `item_id`."""
+    return [c.id for c in state.customers.values()
+            if c.removed_at is None and (c.brand == item_id or item_id in c.regions)]
+
+
+def handle(state: ProvisioningState, cmd: Command) -> Accepted | Rejection:
+    """Validate `cmd` against `state` and, when accepted, apply it (the only mutation)."""
+    reason = _rejection(state, cmd)
+    if reason is not None:
+        return Rejection(reason)
+    return Accepted(cmd, _apply(state, cmd))
+
+
+def _apply(state: ProvisioningState, cmd: Command) -> tuple[str, date] | None:
+    """Evolve `state` with an accepted command; returns the termination it decided, if any."""
+    kind, at, items = cmd.type, cmd.at, state.items
+    if kind in _CREATES and cmd.subscription not in items:
+        items[cmd.subscription] = Item(cmd.subscription, cmd.account, cmd.part_number, _CREATES[kind], at,
+                                       quantity=cmd.quantity, full_brand=cmd.full_brand, customer=cmd.customer,
+                                       start=at if kind == "feature_provisioned" else None)
+    if kind == "brand_ready":
+        item = items[cmd.subscription]
+        item.clouds.append(cmd.cloud or "commercial")
+        if cmd.cloud == "commercial" and item.start is None:
+            item.start = at  # only the first commercial readiness starts billing
+    elif kind == "region_activated":
+        item = items[cmd.subscription]
+        item.brands.update(cmd.brands)
+        if item.start is None and item.brands:
+            item.start = at  # the first time it is available to a brand
+    elif kind == "customer_provisioned":
+        state.customers[cmd.customer] = Customer(cmd.customer, cmd.account, cmd.brand, tuple(cmd.regions))
+    elif kind == "customer_removed":
+        state.customers[cmd.customer].removed_at = at
+    elif kind in ("feature_removed", "termination_requested"):
+        return _end(state, items[cmd.subscription], at, kind == "termination_requested")
+    return None
+
+
+def _end(state: ProvisioningState, item: Item, at: datetime, requested: bool) -> tuple[str, date] | None:
+    """End an item: immediate products at `at`; end_of_month ones per their minimum term."""
+    tz = ZoneInfo(state.accounts[item.account])
+    product = state.products[item.part_number]
+    item.termination_requested_at = at
+    start = pack_start_of(state, item) if item.role == "pack" else item.start
+    if product.termination == "end_of_month" or start is None:
+        item.termination_effective = termination_effective(start, at, product.minimum_term_months, tz)
+        return (item.id, item.termination_effective)
+    item.end = at
+    return (item.id, at.astimezone(tz).date()) if requested else None
+
+
+def pack_start_of(state: ProvisioningState, item: Item) -> datetime | None:
+    """When a pack item starts billing (see `pack_start`: onboarding, or the named Full Brand's
+    commercial readiness when later; None while that brand is not ready)."""
+    brand = state.items.get(item.full_brand) if item.full_brand else None
+    return pack_start(item.created_at, brand.start if brand else None, item.full_brand is not None)
