@@ -1,0 +1,34 @@
+"""Operator commands: serve a service, apply migrations, create topics."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+
+SERVICES = ("provisioning", "auto_provisioning", "rating", "prepaid_credit", "invoicing", "disputes")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"services.{args.service}.app")
+    module.main()
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from contracts import topics
+    from shared.kafka import ensure_topics
+    from shared.settings import Settings
+
+    s = Settings.from_env("ops")
+    asyncio.run(ensure_topics(s.kafka_bootstrap_servers, topics.ALL, s.topic_prefix, SERVICES))
+    print("topics ready")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service", choices=SERVICES)
+    serve.set_defaults(func=_serve)
+    topics = sub.add_parser("create-topics", help="create the platform's topics where missing")
+    topics.set_defaults(func=_topics)

@@ -1,0 +1,96 @@
+"""Registry of event types (name, version -> model), upcasters, and the platform's topics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from contracts.envelope import Contract, Envelope
+
+C = TypeVar("C", bound=type[Contract])
+
+_MODELS: dict[tuple[str, int], type[Contract]] = {}
+_TYPES: dict[type[Contract], tuple[str, int]] = {}
+_UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def event(name: str, version: int = 1) -> Callable[[C], C]:
+    """Class decorator: register a payload model as event/command type `name`, version `version`."""
+
+    def register(cls: C) -> C:
+        if (name, version) in _MODELS:
+            raise ValueError(f"event type {name} v{version} registered twice")
+        _MODELS[(name, version)] = cls
+        _TYPES[cls] = (name, version)
+        return cls
+
+    return register
+
+
+def upcaster(name: str, from_version: int) -> Callable[[Callable], Callable]:
+    """Register a function turning a v`from_version` payload dict into a v`from_version + 1` one."""
+
+    def register(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable:
+        _UPCASTERS[(name, from_version)] = fn
+        return fn
+
+    return register
+
+
+def type_of(cls: type[Contract]) -> tuple[str, int]:
+    try:
+        return _TYPES[cls]
+    except KeyError:
+        raise KeyError(f"{cls.__name__} is not a registered contract") from None
+
+
+def latest_version(name: str) -> int:
+    versions = [v for (n, v) in _MODELS if n == name]
+    if not versions:
+        raise KeyError(f"unknown event type {name!r}")
+    return max(versions)
+
+
+def models() -> dict[tuple[str, int], type[Contract]]:
+    return dict(_MODELS)
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def parse(envelope: Envelope) -> Contract:
+    """The envelope's payload as its model, upcast to the latest version of its type."""
+    name, version, payload = envelope.type, envelope.schema_version, envelope.payload
+    if not any(n == name for (n, _) in _MODELS):
+        raise UnknownEventType(f"unknown event type {name!r}")
+    target = latest_version(name)
+    while version < target:
+        step = _UPCASTERS.get((name, version))
+        if step is None:
+            raise UnknownEventType(f"no upcaster for {name} v{version}")
+        payload, version = step(payload), version + 1
+    model = _MODELS.get((name, version))
+    if model is None:
+        raise UnknownEventType(f"unknown version {version} of {name!r}")
+    return model.model_validate(payload)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic of the platform: its name, what its key is, partitions, retention, what it carries."""
+
+    name: str
+    description: str
+    key: str = "billing account id"
+    partitions: int = 8
+    retention_ms: int = 7 * 24 * 3600 * 1000
+    messages: tuple[str, ...] = field(default_factory=tuple)
+    producers: tuple[str, ...] = field(default_factory=tuple)
+    consumers: tuple[str, ...] = field(default_factory=tuple)
+
+
+def dead_letter_topic(service: str) -> str:
+    """Each consuming service has one dead-letter topic for the messages it gave up on."""
+    return f"{service}.dead-letter"

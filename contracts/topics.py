@@ -1,0 +1,36 @@
+"""The platform's topics. Keys are billing account ids unless a topic says otherwise."""
+
+from __future__ import annotations
+
+from contracts.registry import Topic
+
+PROVISIONING_COMMANDS = Topic(
+    name="provisioning.commands",
+    description="Commands to provisioning: the same operations as the Onboarding API.",
+    messages=("provisioning.feature.provision",),
+    producers=("partner systems", "auto_provisioning"),
+    consumers=("provisioning",),
+)
+PROVISIONING_EVENTS = Topic(
+    name="provisioning.events",
+    description="What was provisioned, removed or terminated, and when.",
+    messages=("provisioning.feature.provisioned", "provisioning.feature.removed"),
+    producers=("provisioning",),
+    consumers=("rating",),
+)
+REJECTIONS = Topic(
+    name="platform.rejections",
+    description="Commands refused with a reason code; nothing changed.",
+    messages=("command.rejected",),
+    producers=("provisioning",),
+    consumers=("partner systems",),
+)
+
+ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, REJECTIONS)
+
+
+def by_name(name: str) -> Topic:
+    for topic in ALL:
+        if topic.name == name:
+            return topic
+    raise KeyError(name)

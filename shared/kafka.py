@@ -1,0 +1,212 @@
+"""Kafka: the broker factory, topic creation, and at-least-once subscribers with an inbox,
+a retry budget and a dead-letter topic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from contracts.envelope import Contract, Envelope
+from contracts.registry import Topic, dead_letter_topic, parse
+from shared import inbox
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, Envelope, Contract], Awaitable[None]]
+BatchHandler = Callable[[asyncpg.Connection, list[tuple[Envelope, Contract]]], Awaitable[None]]
+
+
+def make_broker(settings: Settings) -> KafkaBroker:
+    return KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service,
+                       enable_idempotence=True, acks="all")
+
+
+async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "",
+                        services: Sequence[str] = ()) -> None:
+    """Create the registry's topics (and the services' dead-letter topics) where missing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(prefix + t.name, t.partitions, 1,
+                           topic_configs={"retention.ms": str(t.retention_ms)}) for t in topics]
+        wanted += [NewTopic(prefix + dead_letter_topic(s), 1, 1) for s in services]
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:  # another process got there first
+                pass
+    finally:
+        await admin.close()
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for input that can never succeed; sent to the dead-letter topic at once."""
+
+
+def _crash_hook(envelope: Envelope) -> None:
+    """Fault injection for tests: BILLING_CRASH_AFTER_COMMIT=<event type> kills the process with
+    SIGKILL right after the handler's transaction committed and before the offset commit, once
+    (the marker file named by BILLING_CRASH_MARKER records that it happened)."""
+    wanted = os.environ.get("BILLING_CRASH_AFTER_COMMIT")
+    if not wanted or wanted != envelope.type:
+        return
+    marker = os.environ.get("BILLING_CRASH_MARKER")
+    if marker:
+        if os.path.exists(marker):
+            return
+        with open(marker, "w") as f:
+            f.write(str(envelope.event_id))
+    log.warning("fault injection: SIGKILL after commit of %s", envelope.event_id)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Subscription:
+    """One topic consumed by one service: decode, claim in the inbox, handle, all in one transaction."""
+
+    settings: Settings
+    broker: KafkaBroker
+    pool: asyncpg.Pool
+    topic: Topic
+    handler: Handler | None = None
+    batch_handler: BatchHandler | None = None
+    max_records: int = 500
+
+    @property
+    def consumer(self) -> str:
+        return f"{self.settings.service}:{self.topic.name}"
+
+    @property
+    def physical_topic(self) -> str:
+        return self.settings.topic(self.topic.name)
+
+    def register(self) -> None:
+        """Add the FastStream subscriber: its group per service, from the earliest offset,
+        committing the offset only after the handler returned (NACK on error rewinds)."""
+        common = dict(
+            group_id=f"{self.settings.topic_prefix}{self.settings.service}",
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{self.settings.service}:{self.topic.name}",
+        )
+        if self.batch_handler is not None:
+            sub = self.broker.subscriber(self.physical_topic, batch=True,
+                                         max_records=self.max_records, **common)
+
+            async def on_batch(message: KafkaMessage) -> None:
+                await self._on_batch(message)
+
+            sub(on_batch)
+        else:
+            sub = self.broker.subscriber(self.physical_topic, **common)
+
+            async def on_message(message: KafkaMessage) -> None:
+                await self._on_record(message.raw_message)
+
+            sub(on_message)
+
+    # ---------------------------------------------------------------- one record
+    def _decode(self, record) -> tuple[Envelope, Contract]:
+        envelope = Envelope.decode(record.value)
+        return envelope, parse(envelope)
+
+    async def _on_record(self, record) -> None:
+        try:
+            envelope, payload = self._decode(record)
+        except Exception as exc:
+            await self.dead_letter(record, f"undecodable: {exc}")
+            return
+        budget = max(1, self.settings.retry_budget)
+        for attempt in range(1, budget + 1):
+            try:
+                await self._apply_one(envelope, payload)
+                return
+            except PoisonMessage as exc:
+                await self.dead_letter(record, f"poison: {exc}")
+                return
+            except Exception as exc:
+                if attempt == budget:
+                    log.exception("giving up on %s after %d attempts", envelope.event_id, attempt)
+                    await self.dead_letter(record, f"failed {attempt} times: {exc!r}")
+                    return
+                log.warning("attempt %d for %s failed: %r", attempt, envelope.event_id, exc)
+                await asyncio.sleep(self.settings.retry_backoff_ms / 1000 * 2 ** (attempt - 1))
+
+    async def _apply_one(self, envelope: Envelope, payload: Contract) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await inbox.claim(conn, self.consumer, envelope):
+                log.info("skipped duplicate event %s (%s)", envelope.event_id, envelope.type)
+                return
+            if self.handler is not None:
+                await self.handler(conn, envelope, payload)
+            else:
+                await self.batch_handler(conn, [(envelope, payload)])
+        _crash_hook(envelope)
+
+    # ---------------------------------------------------------------- a batch
+    async def _on_batch(self, message: KafkaMessage) -> None:
+        records = message.raw_message
+        records = records if isinstance(records, tuple) else (records,)
+        decoded, bad = [], []
+        for record in records:
+            try:
+                decoded.append((record, *self._decode(record)))
+            except Exception as exc:
+                bad.append((record, exc))
+        for record, exc in bad:
+            await self.dead_letter(record, f"undecodable: {exc}")
+        if not decoded:
+            return
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                new = await inbox.claim_many(conn, self.consumer, [e for _, e, _ in decoded])
+                seen, todo = set(), []
+                for _, env, payload in decoded:
+                    if env.event_id in new and env.event_id not in seen:
+                        seen.add(env.event_id)
+                        todo.append((env, payload))
+                if todo:
+                    await self.batch_handler(conn, todo)
+        except Exception as exc:
+            # isolate the failing message: replay the batch one record at a time
+            log.warning("batch of %d failed (%r); retrying record by record", len(decoded), exc)
+            for record, _, _ in decoded:
+                await self._on_record(record)
+            return
+        for _, env, _ in decoded:
+            _crash_hook(env)
+
+    # ---------------------------------------------------------------- dead letters
+    async def dead_letter(self, record, error: str) -> None:
+        """Record the message in the service's dead_letters table and its dead-letter topic.
+        Raises if neither works, so the offset is not committed and the record comes back."""
+        log.error("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, error)
+        key = record.key.decode(errors="replace") if record.key else None
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO dead_letters (consumer, topic, partition, "offset", key, payload, error)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+                self.consumer, record.topic, record.partition, record.offset, key, record.value, error[:4000],
+            )
+        await self.broker.publish(
+            record.value or b"",
+            topic=self.settings.topic(dead_letter_topic(self.settings.service)),
+            key=record.key,
+            headers={"source_topic": record.topic, "source_partition": str(record.partition),
+                     "source_offset": str(record.offset), "error": error[:1000],
+                     "consumer": self.consumer},
+        )

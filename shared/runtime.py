@@ -1,0 +1,113 @@
+"""A service process: pool, migrations, topics, outbox relay, Kafka subscribers and HTTP edge.
+
+Each service's app.py builds one `ServiceRuntime` (its composition root) and calls `run()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI
+
+from contracts import topics as topic_registry
+from contracts.registry import Topic
+from shared import db
+from shared.clock import Clock, SystemClock
+from shared.kafka import BatchHandler, Handler, Subscription, ensure_topics, make_broker
+from shared.logging import configure
+from shared.outbox import OutboxRelay, make_producer
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    """Everything one service process owns; subscriptions and HTTP routes are added before start."""
+
+    def __init__(self, settings: Settings, migrations: Path | None, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.migrations = migrations
+        self.clock: Clock = clock or SystemClock()
+        self.broker = make_broker(settings)
+        self.pool: asyncpg.Pool | None = None
+        self.producer = None  # created in start(): aiokafka needs the running loop
+        self.relay: OutboxRelay | None = None
+        self._subscriptions: list[tuple[Topic, Handler | None, BatchHandler | None, int]] = []
+        self._background: list[Callable[["ServiceRuntime"], asyncio.Task]] = []
+        self._tasks: list[asyncio.Task] = []
+
+    def topic(self, topic: Topic) -> str:
+        return self.settings.topic(topic.name)
+
+    def subscribe(self, topic: Topic, handler: Handler) -> None:
+        self._subscriptions.append((topic, handler, None, 1))
+
+    def subscribe_batch(self, topic: Topic, handler: BatchHandler, max_records: int = 500) -> None:
+        self._subscriptions.append((topic, None, handler, max_records))
+
+    def background(self, start: Callable[["ServiceRuntime"], asyncio.Task]) -> None:
+        """A task started with the service (a scheduler, say) and cancelled when it stops."""
+        self._background.append(start)
+
+    async def start(self) -> None:
+        s = self.settings
+        await db.migrate_dsn(s.database_url, s.db_schema, self.migrations)
+        self.pool = await db.create_pool(s.database_url, s.db_schema, s.pool_min, s.pool_max)
+        await ensure_topics(s.kafka_bootstrap_servers, topic_registry.ALL, s.topic_prefix, [s.service])
+        self.producer = make_producer(s.kafka_bootstrap_servers, f"{s.service}-relay")
+        await self.producer.start()
+        self.relay = OutboxRelay(self.pool, self.producer, s.db_schema, s.relay_batch, s.relay_idle_ms)
+        await self.relay.start()
+        for topic, handler, batch_handler, max_records in self._subscriptions:
+            Subscription(s, self.broker, self.pool, topic, handler, batch_handler, max_records).register()
+        await self.broker.start()
+        self._tasks = [start(self) for start in self._background]
+        log.info("%s started (schema %s)", s.service, s.db_schema)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        if self.relay:
+            await self.relay.stop()
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+        if self.pool:
+            await self.pool.close()
+
+    async def serve(self, http: FastAPI | None = None) -> None:
+        """Run until SIGTERM/SIGINT; with `http`, also serve it on the configured port."""
+        configure(self.settings.service)
+        await self.start()
+        try:
+            if http is not None:
+                config = uvicorn.Config(http, host=self.settings.http_host, port=self.settings.http_port,
+                                        log_level="warning", lifespan="off")
+                await uvicorn.Server(config).serve()
+            else:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, stop.set)
+                await stop.wait()
+        finally:
+            await self.stop()
+
+
+def run(runtime: ServiceRuntime, http: FastAPI | None = None) -> None:
+    asyncio.run(runtime.serve(http))
+
+
+def all_topics() -> Sequence[Topic]:
+    return topic_registry.ALL
