@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -77,6 +77,13 @@ def metering_point(month: Month, tz_name: str) -> datetime:
     return datetime(year, mon, 1, tzinfo=zone(tz_name))
 
 
+@lru_cache(maxsize=65536)
+def metering_point_utc(month: Month, tz_name: str) -> datetime:
+    """`metering_point` expressed in UTC (same instant). Comparing it with instants whose tzinfo
+    is `timezone.utc` takes CPython's same-tzinfo fast path: no utcoffset() calls."""
+    return metering_point(month, tz_name).astimezone(timezone.utc)
+
+
 def add_months(day: date, months: int) -> date:
     """`day` plus `months` calendar months from that anchor, clamped to the month's last day.
 
@@ -115,5 +122,3 @@ def local_midnight(day: date, tz_name: str) -> datetime:
     """The aware instant of `day` at 00:00 in zone `tz_name`."""
     return datetime(day.year, day.month, day.day, tzinfo=zone(tz_name))
 
-
-ONE_DAY = timedelta(days=1)

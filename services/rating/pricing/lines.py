@@ -20,7 +20,7 @@ _RULE_TEXT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ChargeLine:
     """One rated line. Service period [from_date, to_date) is half-open, in the account's zone.
 
@@ -58,6 +58,28 @@ class ChargeLine:
         share = "whole month" if self.days == self.month_days else f"{self.days}/{self.month_days} days"
         return (f"{self.part_number} ({self.subscription}): {what}, {period}, {self.quantity} {unit}(s) × "
                 f"{self.unit_price}/month (price {self.price_version}) × {share} = {self.amount}")
+
+
+_new = object.__new__
+_set_dict = object.__setattr__
+
+
+def build_frozen(cls, fields: dict):
+    """An instance of the frozen (non-slots) dataclass `cls` with exactly `fields`, without its
+    __init__: equal to `cls(**fields)` when every field is given. For the run's hot path only."""
+    obj = _new(cls)
+    _set_dict(obj, "__dict__", fields)
+    return obj
+
+
+def make_line(account, subscription, part_number, from_date, to_date, quantity, unit_price, price_version,
+              amount, days, month_days, rule, late=False, note="") -> ChargeLine:
+    """A ChargeLine equal to `ChargeLine(...)` with the same arguments, built without the frozen
+    dataclass __init__ (one __setattr__ per field): about three times faster on the run's hot path."""
+    return build_frozen(ChargeLine, {
+        "account": account, "subscription": subscription, "part_number": part_number, "from_date": from_date,
+        "to_date": to_date, "quantity": quantity, "unit_price": unit_price, "price_version": price_version,
+        "amount": amount, "days": days, "month_days": month_days, "rule": rule, "late": late, "note": note})
 
 
 @dataclass(frozen=True)

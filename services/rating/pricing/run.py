@@ -5,18 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from .calendar import Month, as_month, day_of, metering_point, month_info, month_pieces, next_month, zone
+from .calendar import (
+    Month, as_month, day_of, metering_point, metering_point_utc, month_info, month_pieces, next_month, zone,
+)
 from .catalog import Catalog, PriceBook
 from .ledger import EMPTY_LEDGER, BilledLedger, LedgerUpdate
-from .lines import ChargeLine, RunResult
+from .lines import ChargeLine, RunResult, build_frozen, make_line
 from .packs import UserCounts, packs_for
 from .rounding import round_money, round_ratio
 from .timeline import Subscription, billable_interval
 from .usage import UsageRecord, price_units
 
 ZERO = Decimal(0)
+_NONE: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,7 @@ def billing_run(
     catalog: Catalog,
     subscriptions: Iterable[Subscription],
     user_counts: Iterable[tuple[datetime, int]] = (),
-    usage: Iterable[UsageRecord] = (),
+    usage: Sequence[UsageRecord] = (),
     ledger: BilledLedger = EMPTY_LEDGER,
     price_book: PriceBook | None = None,
 ) -> RunResult:
@@ -50,10 +53,10 @@ def billing_run(
     unrated record used in a month before M, one line per product, month and lateness.
     Amounts are exact until each line is rounded once, half-up.
     """
-    target = as_month(month)
+    target = month if type(month) is tuple else as_month(month)
     tz_name = account.time_zone
     tz = zone(tz_name)
-    mp = metering_point(target, tz_name)
+    mp = metering_point_utc(target, tz_name)
     m_first, m_next, m_days = month_info(target)
     minor = catalog.minor_units
     products = catalog.products
@@ -63,6 +66,7 @@ def billing_run(
     lines: list[ChargeLine] = []
     through: dict[str, date] = {}
     counts: UserCounts | None = None
+    in_advance: dict[tuple[str, int], tuple] = {}  # (part, quantity) -> (price, amount), for this run
     for sub in subscriptions:
         if sub.start >= mp:
             continue
@@ -75,11 +79,15 @@ def billing_run(
                 if done >= m_next:
                     continue
                 if done == m_first and kind == "recurring":  # the common case: M in advance
-                    p = price(sub.part_number, m_first, price_book)
-                    qty = sub.quantity
-                    lines.append(ChargeLine(
-                        account_id, sub.id, sub.part_number, m_first, m_next, qty, p.unit_price,
-                        p.version, round_money(p.unit_price * qty, minor), m_days, m_days, "in_advance"))
+                    key = (sub.part_number, sub.quantity)
+                    priced = in_advance.get(key)
+                    if priced is None:
+                        p = price(sub.part_number, m_first, price_book)
+                        priced = in_advance[key] = (p, round_money(p.unit_price * sub.quantity, minor))
+                    p = priced[0]
+                    lines.append(make_line(
+                        account_id, sub.id, sub.part_number, m_first, m_next, sub.quantity, p.unit_price,
+                        p.version, priced[1], m_days, m_days, "in_advance"))
                     through[sub.id] = m_next
                     continue
             start_day = day_of(sub.start, tz)
@@ -114,14 +122,19 @@ def billing_run(
                 rule = "in_advance"
             else:
                 rule = "arrears" if days == md else "pro_rata_arrears"
-            lines.append(ChargeLine(account_id, sub.id, sub.part_number, a, b, qty, p.unit_price,
+            lines.append(make_line(account_id, sub.id, sub.part_number, a, b, qty, p.unit_price,
                                     p.version, amount, days, md, rule))
             through[sub.id] = b
-    usage_lines, usage_units, rated = _rate_usage(
-        target, mp, account_id, tz_name, catalog, usage, ledger, price_book)
-    lines.extend(usage_lines)
-    return RunResult(account_id, target, catalog.currency, tuple(lines),
-                     LedgerUpdate(through, usage_units, rated))
+    if usage:
+        usage_lines, usage_units, rated = _rate_usage(
+            target, mp, account_id, tz_name, catalog, usage, ledger, price_book)
+        lines.extend(usage_lines)
+        return RunResult(account_id, target, catalog.currency, tuple(lines),
+                         LedgerUpdate(through, usage_units, rated))
+    # build_frozen: the same values as RunResult(...)/LedgerUpdate(...), without the frozen __init__
+    update = build_frozen(LedgerUpdate, {"billed_through": through, "usage_units": {}, "rated_usage_ids": _NONE})
+    return build_frozen(RunResult, {"account": account_id, "month": target, "currency": catalog.currency,
+                                    "lines": tuple(lines), "ledger_update": update})
 
 
 def _rate_usage(target, mp, account_id, tz_name, catalog, usage, ledger, price_book):
@@ -137,7 +150,7 @@ def _rate_usage(target, mp, account_id, tz_name, catalog, usage, ledger, price_b
         used_month = (used_day.year, used_day.month)
         if used_month >= target:
             continue  # its month is not over yet: a later run rates it
-        late = rec.arrived_at >= metering_point(next_month(used_month), tz_name)
+        late = rec.arrived_at >= metering_point_utc(next_month(used_month), tz_name)
         rated.add(rec.id)
         key = (used_month, rec.part_number, late)
         groups[key] = groups.get(key, ZERO) + Decimal(rec.quantity)
@@ -149,7 +162,7 @@ def _rate_usage(target, mp, account_id, tz_name, catalog, usage, ledger, price_b
         already = ledger.usage_units.get(key, ZERO) + added.get(key, ZERO)
         p = catalog.price(part, first, price_book)
         exact, note = price_units(p, already, units)
-        lines.append(ChargeLine(
+        lines.append(make_line(
             account_id, None, part, first, nxt, units, None if p.tiers else p.unit_price, p.version,
             round_money(exact, catalog.minor_units), None, None, "usage_late" if late else "usage",
             late, note))

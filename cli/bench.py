@@ -1,0 +1,72 @@
+"""`billing bench ...`: in-process benchmarks; the last line printed is a JSON summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+
+def register(subparsers) -> None:
+    """Add `bench` and its subcommands (one entry of _BENCHES each)."""
+    bench = subparsers.add_parser("bench", help="benchmarks")
+    sub = bench.add_subparsers(dest="bench_command", required=True)
+    for name, (help_text, add_arguments, func) in _BENCHES.items():
+        parser = sub.add_parser(name, help=help_text)
+        add_arguments(parser)
+        parser.set_defaults(func=func)
+
+
+def _rating_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--subscriptions", type=int, default=5, help="whole-month recurring items per account")
+    parser.add_argument("--runs", type=int, default=5)
+
+
+def build_rating_workload(accounts: int, per_account: int):
+    """A synthetic month-2026-05 run: accounts in three zones, each with `per_account` items
+    billed through April (so each run bills May in advance, the typical monthly run)."""
+    from services.rating.pricing import Account, BilledLedger, Catalog, Product, Subscription
+
+    products = [Product(f"P{i:03d}", "recurring", Decimal(f"{10 + i}.99"), minimum_days=30) for i in range(10)]
+    catalog = Catalog.of("USD", products)
+    zones = ("UTC", "Europe/Berlin", "America/New_York")
+    start = datetime(2025, 6, 15, 9, 30, tzinfo=timezone.utc)
+    billed = date(2026, 5, 1)
+    work = []
+    for a in range(accounts):
+        account = Account(f"acct-{a}", zones[a % 3], "USD")
+        subs = [Subscription(f"s-{a}-{k}", account.id, products[(a + k) % 10].part_number, start, 1 + k % 3)
+                for k in range(per_account)]
+        work.append((account, subs, BilledLedger({s.id: billed for s in subs})))
+    return catalog, work
+
+
+def run_rating(args: argparse.Namespace) -> int:
+    """Time the pure rating core over the workload `args.runs` times; print the median rate last."""
+    from services.rating.pricing import billing_run
+
+    catalog, work = build_rating_workload(args.accounts, args.subscriptions)
+    month = (2026, 5)
+    rates, lines = [], 0
+    for n in range(args.runs):
+        began = time.perf_counter()
+        lines = 0
+        for account, subs, ledger in work:
+            lines += len(billing_run(month, account, catalog, subs, (), (), ledger).lines)
+        elapsed = time.perf_counter() - began
+        rates.append(lines / elapsed)
+        print(f"run {n + 1}: {lines} lines in {elapsed:.3f} s = {lines / elapsed:,.0f} lines/s")
+    print(json.dumps({"bench": "rating", "accounts": args.accounts, "runs": args.runs, "lines": lines,
+                      "lines_per_second": round(statistics.median(rates)),
+                      "min_lines_per_second": round(min(rates)), "max_lines_per_second": round(max(rates))}))
+    return 0
+
+
+# name -> (help, argument setup, command). Add a benchmark by adding an entry.
+_BENCHES = {
+    "rating": ("time the pure pricing core on a large synthetic run", _rating_arguments, run_rating),
+}
