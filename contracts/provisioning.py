@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AwareDatetime, Field
 
 from contracts.envelope import Contract
@@ -38,4 +40,22 @@ class FeatureRemovedV1(Contract):
 
     account_id: str
     subscription_id: str
+    at: AwareDatetime
+
+
+@event("provisioning.account.opened", 1)
+class AccountOpenedV1(Contract):
+    """A billing account (a partner, a child partner, or a customer billed directly) now exists.
+
+    `mode` decides settlement: `subscription` accounts are invoiced, `prepaid` ones draw credits.
+    `time_zone` (IANA) is fixed at creation: all calendar arithmetic for the account uses it.
+    """
+
+    account_id: str
+    name: str = ""
+    parent_account_id: str | None = None
+    time_zone: str = "UTC"
+    mode: Literal["subscription", "prepaid"] = "subscription"
+    currency: str = "USD"
+    payment_terms_days: int = 30
     at: AwareDatetime

@@ -14,9 +14,26 @@ PROVISIONING_COMMANDS = Topic(
 PROVISIONING_EVENTS = Topic(
     name="provisioning.events",
     description="What was provisioned, removed or terminated, and when.",
-    messages=("provisioning.feature.provisioned", "provisioning.feature.removed"),
+    messages=("provisioning.account.opened", "provisioning.feature.provisioned",
+              "provisioning.feature.removed"),
     producers=("provisioning",),
     consumers=("rating",),
+)
+RATING_REQUESTS = Topic(
+    name="rating.requests",
+    description="Billing-run requests (from the invoicing scheduler or an operator). Key: the month.",
+    key="month (YYYY-MM)",
+    partitions=1,
+    messages=("rating.run.request",),
+    producers=("invoicing", "operators"),
+    consumers=("rating",),
+)
+RATING_CHARGES = Topic(
+    name="rating.charges",
+    description="Rated charges per account and run, then the run's summary (keyed by month).",
+    messages=("rating.charges.rated", "rating.run.rated"),
+    producers=("rating",),
+    consumers=("invoicing", "prepaid_credit"),
 )
 REJECTIONS = Topic(
     name="platform.rejections",
@@ -26,7 +43,8 @@ REJECTIONS = Topic(
     consumers=("partner systems",),
 )
 
-ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, REJECTIONS)
+ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, RATING_REQUESTS, RATING_CHARGES,
+                          REJECTIONS)
 
 
 def by_name(name: str) -> Topic:

@@ -1,0 +1,46 @@
+# The platform on one machine. `make up` starts everything; `make test` runs every test tier.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup up down status test test-fast bench contracts clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+up: setup
+	deploy/local/infra.sh up
+	deploy/local/services.sh up
+
+
+down:
+	-deploy/local/services.sh down
+	deploy/local/infra.sh down
+
+status:
+	@deploy/local/infra.sh status
+	@deploy/local/services.sh status
+
+# every tier: unit, contract, integration and end-to-end on the real Kafka and PostgreSQL
+test: setup
+	deploy/local/infra.sh up
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+# the pure tiers only (no Kafka, no PostgreSQL)
+test-fast: setup
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/contract
+
+bench: setup
+	$(BIN)/billing bench rating
+
+contracts: setup
+	$(BIN)/python -m contracts.generate
+
+clean: down
+	rm -rf var

@@ -1,0 +1,77 @@
+"""Events and commands of the rating service: billing-run requests, rated charges, run summaries."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.envelope import Contract
+from contracts.registry import event
+
+
+@event("rating.run.request", 1)
+class RequestBillingRunV1(Contract):
+    """Command: rate month `month` (YYYY-MM) for every account not yet rated for it.
+
+    `run_id` names the run; requesting the same run again publishes nothing new.
+    """
+
+    run_id: str
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    requested_at: AwareDatetime
+    requested_by: str = "operator"
+
+
+class ChargeLineV1(Contract):
+    """One rated line, explained: what, how many, at which price and version, over which days."""
+
+    subscription_id: str | None = None
+    part_number: str
+    product_name: str = ""
+    from_date: date = Field(alias="from")
+    to_date: date = Field(alias="to")
+    quantity: Decimal
+    unit_price: Decimal
+    price_version: str = ""
+    amount: Decimal
+    days: int | None = None
+    month_days: int | None = None
+    rule: str = ""
+    late: bool = False
+    explanation: str = ""
+
+    model_config = Contract.model_config | {"populate_by_name": True, "serialize_by_alias": True}
+
+
+@event("rating.charges.rated", 1)
+class AccountChargesRatedV1(Contract):
+    """The charges of one account for one run, tagged for settlement by the account's mode:
+    `invoice` (subscription accounts) or `prepaid` (credit debits)."""
+
+    run_id: str
+    month: str
+    account_id: str
+    currency: str
+    settlement: Literal["invoice", "prepaid"]
+    payment_terms_days: int = 30
+    time_zone: str = "UTC"
+    lines: list[ChargeLineV1]
+    total: Decimal
+
+
+@event("rating.run.rated", 1)
+class BillingRunRatedV1(Contract):
+    """Summary of a run, for downstream reconciliation: how many accounts got charges, how many
+    lines, and the totals per settlement and currency (`{"invoice": {"USD": "12.00"}}`)."""
+
+    run_id: str
+    month: str
+    accounts: int
+    lines: int
+    totals: dict[str, dict[str, Decimal]]
+    invoice_accounts: int = 0
+    prepaid_accounts: int = 0
+    rated_at: AwareDatetime

@@ -1,0 +1,50 @@
+"""Fixtures shared by every tier. Infrastructure fixtures start nothing until a test asks."""
+
+from __future__ import annotations
+
+import uuid
+import asyncpg
+import pytest
+
+from tests.support.infra import ROOT, Infra, infrastructure
+
+
+@pytest.fixture(scope="session")
+def infra() -> Infra:
+    with infrastructure() as found:
+        yield found
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A unique prefix for this test's topics, consumer groups and schemas."""
+    return f"t{uuid.uuid4().hex[:10]}_"
+
+
+@pytest.fixture
+def service_env(infra: Infra, namespace: str) -> dict[str, str]:
+    """Environment for service processes: this test's broker, database, topics and schemas."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "DATABASE_URL": infra.database_url,
+        "BILLING_TOPIC_PREFIX": namespace,
+        "BILLING_SCHEMA_PREFIX": namespace,
+        "BILLING_RELAY_IDLE_MS": "100",
+        "BILLING_RETRY_BACKOFF_MS": "50",
+    }
+
+
+@pytest.fixture
+async def db(infra: Infra, namespace: str):
+    conn = await asyncpg.connect(infra.database_url)
+    yield conn
+    schemas = await conn.fetch(
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", namespace + "%")
+    for row in schemas:
+        await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
+    await conn.close()
+
+
+@pytest.fixture
+def log_dir(namespace: str):
+    return ROOT / "var" / "test-logs" / namespace

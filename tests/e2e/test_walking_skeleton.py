@@ -1,0 +1,109 @@
+"""Walking skeleton: a feature provisioned over HTTP crosses to the rating service over the real
+broker; both services run as separate processes on the real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from contracts.registry import dead_letter_topic
+from tests.support.kafka import publish, read_all
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+def services(service_env, log_dir):
+    started: list[ServiceProcess] = []
+
+    def start(name: str, port: int | None = None, **extra: str) -> ServiceProcess:
+        env = dict(service_env)
+        if port:
+            env[f"{name.upper()}_HTTP_PORT"] = str(port)
+        proc = ServiceProcess(name, env, log_dir).start(extra)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _rating_rows(db, namespace, subscription_id):
+    return await db.fetch(f"SELECT * FROM {namespace}rating.subscriptions WHERE subscription_id = $1",
+                          subscription_id)
+
+
+async def test_event_arrives_and_is_stored_once(services, db, namespace):
+    port = _free_port()
+    services("provisioning", port)
+    services("rating")
+    body = {"account_id": "acme", "subscription_id": "s1", "part_number": "XDM00001", "quantity": 2}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        created = await http.post("/v1/features", json=body)
+        assert created.status_code == 201, created.text
+        again = await http.post("/v1/features", json=body)
+        assert again.status_code == 409 and again.json()["reason"] == "duplicate_subscription"
+
+    rows = await eventually(lambda: _rating_rows(db, namespace, "s1"), what="rating stored s1")
+    assert len(rows) == 1 and rows[0]["quantity"] == 2
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.inbox") == 1
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.outbox") == 0
+
+
+async def test_consumer_killed_after_commit_applies_exactly_once(services, db, namespace, tmp_path, infra):
+    port = _free_port()
+    services("provisioning", port)
+    marker = tmp_path / "crashed"
+    rating = services("rating", BILLING_CRASH_AFTER_COMMIT="provisioning.feature.provisioned",
+                      BILLING_CRASH_MARKER=str(marker))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        r = await http.post("/v1/features", json={"account_id": "acme", "subscription_id": "k1",
+                                                  "part_number": "XDM00001"})
+        assert r.status_code == 201
+    # the handler committed, then the process died by SIGKILL before committing the offset
+    assert rating.wait_exit(60) == -9
+    assert marker.exists()
+    assert len(await _rating_rows(db, namespace, "k1")) == 1
+
+    restarted = services("rating")  # same consumer group: the uncommitted record comes back
+    await eventually(lambda: _log_has(restarted, "skipped duplicate event"), what="redelivery seen")
+    assert len(await _rating_rows(db, namespace, "k1")) == 1
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.inbox") == 1
+    # and the service goes on with new events after the redelivery
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        await http.post("/v1/features", json={"account_id": "acme", "subscription_id": "k2",
+                                              "part_number": "XDM00001"})
+    await eventually(lambda: _rating_rows(db, namespace, "k2"), what="k2 after restart")
+
+
+async def _log_has(proc: ServiceProcess, text: str) -> bool:
+    return text in proc.log()
+
+
+async def test_undecodable_message_goes_to_dead_letter_and_next_is_processed(services, db, namespace, infra):
+    port = _free_port()
+    services("provisioning", port)
+    services("rating")
+    topic = f"{namespace}provisioning.events"
+    await publish(infra.kafka, topic, [("acme", b"\x00not json at all")])
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        r = await http.post("/v1/features", json={"account_id": "acme", "subscription_id": "d1",
+                                                  "part_number": "XDM00001"})
+        assert r.status_code == 201
+    await eventually(lambda: _rating_rows(db, namespace, "d1"), what="next message processed")
+    dead = await read_all(infra.kafka, namespace + dead_letter_topic("rating"), expect=1)
+    assert [d.value for d in dead] == [b"\x00not json at all"]
+    headers = dict(dead[0].headers)
+    assert headers["source_topic"] == topic.encode() and b"undecodable" in headers["error"]
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.dead_letters") == 1

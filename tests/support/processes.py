@@ -1,0 +1,64 @@
+"""Services as separate processes for end-to-end tests: start, wait until ready, kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.infra import ROOT
+
+
+class ServiceProcess:
+    """`billing serve NAME` in a child process, its output in a log file under var/test-logs."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name, self.env, self.log_path = name, env, log_dir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, extra_env: dict[str, str] | None = None, timeout: float = 60) -> "ServiceProcess":
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        self._log = open(self.log_path, "a")
+        self._mark = self.log_path.stat().st_size
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", self.name],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self.wait_for_log(f"{self.name} started", timeout)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[self._mark:]
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name}: no {text!r} within {timeout}s:\n{self.log()[-3000:]}")
+
+    def wait_exit(self, timeout: float = 60) -> int:
+        assert self.proc
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if getattr(self, "_log", None):
+            self._log.close()
