@@ -14,15 +14,17 @@ from contracts.registry import event
 
 @event("rating.run.request", 1)
 class RequestBillingRunV1(Contract):
-    """Command: rate month `month` (YYYY-MM) for every account not yet rated for it.
-
-    `run_id` names the run; requesting the same run again publishes nothing new.
+    """Command: rate month `month` (YYYY-MM) for every account not yet rated for it whose
+    metering point of that month is at or before `requested_at` (all of them, or only those in
+    `account_ids`). Each account is rated once per month, however often this is requested:
+    a repeated request publishes nothing new but an empty summary.
     """
 
     run_id: str
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     requested_at: AwareDatetime
     requested_by: str = "operator"
+    account_ids: list[str] | None = None
 
 
 class ChargeLineV1(Contract):

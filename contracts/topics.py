@@ -19,6 +19,13 @@ PROVISIONING_EVENTS = Topic(
     producers=("provisioning",),
     consumers=("rating",),
 )
+USAGE_RECORDS = Topic(
+    name="usage.records",
+    description="Usage records from the communication platforms (fax pages, minutes, numbers).",
+    messages=("usage.recorded",),
+    producers=("platform integrations",),
+    consumers=("rating", "invoicing"),
+)
 RATING_REQUESTS = Topic(
     name="rating.requests",
     description="Billing-run requests (from the invoicing scheduler or an operator). Key: the month.",
@@ -43,7 +50,8 @@ REJECTIONS = Topic(
     consumers=("partner systems",),
 )
 
-ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, RATING_REQUESTS, RATING_CHARGES,
+ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, USAGE_RECORDS, RATING_REQUESTS,
+                          RATING_CHARGES,
                           REJECTIONS)
 
 
