@@ -1,6 +1,7 @@
 """Event contracts: the envelope, one module per producing service, and the topic registry."""
 
-from contracts import common, provisioning, rating, usage  # noqa: F401  (registers the models)
+from contracts import common, platform, provisioning, rating, usage  # noqa: F401  (registers the models)
+from contracts import invoicing  # noqa: F401,E402  (registers the invoicing events)
 from contracts.envelope import Contract, Envelope, wrap
 from contracts.registry import parse
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
@@ -59,3 +61,195 @@ class AccountOpenedV1(Contract):
     currency: str = "USD"
     payment_terms_days: int = 30
     at: AwareDatetime
+
+
+# ------------------------------------------------------------------ the catalogue
+class TierV1(Contract):
+    """A usage tier: units up to and including `up_to` (None: no bound) at `unit_price`."""
+
+    up_to: int | None = None
+    unit_price: Decimal
+
+
+class ProductV1(Contract):
+    """A catalogue product, in the shape of the scenario format's PRODUCT (FORMAT.md)."""
+
+    part_number: str = Field(min_length=1)
+    name: str = ""
+    kind: Literal["recurring", "pack", "usage"]
+    unit_price: Decimal
+    minimum_days: int = Field(default=0, ge=0)
+    minimum_term_months: int = Field(default=0, ge=0)
+    termination: Literal["immediate", "end_of_month"] = "immediate"
+    pack_size: int = Field(default=100_000, ge=1)
+    minimum_packs: int = Field(default=1, ge=0)
+    tiers: list[TierV1] = []
+    tier_mode: Literal["graduated", "volume"] | None = None
+
+
+@event("provisioning.catalog.published", 1)
+class CatalogPublishedV1(Contract):
+    """The products provisioning validates against (added or updated; none removed), for rating
+    to price with the same catalogue. Key: `catalog`."""
+
+    currency: str = "USD"
+    products: list[ProductV1]
+    at: AwareDatetime
+
+
+# ------------------------------------------------------------------ commands
+@event("provisioning.account.open", 1)
+class OpenAccountV1(Contract):
+    """Command: open a billing account (a partner, or a child partner under `parent_account_id`)."""
+
+    account_id: str = Field(min_length=1)
+    name: str = ""
+    parent_account_id: str | None = None
+    time_zone: str = "UTC"
+    mode: Literal["subscription", "prepaid"] = "subscription"
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    payment_terms_days: int = Field(default=30, ge=0)
+    at: AwareDatetime | None = None
+
+
+@event("provisioning.customer.provision", 1)
+class ProvisionCustomerV1(Contract):
+    """Command: provision a customer of an account, optionally on a brand and regions. For a
+    customer that exists, it places it on `brand_id` and `region_ids` instead."""
+
+    account_id: str
+    customer_id: str = Field(min_length=1)
+    brand_id: str | None = None
+    region_ids: list[str] = []
+    at: AwareDatetime | None = None
+
+
+@event("provisioning.customer.remove", 1)
+class RemoveCustomerV1(Contract):
+    """Command: remove a customer (it leaves its brand and regions)."""
+
+    customer_id: str
+    account_id: str | None = None
+    at: AwareDatetime | None = None
+
+
+@event("provisioning.feature.remove", 1)
+class RemoveFeatureV1(Contract):
+    """Command: remove a feature subscription (end-of-month products are terminated instead)."""
+
+    subscription_id: str
+    account_id: str | None = None
+    at: AwareDatetime | None = None
+
+
+@event("provisioning.brand.declare_ready", 1)
+class MarkBrandReadyV1(Contract):
+    """Command: a brand is Ready for Customisation on `cloud` (a known brand gains a cloud)."""
+
+    account_id: str
+    subscription_id: str = Field(min_length=1)
+    part_number: str
+    cloud: str = "commercial"
+    at: AwareDatetime | None = None
+
+
+@event("provisioning.region.activate", 1)
+class ActivateRegionV1(Contract):
+    """Command: an Additional Region is made available to the named Full Brands."""
+
+    account_id: str
+    subscription_id: str = Field(min_length=1)
+    part_number: str
+    brand_ids: list[str] = Field(min_length=1)
+    at: AwareDatetime | None = None
+
+
+@event("provisioning.partner.onboard", 1)
+class OnboardPartnerV1(Contract):
+    """Command: start a partner's user packs (a pack product), from the Full Brand's readiness
+    when `full_brand_id` names one."""
+
+    account_id: str
+    subscription_id: str = Field(min_length=1)
+    part_number: str
+    full_brand_id: str | None = None
+    at: AwareDatetime | None = None
+
+
+@event("provisioning.termination.request", 1)
+class RequestTerminationV1(Contract):
+    """Command: terminate a brand, region, pack or feature (per its product's termination rule)."""
+
+    subscription_id: str
+    account_id: str | None = None
+    at: AwareDatetime | None = None
+
+
+# ------------------------------------------------------------------ events
+@event("provisioning.customer.provisioned", 1)
+class CustomerProvisionedV1(Contract):
+    """A customer exists (or was placed) on `brand_id` and `region_ids` from `at`."""
+
+    account_id: str
+    customer_id: str
+    brand_id: str | None = None
+    region_ids: list[str] = []
+    at: AwareDatetime
+
+
+@event("provisioning.customer.removed", 1)
+class CustomerRemovedV1(Contract):
+    """A customer was removed at `at`."""
+
+    account_id: str
+    customer_id: str
+    at: AwareDatetime
+
+
+@event("provisioning.brand.ready", 1)
+class BrandReadyV1(Contract):
+    """A brand is Ready for Customisation on `cloud`; `billing_started` when this is its first
+    commercial readiness (billing starts at `at`)."""
+
+    account_id: str
+    subscription_id: str
+    part_number: str
+    cloud: str
+    billing_started: bool
+    at: AwareDatetime
+
+
+@event("provisioning.region.activated", 1)
+class RegionActivatedV1(Contract):
+    """An Additional Region is available to `brand_ids`; `billing_started` on its Activation Date."""
+
+    account_id: str
+    subscription_id: str
+    part_number: str
+    brand_ids: list[str]
+    billing_started: bool
+    at: AwareDatetime
+
+
+@event("provisioning.partner.onboarded", 1)
+class PartnerOnboardedV1(Contract):
+    """A partner's user packs start (from `at`, or from `full_brand_id`'s readiness when later)."""
+
+    account_id: str
+    subscription_id: str
+    part_number: str
+    full_brand_id: str | None = None
+    at: AwareDatetime
+
+
+@event("provisioning.termination.scheduled", 1)
+class TerminationScheduledV1(Contract):
+    """A termination was accepted at `requested_at`; the subscription ends at `effective_at`
+    (the metering point it takes effect at, or the request itself for one never billed)."""
+
+    account_id: str
+    subscription_id: str
+    part_number: str
+    requested_at: AwareDatetime
+    effective_at: AwareDatetime
+    effective_date: date

@@ -7,7 +7,11 @@ from contracts.registry import Topic
 PROVISIONING_COMMANDS = Topic(
     name="provisioning.commands",
     description="Commands to provisioning: the same operations as the Onboarding API.",
-    messages=("provisioning.feature.provision",),
+    messages=("provisioning.feature.provision", "provisioning.feature.remove",
+              "provisioning.account.open", "provisioning.customer.provision",
+              "provisioning.customer.remove", "provisioning.brand.declare_ready",
+              "provisioning.region.activate", "provisioning.partner.onboard",
+              "provisioning.termination.request"),
     producers=("partner systems", "auto_provisioning"),
     consumers=("provisioning",),
 )
@@ -15,9 +19,12 @@ PROVISIONING_EVENTS = Topic(
     name="provisioning.events",
     description="What was provisioned, removed or terminated, and when.",
     messages=("provisioning.account.opened", "provisioning.feature.provisioned",
-              "provisioning.feature.removed"),
+              "provisioning.feature.removed", "provisioning.catalog.published",
+              "provisioning.customer.provisioned", "provisioning.customer.removed",
+              "provisioning.brand.ready", "provisioning.region.activated",
+              "provisioning.partner.onboarded", "provisioning.termination.scheduled"),
     producers=("provisioning",),
-    consumers=("rating",),
+    consumers=("rating", "auto_provisioning"),
 )
 USAGE_RECORDS = Topic(
     name="usage.records",
@@ -49,10 +56,42 @@ REJECTIONS = Topic(
     producers=("provisioning",),
     consumers=("partner systems",),
 )
+PLATFORM_USERS = Topic(
+    name="platform.users",
+    description="Users of each customer's communication platform: changes and full snapshots.",
+    messages=("platform.user.added", "platform.user.removed", "platform.user.voice_enabled",
+              "platform.user.voice_disabled", "platform.analytics.enabled",
+              "platform.analytics.disabled", "platform.users.snapshot"),
+    producers=("platform integrations",),
+    consumers=("auto_provisioning",),
+)
+AUTO_PROVISIONING_COMMANDS = Topic(
+    name="auto_provisioning.commands",
+    description="Commands to auto-provisioning: report a metering point's user counts now.",
+    messages=("platform.metering.request",),
+    producers=("operators", "invoicing"),
+    consumers=("auto_provisioning",),
+)
+USER_COUNTS = Topic(
+    name="platform.user-counts",
+    description="Each partner's enterprise-voice-enabled users at its metering points (user packs).",
+    messages=("platform.user_count.reported",),
+    producers=("auto_provisioning",),
+    consumers=("rating",),
+)
+
+INVOICING_EVENTS = Topic(
+    name="invoicing.events",
+    description="Invoices issued, paid and overdue; payments recorded or refused; card surcharges.",
+    messages=("invoicing.invoice.issued", "invoicing.invoice.paid", "invoicing.invoice.overdue",
+              "invoicing.payment.recorded", "invoicing.payment.rejected", "invoicing.surcharge.charged"),
+    producers=("invoicing",),
+    consumers=("partner systems", "disputes"),
+)
 
 ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, USAGE_RECORDS, RATING_REQUESTS,
                           RATING_CHARGES,
-                          REJECTIONS)
+                          REJECTIONS, PLATFORM_USERS, AUTO_PROVISIONING_COMMANDS, USER_COUNTS)
 
 
 def by_name(name: str) -> Topic:
