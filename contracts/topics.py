@@ -91,7 +91,8 @@ INVOICING_EVENTS = Topic(
 
 ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, USAGE_RECORDS, RATING_REQUESTS,
                           RATING_CHARGES,
-                          REJECTIONS, PLATFORM_USERS, AUTO_PROVISIONING_COMMANDS, USER_COUNTS)
+                          REJECTIONS, PLATFORM_USERS, AUTO_PROVISIONING_COMMANDS, USER_COUNTS,
+                          INVOICING_EVENTS)
 
 
 def by_name(name: str) -> Topic:
