@@ -14,7 +14,7 @@ HTTP_PORT = 8001
 
 def build() -> tuple[ServiceRuntime, object]:
     runtime = ServiceRuntime(Settings.from_env("provisioning", HTTP_PORT), Path(__file__).parent / "migrations")
-    runtime.subscribe(PROVISIONING_COMMANDS, handlers.command_handler(runtime))
+    runtime.subscribe_batch(PROVISIONING_COMMANDS, handlers.command_handler(runtime))
     return runtime, handlers.http_app(runtime)
 
 

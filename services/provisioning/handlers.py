@@ -2,58 +2,244 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel
 
 from contracts import wrap
 from contracts.common import CommandRejectedV1
 from contracts.envelope import Contract, Envelope
-from contracts.provisioning import ProvisionFeatureV1
+from contracts.provisioning import (
+    ActivateRegionV1, CatalogPublishedV1, MarkBrandReadyV1, OnboardPartnerV1, OpenAccountV1,
+    ProductV1, ProvisionCustomerV1, ProvisionFeatureV1, RemoveCustomerV1, RemoveFeatureV1,
+    RequestTerminationV1,
+)
+from contracts.registry import type_of
 from contracts.topics import REJECTIONS
-from services.provisioning import service
+from services.provisioning import queries, service
 from shared import outbox
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 
+STATUS = {"unknown_account": 404, "unknown_customer": 404, "unknown_product": 404,
+          "unknown_subscription": 404, "duplicate_subscription": 409, "duplicate_account": 409,
+          "duplicate_customer": 409, "already_ended": 409, "customers_provisioned": 409}
 
-def _runtime(request: Request) -> ServiceRuntime:
+
+class CatalogIn(BaseModel):
+    """The FORMAT.md `catalog` shape."""
+
+    currency: str = "USD"
+    products: list[ProductV1]
+
+
+class When(BaseModel):
+    """The instant a removal or termination takes effect (default: now)."""
+
+    at: AwareDatetime | None = None
+
+
+class Placement(BaseModel):
+    brand_id: str | None = None
+    region_ids: list[str] = []
+    at: AwareDatetime | None = None
+
+
+def _rt(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 
-@router.post("/features", status_code=201)
-async def provision_feature(cmd: ProvisionFeatureV1, request: Request):
-    rt = _runtime(request)
+def _refused(rej: service.Rejected) -> JSONResponse:
+    return JSONResponse({"reason": rej.reason, "detail": rej.detail}, status_code=STATUS.get(rej.reason, 422))
+
+
+def _shown(events: list[Contract]) -> dict:
+    return {"events": [{"type": type_of(type(e))[0], **e.model_dump(mode="json")} for e in events]}
+
+
+async def _run(request: Request, use_case, cmd, **kw):
+    rt = _rt(request)
     try:
         async with rt.pool.acquire() as conn:
-            event = await service.provision_feature(conn, rt.settings, cmd, rt.clock.now())
+            result = await use_case(conn, rt.settings, cmd, rt.clock.now(), **kw)
     except service.Rejected as rej:
-        return JSONResponse({"reason": rej.reason, "detail": rej.detail}, status_code=409)
-    return event.model_dump(mode="json")
+        return _refused(rej)
+    return JSONResponse(_shown(result if isinstance(result, list) else [result]), status_code=201)
+
+
+async def _read(request: Request, query, *args, what: str, with_now: bool = False):
+    rt = _rt(request)
+    async with rt.pool.acquire() as conn:
+        found = await query(conn, *args, *((rt.clock.now(),) if with_now else ()))
+    if found is None:
+        return JSONResponse({"reason": f"unknown_{what}", "detail": f"no {what} {args[0]}"}, status_code=404)
+    return found
+
+
+# ------------------------------------------------------------------ catalogue
+@router.put("/catalog", summary="Load products (added or updated) and publish the catalogue")
+async def put_catalog(body: CatalogIn, request: Request):
+    rt = _rt(request)
+    catalog = CatalogPublishedV1(currency=body.currency, products=body.products, at=rt.clock.now())
+    async with rt.pool.acquire() as conn:
+        await service.publish_catalog(conn, rt.settings, catalog, rt.clock.now())
+    return _shown([catalog])
+
+
+@router.get("/catalog")
+async def get_catalog(request: Request):
+    async with _rt(request).pool.acquire() as conn:
+        return await queries.catalog(conn)
+
+
+# ------------------------------------------------------------------ accounts
+@router.post("/accounts", status_code=201, summary="Open a billing account (partner or child partner)")
+async def open_account(cmd: OpenAccountV1, request: Request):
+    return await _run(request, service.open_account, cmd)
+
+
+@router.get("/accounts")
+async def list_accounts(request: Request):
+    async with _rt(request).pool.acquire() as conn:
+        return await queries.list_accounts(conn)
+
+
+@router.get("/accounts/{account_id}")
+async def show_account(account_id: str, request: Request):
+    return await _read(request, queries.show_account, account_id, what="account")
+
+
+@router.get("/accounts/{account_id}/customers")
+async def list_customers(account_id: str, request: Request):
+    return await _read(request, queries.list_customers, account_id, what="account")
+
+
+@router.get("/accounts/{account_id}/subscriptions")
+async def list_subscriptions(account_id: str, request: Request, part_number: str | None = None,
+                             role: Literal["feature", "brand", "region", "pack"] | None = None):
+    return await _read(request, queries.list_subscriptions, account_id, role, part_number,
+                       what="account", with_now=True)
+
+
+@router.get("/accounts/{account_id}/{kind}", summary="features, brands, regions or packs of an account")
+async def list_by_kind(account_id: str, kind: Literal["features", "brands", "regions", "packs"],
+                       request: Request):
+    return await _read(request, queries.list_subscriptions, account_id, queries.ROLES[kind], None,
+                       what="account", with_now=True)
+
+
+# ------------------------------------------------------------------ customers
+@router.post("/customers", status_code=201, summary="Provision a customer, optionally on a brand and regions")
+async def provision_customer(cmd: ProvisionCustomerV1, request: Request):
+    return await _run(request, service.provision_customer, cmd)
+
+
+@router.put("/customers/{customer_id}/placement", summary="Place a customer on a brand and regions")
+async def place_customer(customer_id: str, body: Placement, request: Request):
+    rt = _rt(request)
+    async with rt.pool.acquire() as conn:
+        account = await conn.fetchval("SELECT account_id FROM customers WHERE customer_id = $1", customer_id)
+    cmd = ProvisionCustomerV1(account_id=account or "", customer_id=customer_id, brand_id=body.brand_id,
+                              region_ids=body.region_ids, at=body.at)
+    if account is None:
+        return _refused(service.Rejected("unknown_customer", f"no customer {customer_id}"))
+    return await _run(request, service.provision_customer, cmd, placement=True)
+
+
+@router.post("/customers/{customer_id}/removal", status_code=201, summary="Remove a customer")
+async def remove_customer(customer_id: str, request: Request, body: When | None = None):
+    return await _run(request, service.remove_customer,
+                      RemoveCustomerV1(customer_id=customer_id, at=body.at if body else None))
+
+
+@router.get("/customers/{customer_id}")
+async def show_customer(customer_id: str, request: Request):
+    return await _read(request, queries.show_customer, customer_id, what="customer")
+
+
+# ------------------------------------------------------------------ subscriptions
+@router.post("/features", status_code=201, summary="Provision a feature by part number and quantity")
+async def provision_feature(cmd: ProvisionFeatureV1, request: Request):
+    return await _run(request, service.provision_feature, cmd)
+
+
+@router.post("/brands", status_code=201, summary="A brand is Ready for Customisation on a cloud")
+async def brand_ready(cmd: MarkBrandReadyV1, request: Request):
+    return await _run(request, service.mark_brand_ready, cmd)
+
+
+@router.post("/regions", status_code=201, summary="Activate an Additional Region for named Full Brands")
+async def activate_region(cmd: ActivateRegionV1, request: Request):
+    return await _run(request, service.activate_region, cmd)
+
+
+@router.post("/packs", status_code=201, summary="Onboard a partner's user packs")
+async def onboard_partner(cmd: OnboardPartnerV1, request: Request):
+    return await _run(request, service.onboard_partner, cmd)
+
+
+@router.post("/subscriptions/{subscription_id}/removal", status_code=201, summary="Remove a feature")
+async def remove_feature(subscription_id: str, request: Request, body: When | None = None):
+    return await _run(request, service.remove_feature,
+                      RemoveFeatureV1(subscription_id=subscription_id, at=body.at if body else None))
+
+
+@router.post("/subscriptions/{subscription_id}/termination", status_code=201,
+             summary="Terminate a brand, region or pack (end of month, minimum term)")
+async def request_termination(subscription_id: str, request: Request, body: When | None = None):
+    return await _run(request, service.request_termination,
+                      RequestTerminationV1(subscription_id=subscription_id, at=body.at if body else None))
+
+
+@router.get("/subscriptions/{subscription_id}")
+async def show_subscription(subscription_id: str, request: Request):
+    return await _read(request, queries.show_subscription, subscription_id, what="subscription", with_now=True)
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"reason": "invalid_request", "detail": exc.errors()}, status_code=422)
 
 
 def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Onboarding API (provisioning)", version="1")
     app.state.runtime = runtime
     app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid)
     return app
 
 
-def command_handler(runtime: ServiceRuntime):
-    """Commands on the topic: the same use cases; a refusal becomes a rejection event."""
+# ------------------------------------------------------------------ the command topic
+USE_CASES = {
+    OpenAccountV1: service.open_account, ProvisionFeatureV1: service.provision_feature,
+    RemoveFeatureV1: service.remove_feature, RequestTerminationV1: service.request_termination,
+    MarkBrandReadyV1: service.mark_brand_ready, ActivateRegionV1: service.activate_region,
+    OnboardPartnerV1: service.onboard_partner, RemoveCustomerV1: service.remove_customer,
+}
 
-    async def handle(conn: asyncpg.Connection, envelope: Envelope, payload: Contract) -> None:
-        now = runtime.clock.now()
-        try:
-            if isinstance(payload, ProvisionFeatureV1):
-                await service.provision_feature(conn, runtime.settings, payload, now, cause=envelope)
-        except service.Rejected as rej:
-            rejection = CommandRejectedV1(command_type=envelope.type, command_id=str(envelope.event_id),
-                                          reason=rej.reason, detail=rej.detail,
-                                          account_id=envelope.key, command=envelope.payload)
-            await outbox.add(conn, runtime.topic(REJECTIONS), [
-                wrap(rejection, key=envelope.key, producer=runtime.settings.service,
-                     occurred_at=now, cause=envelope)])
+
+def command_handler(runtime: ServiceRuntime):
+    """Commands on the topic, a batch per transaction: the same use cases, each in its own
+    savepoint; a refusal becomes a rejection event."""
+
+    async def handle(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
+        for envelope, payload in batch:
+            now = runtime.clock.now()
+            try:
+                if isinstance(payload, ProvisionCustomerV1):  # on the topic: create or place
+                    await service.provision_customer(conn, runtime.settings, payload, now, envelope, None)
+                elif type(payload) in USE_CASES:
+                    await USE_CASES[type(payload)](conn, runtime.settings, payload, now, envelope)
+            except service.Rejected as rej:
+                rejection = CommandRejectedV1(command_type=envelope.type, command_id=str(envelope.event_id),
+                                              reason=rej.reason, detail=rej.detail,
+                                              account_id=envelope.key, command=envelope.payload)
+                await outbox.add(conn, runtime.topic(REJECTIONS), [
+                    wrap(rejection, key=envelope.key, producer=runtime.settings.service,
+                         occurred_at=now, cause=envelope)])
 
     return handle

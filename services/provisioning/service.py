@@ -1,42 +1,266 @@
-"""Provisioning use cases: one async function per verb, one transaction each."""
+"""Provisioning use cases: one async function per verb, one transaction each:
+lock the account -> load what the command touches -> domain rules -> save -> outbox."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
 from contracts import wrap
-from contracts.envelope import Envelope
-from contracts.provisioning import FeatureProvisionedV1, ProvisionFeatureV1
+from contracts.envelope import Contract, Envelope
+from contracts.provisioning import (
+    AccountOpenedV1, ActivateRegionV1, BrandReadyV1, CatalogPublishedV1, CustomerProvisionedV1,
+    CustomerRemovedV1, FeatureProvisionedV1, FeatureRemovedV1, MarkBrandReadyV1, OnboardPartnerV1,
+    OpenAccountV1, PartnerOnboardedV1, ProvisionCustomerV1, ProvisionFeatureV1, RegionActivatedV1,
+    RemoveCustomerV1, RemoveFeatureV1, RequestTerminationV1, TerminationScheduledV1,
+)
 from contracts.topics import PROVISIONING_EVENTS
-from services.provisioning import store
+from services.provisioning import domain, store
 from shared import outbox
 from shared.settings import Settings
+
+CATALOG_KEY = "catalog"
 
 
 @dataclass(frozen=True)
 class Rejected(Exception):
-    """A refused command: `reason` is a FORMAT.md reason code."""
+    """A refused command: `reason` is a FORMAT.md reason code (or duplicate_account,
+    duplicate_customer, invalid_time_zone, invalid_instant); nothing changed."""
 
     reason: str
     detail: str = ""
 
 
-async def provision_feature(conn: asyncpg.Connection, settings: Settings, cmd: ProvisionFeatureV1,
-                            now: datetime, cause: Envelope | None = None) -> FeatureProvisionedV1:
-    """Start a feature subscription; its event goes to the outbox in the same transaction."""
+# ------------------------------------------------------------------ accounts and catalogue
+async def open_account(conn: asyncpg.Connection, settings: Settings, cmd: OpenAccountV1,
+                       now: datetime, cause: Envelope | None = None) -> AccountOpenedV1:
+    """Open a billing account (a child partner when it names its parent)."""
+    try:
+        ZoneInfo(cmd.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Rejected("invalid_time_zone", f"{cmd.time_zone!r} is not an IANA time zone") from None
     at = cmd.at or now
     async with conn.transaction():
-        created = await store.insert_subscription(conn, cmd.subscription_id, cmd.account_id,
-                                                  cmd.part_number, cmd.quantity, cmd.customer_id, at)
-        if not created:
-            raise Rejected("duplicate_subscription", f"subscription {cmd.subscription_id} exists")
-        event = FeatureProvisionedV1(account_id=cmd.account_id, subscription_id=cmd.subscription_id,
-                                     part_number=cmd.part_number, quantity=cmd.quantity,
-                                     customer_id=cmd.customer_id, at=at)
-        await outbox.add(conn, settings.topic(PROVISIONING_EVENTS.name), [
-            wrap(event, key=cmd.account_id, producer=settings.service, occurred_at=now, cause=cause)
-        ])
+        if cmd.parent_account_id and await store.lock_account(conn, cmd.parent_account_id) is None:
+            raise Rejected("unknown_account", f"parent account {cmd.parent_account_id} does not exist")
+        if not await store.insert_account(conn, cmd.account_id, cmd.name, cmd.parent_account_id,
+                                          cmd.time_zone, cmd.mode, cmd.currency, cmd.payment_terms_days, at):
+            raise Rejected("duplicate_account", f"account {cmd.account_id} exists")
+        event = AccountOpenedV1(account_id=cmd.account_id, name=cmd.name,
+                                parent_account_id=cmd.parent_account_id, time_zone=cmd.time_zone,
+                                mode=cmd.mode, currency=cmd.currency,
+                                payment_terms_days=cmd.payment_terms_days, at=at)
+        await _publish(conn, settings, cmd.account_id, [event], now, cause)
     return event
+
+
+async def publish_catalog(conn: asyncpg.Connection, settings: Settings, catalog: CatalogPublishedV1,
+                          now: datetime) -> CatalogPublishedV1:
+    """Add or update the catalogue's products and announce them (products are never deleted:
+    existing subscriptions keep their product's rules)."""
+    rows = [(p.part_number, p.kind, p.termination, p.minimum_term_months, p.model_dump_json())
+            for p in catalog.products]
+    async with conn.transaction():
+        if rows:
+            await store.upsert_products(conn, rows, catalog.currency, catalog.at)
+        await _publish(conn, settings, CATALOG_KEY, [catalog], now, None)
+    return catalog
+
+
+# ------------------------------------------------------------------ the domain's verbs
+async def provision_feature(conn, settings, cmd: ProvisionFeatureV1, now, cause=None) -> list[Contract]:
+    return await _execute(conn, settings, domain.Command(
+        "feature_provisioned", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
+        part_number=cmd.part_number, quantity=cmd.quantity, customer=cmd.customer_id), now, cause)
+
+
+async def remove_feature(conn, settings, cmd: RemoveFeatureV1, now, cause=None) -> list[Contract]:
+    return await _execute(conn, settings, domain.Command(
+        "feature_removed", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id),
+        now, cause)
+
+
+async def request_termination(conn, settings, cmd: RequestTerminationV1, now, cause=None) -> list[Contract]:
+    return await _execute(conn, settings, domain.Command(
+        "termination_requested", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id),
+        now, cause)
+
+
+async def mark_brand_ready(conn, settings, cmd: MarkBrandReadyV1, now, cause=None) -> list[Contract]:
+    return await _execute(conn, settings, domain.Command(
+        "brand_ready", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
+        part_number=cmd.part_number, cloud=cmd.cloud), now, cause)
+
+
+async def activate_region(conn, settings, cmd: ActivateRegionV1, now, cause=None) -> list[Contract]:
+    return await _execute(conn, settings, domain.Command(
+        "region_activated", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
+        part_number=cmd.part_number, brands=tuple(cmd.brand_ids)), now, cause)
+
+
+async def onboard_partner(conn, settings, cmd: OnboardPartnerV1, now, cause=None) -> list[Contract]:
+    return await _execute(conn, settings, domain.Command(
+        "partner_onboarded", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
+        part_number=cmd.part_number, full_brand=cmd.full_brand_id), now, cause)
+
+
+async def provision_customer(conn, settings, cmd: ProvisionCustomerV1, now, cause=None,
+                             placement: bool | None = False) -> list[Contract]:
+    """Create a customer (placement False), place an existing one (True), or either (None)."""
+    return await _execute(conn, settings, domain.Command(
+        "customer_provisioned", cmd.at or now, account=cmd.account_id, customer=cmd.customer_id,
+        brand=cmd.brand_id, regions=tuple(cmd.region_ids)), now, cause, placement=placement)
+
+
+async def remove_customer(conn, settings, cmd: RemoveCustomerV1, now, cause=None) -> list[Contract]:
+    return await _execute(conn, settings, domain.Command(
+        "customer_removed", cmd.at or now, account=cmd.account_id, customer=cmd.customer_id), now, cause)
+
+
+async def _execute(conn: asyncpg.Connection, settings: Settings, cmd: domain.Command, now: datetime,
+                   cause: Envelope | None, placement: bool | None = False) -> list[Contract]:
+    async with conn.transaction():
+        account_id = cmd.account or await store.account_of(conn, cmd.subscription, cmd.customer)
+        account = await store.lock_account(conn, account_id) if account_id else None
+        state, before = await _load(conn, cmd, account)
+        result = domain.handle(state, cmd)
+        if isinstance(result, domain.Rejection):
+            raise Rejected(result.reason, _detail(result.reason, cmd))
+        _refuse_outside_domain(cmd, before, placement)
+        for c in state.customers.values():  # the domain's customers do not carry their creation
+            old = before["customers"].get(c.id)
+            c.provisioned_at = old.provisioned_at if old else cmd.at
+        events = _events(state, cmd, before, account_id)
+        await store.save_subscriptions(conn, [_item_row(i) for i in state.items.values()])
+        await store.save_customers(conn, [_customer_row(c) for c in state.customers.values()])
+        await _publish(conn, settings, account_id, events, now, cause)
+    return events
+
+
+def _refuse_outside_domain(cmd: domain.Command, before: dict, placement: bool | None) -> None:
+    """Rules the scenario domain leaves to the service: customer ids are created once, and no
+    change takes effect before what it changes started."""
+    if cmd.type == "customer_provisioned":
+        existing = before["customers"].get(cmd.customer)
+        if existing is not None and placement is False:
+            raise Rejected("duplicate_customer", f"customer {cmd.customer} exists")
+        if existing is None and placement is True:
+            raise Rejected("unknown_customer", f"customer {cmd.customer} does not exist")
+        if existing is not None and existing.account != cmd.account:
+            raise Rejected("unknown_customer", f"customer {cmd.customer} is not {cmd.account}'s")
+        if existing is not None and existing.removed_at is not None:
+            raise Rejected("already_ended", f"customer {cmd.customer} was removed")
+    item = before["items"].get(cmd.subscription or "")
+    if cmd.type in ("feature_removed", "termination_requested") and item and cmd.at < item.created_at:
+        raise Rejected("invalid_instant", f"{cmd.at.isoformat()} is before {item.id} started")
+
+
+def _detail(reason: str, cmd: domain.Command) -> str:
+    subject = {"unknown_account": cmd.account, "unknown_customer": cmd.customer,
+               "unknown_product": cmd.part_number}.get(reason) or cmd.subscription or cmd.customer
+    return f"{reason.replace('_', ' ')}: {subject}"
+
+
+async def _load(conn: asyncpg.Connection, cmd: domain.Command, account: asyncpg.Record | None):
+    """The part of the state `cmd` can see: its account, the catalogue, the subscriptions and
+    customers it names, and the customers on a brand or region it ends."""
+    products = {r["part_number"]: domain.ProductRule(r["part_number"], r["kind"], r["termination"],
+                                                     r["minimum_term_months"])
+                for r in await store.products(conn)}
+    ids = {i for i in (cmd.subscription, cmd.brand, cmd.full_brand, *cmd.brands, *cmd.regions) if i}
+    rows = await store.load_subscriptions(conn, ids)
+    fulls = {r["full_brand_id"] for r in rows if r["full_brand_id"]} - ids
+    rows += await store.load_subscriptions(conn, fulls) if fulls else []
+    customers = await store.load_customers(conn, [cmd.customer] if cmd.customer else [])
+    if cmd.type in ("feature_removed", "termination_requested") and cmd.subscription:
+        customers += await store.customers_on(conn, [cmd.subscription])
+    state = domain.ProvisioningState(
+        accounts={account["account_id"]: account["time_zone"]} if account else {},
+        products=products,
+        customers={r["customer_id"]: _customer(r) for r in customers},
+        items={r["subscription_id"]: _item(r) for r in rows})
+    before = {"items": {k: _item(_item_row(v), fields=True) for k, v in state.items.items()},
+              "customers": {k: _customer(_customer_row(v), fields=True) for k, v in state.customers.items()}}
+    return state, before
+
+
+def _events(state: domain.ProvisioningState, cmd: domain.Command, before: dict,
+            account_id: str) -> list[Contract]:
+    kind, at = cmd.type, cmd.at
+    item = state.items.get(cmd.subscription or "")
+    if kind == "feature_provisioned":
+        return [FeatureProvisionedV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
+                                     quantity=item.quantity, customer_id=item.customer, at=at)]
+    if kind == "partner_onboarded":
+        return [PartnerOnboardedV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
+                                   full_brand_id=item.full_brand, at=at)]
+    old = before["items"].get(cmd.subscription or "")
+    started = item is not None and item.start is not None and (old is None or old.start is None)
+    if kind == "brand_ready":
+        return [BrandReadyV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
+                             cloud=cmd.cloud or "commercial", billing_started=started, at=at)]
+    if kind == "region_activated":
+        return [RegionActivatedV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
+                                  brand_ids=sorted(item.brands), billing_started=started, at=at)]
+    if kind == "customer_provisioned":
+        c = state.customers[cmd.customer]
+        return [CustomerProvisionedV1(account_id=account_id, customer_id=c.id, brand_id=c.brand,
+                                      region_ids=list(c.regions), at=at)]
+    if kind == "customer_removed":
+        return [CustomerRemovedV1(account_id=account_id, customer_id=cmd.customer, at=at)]
+    if item.end is not None:  # removed (or terminated) at once
+        return [FeatureRemovedV1(account_id=account_id, subscription_id=item.id, at=item.end)]
+    tz = ZoneInfo(state.accounts[account_id])
+    effective = (datetime.combine(item.termination_effective, time(0), tzinfo=tz)
+                 if item.start is not None else at)
+    return [TerminationScheduledV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
+                                   requested_at=at, effective_at=effective,
+                                   effective_date=item.termination_effective)]
+
+
+async def _publish(conn, settings: Settings, key: str, events: list[Contract], now: datetime,
+                   cause: Envelope | None) -> None:
+    await outbox.add(conn, settings.topic(PROVISIONING_EVENTS.name), [
+        wrap(e, key=key, producer=settings.service, occurred_at=now, cause=cause) for e in events])
+
+
+# ------------------------------------------------------------------ rows <-> domain objects
+def _item(r, fields: bool = False) -> domain.Item:
+    if fields:
+        r = dict(zip(_ITEM_COLUMNS, r))
+    return domain.Item(r["subscription_id"], r["account_id"], r["part_number"], r["role"], r["started_at"],
+                       quantity=r["quantity"], start=r["billing_start"], end=r["ended_at"],
+                       termination_requested_at=r["termination_requested_at"],
+                       termination_effective=r["termination_effective"], clouds=list(r["clouds"]),
+                       brands=set(r["brand_ids"]), full_brand=r["full_brand_id"], customer=r["customer_id"])
+
+
+_ITEM_COLUMNS = ("subscription_id", "account_id", "part_number", "quantity", "customer_id", "started_at",
+                 "ended_at", "role", "billing_start", "termination_requested_at", "termination_effective",
+                 "clouds", "brand_ids", "full_brand_id")
+
+
+def _item_row(i: domain.Item) -> tuple:
+    return (i.id, i.account, i.part_number, i.quantity, i.customer, i.created_at, i.end, i.role, i.start,
+            i.termination_requested_at, i.termination_effective, list(i.clouds), sorted(i.brands),
+            i.full_brand)
+
+
+_CUSTOMER_COLUMNS = ("customer_id", "account_id", "brand_id", "region_ids", "provisioned_at", "removed_at")
+
+
+def _customer(r, fields: bool = False) -> domain.Customer:
+    if fields:
+        r = dict(zip(_CUSTOMER_COLUMNS, r))
+    c = domain.Customer(r["customer_id"], r["account_id"], r["brand_id"], tuple(r["region_ids"]),
+                        removed_at=r["removed_at"])
+    c.provisioned_at = r["provisioned_at"]
+    return c
+
+
+def _customer_row(c: domain.Customer) -> tuple:
+    return (c.id, c.account, c.brand, list(c.regions), getattr(c, "provisioned_at", None), c.removed_at)
+

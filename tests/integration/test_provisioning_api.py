@@ -1,0 +1,221 @@
+"""The Onboarding API in-process (httpx ASGI transport) on the real database: every operation's
+happy path and reads, and every refusal with its reason code, changing nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contracts import wrap
+from contracts.envelope import Envelope
+from contracts.provisioning import ProvisionFeatureV1, RemoveFeatureV1
+from contracts.registry import parse
+from services.provisioning import handlers
+from shared import db as shared_db
+from shared.clock import FrozenClock
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+
+pytestmark = pytest.mark.infra
+
+MIGRATIONS = Path(handlers.__file__).parent / "migrations"
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+SCENARIO = Path("/work/shared/scenarios/brand-termination.json")
+CATALOG = {"currency": "USD", "products": [
+    {"part_number": "XDM00001", "name": "Insights User", "kind": "recurring", "unit_price": "12.00",
+     "minimum_days": 30},
+    {"part_number": "HCM-PACK", "kind": "pack", "unit_price": "2500.00", "pack_size": 100000},
+    {"part_number": "HCM-FULL-BRAND", "kind": "recurring", "unit_price": "4000.00",
+     "termination": "end_of_month", "minimum_term_months": 12},
+    {"part_number": "HCM-THEME-BRAND", "kind": "recurring", "unit_price": "1000.00",
+     "termination": "end_of_month"},
+    {"part_number": "HCM-REGION", "kind": "recurring", "unit_price": "1500.00",
+     "termination": "end_of_month", "minimum_term_months": 12},
+    {"part_number": "FAX-PAGE-IN", "kind": "usage", "unit_price": "0.04", "tier_mode": "graduated",
+     "tiers": [{"up_to": 1000, "unit_price": "0.04"}, {"up_to": None, "unit_price": "0.02"}]},
+]}
+
+
+@pytest.fixture
+async def api(infra, namespace, db):
+    settings = Settings(service="provisioning", database_url=infra.database_url, topic_prefix=namespace,
+                        schema=f"{namespace}provisioning")
+    runtime = ServiceRuntime(settings, MIGRATIONS, FrozenClock(NOW))
+    await shared_db.migrate_dsn(settings.database_url, settings.db_schema, MIGRATIONS)
+    runtime.pool = await shared_db.create_pool(settings.database_url, settings.db_schema)
+    transport = httpx.ASGITransport(app=handlers.http_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://provisioning") as client:
+        client.runtime = runtime
+        yield client
+    await runtime.pool.close()
+
+
+async def _events(db, namespace) -> list[Envelope]:
+    rows = await db.fetch(f"SELECT payload FROM {namespace}provisioning.outbox ORDER BY id")
+    return [Envelope.decode(r["payload"]) for r in rows]
+
+
+async def _setup(api):
+    assert (await api.put("/v1/catalog", json=CATALOG)).status_code == 200
+    r = await api.post("/v1/accounts", json={"account_id": "partner-a", "time_zone": "Europe/Berlin",
+                                             "payment_terms_days": 14})
+    assert r.status_code == 201, r.text
+    r = await api.post("/v1/brands", json={"account_id": "partner-a", "subscription_id": "brand-1",
+                                           "part_number": "HCM-FULL-BRAND", "cloud": "commercial",
+                                           "at": "2026-03-15T10:00:00Z"})
+    assert r.status_code == 201, r.text
+    r = await api.post("/v1/customers", json={"account_id": "partner-a", "customer_id": "c1",
+                                              "brand_id": "brand-1", "at": "2026-03-20T10:00:00Z"})
+    assert r.status_code == 201, r.text
+
+
+async def test_happy_paths_publish_each_event_keyed_by_account(api, db, namespace):
+    await _setup(api)
+    calls = [
+        ("/v1/accounts", {"account_id": "child-1", "parent_account_id": "partner-a", "mode": "prepaid",
+                          "currency": "EUR", "time_zone": "America/New_York"}),
+        ("/v1/brands", {"account_id": "partner-a", "subscription_id": "brand-1", "part_number": "HCM-FULL-BRAND",
+                        "cloud": "government", "at": "2026-03-16T10:00:00Z"}),
+        ("/v1/regions", {"account_id": "partner-a", "subscription_id": "region-1", "part_number": "HCM-REGION",
+                         "brand_ids": ["brand-1"], "at": "2026-03-17T10:00:00Z"}),
+        ("/v1/packs", {"account_id": "partner-a", "subscription_id": "packs", "part_number": "HCM-PACK",
+                       "full_brand_id": "brand-1", "at": "2026-03-10T12:00:00Z"}),
+        ("/v1/features", {"account_id": "partner-a", "subscription_id": "f1", "part_number": "XDM00001",
+                          "quantity": 3, "customer_id": "c1", "at": "2026-03-21T10:00:00Z"}),
+        ("/v1/subscriptions/f1/removal", {"at": "2026-03-25T10:00:00Z"}),
+    ]
+    for path, body in calls:
+        r = await api.post(path, json=body)
+        assert r.status_code == 201, (path, r.text)
+    r = await api.put("/v1/customers/c1/placement", json={"brand_id": "brand-1", "region_ids": ["region-1"]})
+    assert r.status_code == 200 or r.status_code == 201, r.text
+
+    events = await _events(db, namespace)
+    assert [e.type for e in events] == [
+        "provisioning.catalog.published", "provisioning.account.opened", "provisioning.brand.ready",
+        "provisioning.customer.provisioned", "provisioning.account.opened", "provisioning.brand.ready",
+        "provisioning.region.activated", "provisioning.partner.onboarded", "provisioning.feature.provisioned",
+        "provisioning.feature.removed", "provisioning.customer.provisioned"]
+    assert [e.key for e in events[1:]] == ["partner-a"] * 3 + ["child-1"] + ["partner-a"] * 6
+    brand_events = [parse(e) for e in events if e.type == "provisioning.brand.ready"]
+    assert [(b.cloud, b.billing_started) for b in brand_events] == [("commercial", True), ("government", False)]
+    assert parse(events[9]).at == datetime(2026, 3, 25, 10, tzinfo=timezone.utc)
+
+    # reads, each with its billing state
+    accounts = (await api.get("/v1/accounts")).json()
+    assert [a["account_id"] for a in accounts] == ["child-1", "partner-a"]
+    assert (await api.get("/v1/accounts/partner-a")).json()["child_account_ids"] == ["child-1"]
+    customers = (await api.get("/v1/accounts/partner-a/customers")).json()
+    assert customers[0]["region_ids"] == ["region-1"] and customers[0]["billing_state"] == {"state": "active"}
+    feature = (await api.get("/v1/subscriptions/f1")).json()
+    assert feature["billing_state"]["state"] == "ended" and feature["quantity"] == 3
+    brands = (await api.get("/v1/accounts/partner-a/brands")).json()
+    assert brands[0]["clouds"] == ["commercial", "government"] and brands[0]["billing_state"] == {"state": "active"}
+    assert [r["subscription_id"] for r in (await api.get("/v1/accounts/partner-a/regions")).json()] == ["region-1"]
+    assert [r["subscription_id"] for r in (await api.get("/v1/accounts/partner-a/packs")).json()] == ["packs"]
+    subs = (await api.get("/v1/accounts/partner-a/subscriptions", params={"part_number": "XDM00001"})).json()
+    assert [s["subscription_id"] for s in subs] == ["f1"]
+    catalog = (await api.get("/v1/catalog")).json()
+    assert {p["part_number"] for p in catalog["products"]} == {p["part_number"] for p in CATALOG["products"]}
+
+
+async def test_brand_termination_waits_for_customers_then_ends_after_minimum_term(api, db, namespace):
+    await _setup(api)
+    r = await api.post("/v1/subscriptions/brand-1/termination", json={"at": "2026-06-10T09:00:00Z"})
+    assert r.status_code == 409 and r.json()["reason"] == "customers_provisioned"
+    r = await api.post("/v1/customers/c1/removal", json={"at": "2026-06-11T09:00:00Z"})
+    assert r.status_code == 201
+    r = await api.post("/v1/subscriptions/brand-1/termination", json={"at": "2026-06-12T09:00:00Z"})
+    assert r.status_code == 201, r.text
+    event = r.json()["events"][0]
+    assert event["type"] == "provisioning.termination.scheduled"
+    assert event["effective_date"] == "2027-04-01"
+    assert event["effective_at"] == "2027-04-01T00:00:00+02:00"  # the metering point in Europe/Berlin
+    shown = (await api.get("/v1/subscriptions/brand-1")).json()
+    assert shown["billing_state"] == {"state": "termination_pending", "effective_at": "2027-04-01T00:00:00+02:00",
+                                      "effective_date": "2027-04-01"}
+    assert (await api.get("/v1/customers/c1")).json()["billing_state"]["state"] == "ended"
+    r = await api.post("/v1/subscriptions/brand-1/termination", json={"at": "2026-06-13T09:00:00Z"})
+    assert r.status_code == 409 and r.json()["reason"] == "already_ended"
+
+
+REFUSALS = [
+    ("unknown_account", 404, "/v1/features", {"account_id": "nobody", "subscription_id": "x",
+                                              "part_number": "XDM00001"}),
+    ("unknown_account", 404, "/v1/accounts", {"account_id": "child", "parent_account_id": "nobody"}),
+    ("unknown_customer", 404, "/v1/features", {"account_id": "partner-a", "subscription_id": "x",
+                                               "part_number": "XDM00001", "customer_id": "ghost"}),
+    ("unknown_customer", 404, "/v1/customers/ghost/removal", {}),
+    ("unknown_product", 404, "/v1/features", {"account_id": "partner-a", "subscription_id": "x",
+                                              "part_number": "NOPE"}),
+    ("unknown_product", 404, "/v1/brands", {"account_id": "partner-a", "subscription_id": "x",
+                                            "part_number": "FAX-PAGE-IN"}),
+    ("unknown_subscription", 404, "/v1/subscriptions/ghost/removal", {}),
+    ("unknown_subscription", 404, "/v1/regions", {"account_id": "partner-a", "subscription_id": "r9",
+                                                  "part_number": "HCM-REGION", "brand_ids": ["ghost"]}),
+    ("duplicate_subscription", 409, "/v1/features", {"account_id": "partner-a", "subscription_id": "brand-1",
+                                                     "part_number": "XDM00001"}),
+    ("duplicate_account", 409, "/v1/accounts", {"account_id": "partner-a"}),
+    ("duplicate_customer", 409, "/v1/customers", {"account_id": "partner-a", "customer_id": "c1"}),
+    ("customers_provisioned", 409, "/v1/subscriptions/brand-1/termination", {}),
+    ("invalid_time_zone", 422, "/v1/accounts", {"account_id": "z", "time_zone": "Mars/Olympus"}),
+    ("invalid_request", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "q",
+                                              "part_number": "XDM00001", "quantity": 0}),
+]
+
+
+@pytest.mark.parametrize(("reason", "status", "path", "body"), REFUSALS,
+                         ids=[f"{r[0]}-{i}" for i, r in enumerate(REFUSALS)])
+async def test_each_refusal_has_its_reason_and_changes_nothing(api, db, namespace, reason, status, path, body):
+    await _setup(api)
+    schema = f"{namespace}provisioning"
+    tables = ("accounts", "customers", "subscriptions", "outbox")
+    before = {t: await db.fetch(f"SELECT * FROM {schema}.{t} ORDER BY 1") for t in tables}
+    r = await api.post(path, json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["reason"] == reason
+    after = {t: await db.fetch(f"SELECT * FROM {schema}.{t} ORDER BY 1") for t in tables}
+    assert after == before
+
+
+async def test_already_ended_feature_and_customer(api):
+    await _setup(api)
+    await api.post("/v1/features", json={"account_id": "partner-a", "subscription_id": "f1",
+                                         "part_number": "XDM00001", "at": "2026-03-21T10:00:00Z"})
+    early = await api.post("/v1/subscriptions/f1/removal", json={"at": "2026-03-20T10:00:00Z"})
+    assert early.status_code == 422 and early.json()["reason"] == "invalid_instant"
+    late = {"at": "2026-03-25T10:00:00Z"}
+    assert (await api.post("/v1/subscriptions/f1/removal", json=late)).status_code == 201
+    r = await api.post("/v1/subscriptions/f1/removal", json=late)
+    assert r.status_code == 409 and r.json()["reason"] == "already_ended"
+    assert (await api.post("/v1/customers/c1/removal", json=late)).status_code == 201
+    r = await api.post("/v1/customers/c1/removal", json=late)
+    assert r.status_code == 409 and r.json()["reason"] == "already_ended"
+
+
+async def test_commands_on_the_topic_use_the_same_rules_and_reject_with_a_reason(api, db, namespace):
+    await _setup(api)
+    runtime = api.runtime
+    handle = handlers.command_handler(runtime)
+    at = datetime(2026, 4, 2, tzinfo=timezone.utc)
+    commands = [
+        ProvisionFeatureV1(account_id="partner-a", subscription_id="t1", part_number="XDM00001",
+                           customer_id="c1", at=at),
+        ProvisionFeatureV1(account_id="partner-a", subscription_id="t1", part_number="XDM00001", at=at),
+        RemoveFeatureV1(subscription_id="t1", at=at),
+    ]
+    batch = [(e, parse(e)) for e in (wrap(c, key="partner-a", producer="test", occurred_at=at) for c in commands)]
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await handle(conn, batch)
+    events = (await _events(db, namespace))[-3:]
+    assert [e.type for e in events] == ["provisioning.feature.provisioned", "command.rejected",
+                                        "provisioning.feature.removed"]
+    rejected = parse(events[1])
+    assert rejected.reason == "duplicate_subscription" and rejected.command_id == str(batch[1][0].event_id)
+    topics = await db.fetch(f"SELECT DISTINCT topic FROM {namespace}provisioning.outbox")
+    assert {r["topic"] for r in topics} == {f"{namespace}provisioning.events", f"{namespace}platform.rejections"}
+    assert json.loads(events[1].encode())["payload"]["account_id"] == "partner-a"
