@@ -1,11 +1,21 @@
-"""Pure invoice assembly: one invoice per account and run from its rated charge lines."""
+"""Pure invoicing rules: invoice assembly and numbering, payments and card surcharges, overdue,
+statements, run scheduling and reconciliation. No I/O, no clock: instants come in as arguments."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+from shared.money import round_half_up
+
+PLATFORM_ISSUER = "platform"
+PAYMENT_METHODS = ("bank_transfer", "card")
+SURCHARGE_THRESHOLD = Decimal("3000.00")
+SURCHARGE_RATE = Decimal("0.03")
 
 
 @dataclass(frozen=True)
@@ -37,3 +47,199 @@ def assemble_invoice(
     issue = date(month[0], month[1], 1)
     total = sum((line.amount for line in lines), Decimal(0))
     return Invoice(account, month, currency, issue, issue + timedelta(days=payment_terms_days), total, tuple(lines))
+
+
+# ------------------------------------------------------------------ months and numbers
+def parse_month(text: str) -> tuple[int, int]:
+    """'2026-05' -> (2026, 5); ValueError for anything else."""
+    year, sep, month = text.partition("-")
+    if not sep or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
+        raise ValueError(f"month must be YYYY-MM, got {text!r}")
+    if not 1 <= int(month) <= 12:
+        raise ValueError(f"month must be YYYY-MM, got {text!r}")
+    return int(year), int(month)
+
+
+def month_text(month: tuple[int, int]) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}"
+
+
+def next_month(month: tuple[int, int]) -> tuple[int, int]:
+    year, m = month
+    return (year + 1, 1) if m == 12 else (year, m + 1)
+
+
+def metering_point(month: tuple[int, int], time_zone: str) -> datetime:
+    """The 1st of `month` at 00:00 in `time_zone` (aware)."""
+    return datetime(month[0], month[1], 1, tzinfo=ZoneInfo(time_zone))
+
+
+def issuer_of(parent_account_id: str | None) -> str:
+    """Invoices are issued by the account's parent partner, or by the platform for top-level accounts."""
+    return parent_account_id or PLATFORM_ISSUER
+
+
+def invoice_number(issuer: str, sequence: int) -> str:
+    """`PLATFORM-000001`: the issuer upper-cased and its gapless sequence number, 6 digits at least."""
+    return f"{issuer.upper()}-{sequence:06d}"
+
+
+def number_invoices(issuers: Sequence[str], last_numbers: Mapping[str, int]) -> list[str]:
+    """Numbers for invoices in order, by issuer: `last_numbers` is each issuer's last number
+    *after* reserving this batch, so the batch uses `last - count + 1 .. last` in order."""
+    counts: dict[str, int] = {}
+    for issuer in issuers:
+        counts[issuer] = counts.get(issuer, 0) + 1
+    next_seq = {issuer: last_numbers[issuer] - counts[issuer] + 1 for issuer in counts}
+    numbers = []
+    for issuer in issuers:
+        numbers.append(invoice_number(issuer, next_seq[issuer]))
+        next_seq[issuer] += 1
+    return numbers
+
+
+# ------------------------------------------------------------------ payments
+class PaymentRefused(ValueError):
+    """A payment refused with a reason code; nothing changes."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def card_surcharge(invoice_total: Decimal, method: str, amount: Decimal, currency: str) -> Decimal:
+    """The surcharge of paying `amount` of an invoice of `invoice_total` by `method`: 3% of the
+    amount paid by card when the invoice total is 3,000.00 or more (inclusive), rounded half-up
+    once to the currency's minor unit; 0 otherwise."""
+    if method != "card" or invoice_total < SURCHARGE_THRESHOLD:
+        return Decimal("0.00")
+    return round_half_up(amount * SURCHARGE_RATE, currency)
+
+
+def check_payment(method: str, amount: Decimal, currency: str, outstanding: Decimal,
+                  invoice_currency: str) -> None:
+    """Raise PaymentRefused for a payment that may not be recorded, reasons in this order:
+    `payment_method_not_allowed` (only bank transfer and card), `invalid_amount` (must be > 0,
+    in minor units), `currency_mismatch`, `amount_exceeds_outstanding` (invoice total plus its
+    surcharges minus what was paid)."""
+    if method not in PAYMENT_METHODS:
+        raise PaymentRefused("payment_method_not_allowed",
+                             f"{method!r} is not accepted; use one of {', '.join(PAYMENT_METHODS)}")
+    if amount <= 0 or round_half_up(amount, invoice_currency) != amount:
+        raise PaymentRefused("invalid_amount", f"amount must be positive in minor units, got {amount}")
+    if currency != invoice_currency:
+        raise PaymentRefused("currency_mismatch", f"invoice is in {invoice_currency}, payment in {currency}")
+    if amount > outstanding:
+        raise PaymentRefused("amount_exceeds_outstanding", f"outstanding is {outstanding}, payment {amount}")
+
+
+def is_paid(total: Decimal, paid_total: Decimal) -> bool:
+    """An invoice is paid when its payments cover its total (surcharges are separate charges)."""
+    return paid_total >= total
+
+
+def is_overdue(due_date: date, today: date, total: Decimal, paid_total: Decimal) -> bool:
+    """Overdue: not paid and `today` (in the account's zone) is after the due date; the due date
+    itself is still in time."""
+    return today > due_date and not is_paid(total, paid_total)
+
+
+def local_date(instant: datetime, time_zone: str) -> date:
+    return instant.astimezone(ZoneInfo(time_zone)).date()
+
+
+# ------------------------------------------------------------------ statements
+@dataclass(frozen=True)
+class Statement:
+    """An account's month: closing = balance forward + new charges - payments - credit notes."""
+
+    account_id: str
+    month: str
+    currency: str
+    balance_forward: Decimal
+    new_charges: Decimal
+    payments: Decimal
+    credit_notes: Decimal
+    closing_balance: Decimal
+
+
+def build_statement(account_id: str, month: str, currency: str, balance_forward: Decimal,
+                    charges: Iterable[Decimal], payments: Iterable[Decimal],
+                    credit_notes: Iterable[Decimal] = ()) -> Statement:
+    """Sum the month's items (already rounded amounts; no rounding here)."""
+    new = sum(charges, Decimal("0.00"))
+    paid = sum(payments, Decimal("0.00"))
+    credited = sum(credit_notes, Decimal("0.00"))
+    return Statement(account_id, month, currency, balance_forward, new, paid, credited,
+                     balance_forward + new - paid - credited)
+
+
+# ------------------------------------------------------------------ runs
+@dataclass(frozen=True)
+class KnownAccount:
+    account_id: str
+    time_zone: str
+    opened_at: datetime
+    last_requested_month: str | None = None
+
+
+def runs_due(accounts: Iterable[KnownAccount], now: datetime) -> dict[str, list[str]]:
+    """Month -> accounts whose run for their current month (in their zone) is due and not yet
+    requested. An account opened at or after that month's metering point has nothing to bill
+    for it and waits for the next month."""
+    due: dict[str, list[str]] = {}
+    for account in accounts:
+        local = now.astimezone(ZoneInfo(account.time_zone))
+        month = (local.year, local.month)
+        text = month_text(month)
+        if account.last_requested_month is not None and account.last_requested_month >= text:
+            continue
+        if account.opened_at >= metering_point(month, account.time_zone):
+            continue
+        due.setdefault(text, []).append(account.account_id)
+    return due
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """A run's invoices against its summary. status: `requested` (no summary yet), `invoicing`
+    (invoices still arriving), `reconciled`, or `mismatch`."""
+
+    status: str
+    expected_accounts: int | None
+    received_accounts: int
+    expected_totals: dict[str, Decimal]
+    received_totals: dict[str, Decimal]
+    problems: tuple[str, ...] = ()
+
+
+def reconcile(expected_accounts: int | None, expected_totals: Mapping[str, Decimal] | None,
+              received: Mapping[str, tuple[int, Decimal]], empty_accounts: int = 0,
+              summary_at: datetime | None = None, now: datetime | None = None,
+              grace: timedelta = timedelta(minutes=15)) -> Reconciliation:
+    """Compare the invoices received for a run (`received`: currency -> (count, total)), plus the
+    accounts it rated for invoicing with no lines (`empty_accounts`, no invoice), with the run
+    summary's invoice account count and invoice totals per currency. Fewer than expected is
+    `invoicing` until `grace` after the summary arrived, then `mismatch`; more, or equal counts
+    with different totals, is a `mismatch` at once."""
+    got_totals = {c: t for c, (_, t) in received.items()}
+    got_accounts = sum(n for n, _ in received.values()) + empty_accounts
+    if expected_accounts is None or expected_totals is None:
+        return Reconciliation("requested", None, got_accounts, {}, got_totals)
+    want = {c: t for c, t in expected_totals.items() if t != 0}
+    have = {c: t for c, t in got_totals.items() if t != 0}
+    problems = []
+    if got_accounts != expected_accounts:
+        problems.append(f"accounts: expected {expected_accounts}, received {got_accounts}")
+    for currency in sorted(set(want) | set(have)):
+        if want.get(currency, Decimal(0)) != have.get(currency, Decimal(0)):
+            problems.append(f"{currency} total: expected {want.get(currency, Decimal(0))}, "
+                            f"received {have.get(currency, Decimal(0))}")
+    if not problems:
+        status = "reconciled"
+    elif got_accounts < expected_accounts and not (summary_at and now and now - summary_at > grace):
+        status = "invoicing"
+    else:
+        status = "mismatch"
+    return Reconciliation(status, expected_accounts, got_accounts, dict(expected_totals), got_totals,
+                          tuple(problems))

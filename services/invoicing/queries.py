@@ -1,0 +1,140 @@
+"""Read side of invoicing: invoices, runs with their reconciliation, statements, CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from services.invoicing import domain, store
+from services.invoicing.payments import NotFound
+
+LINE_COLUMNS = ("part_number", "product_name", "subscription_id", "from", "to", "quantity", "unit_price",
+                "price_version", "days", "month_days", "amount", "rule", "late", "explanation")
+USAGE_COLUMNS = ("record_id", "part_number", "quantity", "used_at", "received_at")
+
+
+def _money(value: Decimal) -> str:
+    return str(value)
+
+
+def _invoice(row: asyncpg.Record, with_lines: bool = False) -> dict:
+    out = {"invoice_number": row["invoice_number"], "issuer": row["issuer"], "account_id": row["account_id"],
+           "month": row["month"], "run_id": row["run_id"], "currency": row["currency"],
+           "issue_date": row["issue_date"].isoformat(), "due_date": row["due_date"].isoformat(),
+           "total": _money(row["total"]), "paid_total": _money(row["paid_total"]),
+           "surcharge_total": _money(row["surcharge_total"]), "status": row["status"],
+           "outstanding": _money(row["total"] + row["surcharge_total"] - row["paid_total"])}
+    if with_lines:
+        out["lines"] = row["lines"]
+    return out
+
+
+async def invoice(conn: asyncpg.Connection, number: str) -> dict:
+    row = await conn.fetchrow(store.GET_INVOICE, number)
+    if row is None:
+        raise NotFound("unknown_invoice", f"no invoice {number}")
+    out = _invoice(row, with_lines=True)
+    out["payments"] = [{"payment_id": p["payment_id"], "amount": _money(p["amount"]), "method": p["method"],
+                        "paid_at": p["paid_at"].isoformat()}
+                       for p in await conn.fetch(store.INVOICE_PAYMENTS, number)]
+    out["surcharges"] = [{"surcharge_id": s["surcharge_id"], "payment_id": s["payment_id"],
+                          "amount": _money(s["amount"]), "charged_at": s["charged_at"].isoformat()}
+                         for s in await conn.fetch(store.INVOICE_SURCHARGES, number)]
+    return out
+
+
+async def account(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record:
+    row = (await store.accounts_by_id(conn, [account_id])).get(account_id)
+    if row is None:
+        raise NotFound("unknown_account", f"no account {account_id}")
+    return row
+
+
+async def account_invoices(conn: asyncpg.Connection, account_id: str) -> list[dict]:
+    await account(conn, account_id)
+    return [_invoice(r) for r in await conn.fetch(store.LIST_INVOICES, account_id)]
+
+
+async def run_status(conn: asyncpg.Connection, run_id: str, now: datetime) -> dict:
+    row = await conn.fetchrow(store.GET_RUN, run_id)
+    if row is None:
+        raise NotFound("unknown_run", f"no run {run_id}")
+    return await _run(conn, row, now)
+
+
+async def runs(conn: asyncpg.Connection, month: str | None, now: datetime) -> list[dict]:
+    return [await _run(conn, r, now) for r in await conn.fetch(store.LIST_RUNS, month)]
+
+
+async def _run(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> dict:
+    received = {r["currency"]: (r["invoices"], r["total"]) for r in await conn.fetch(store.RUN_RECEIVED, row["run_id"])}
+    summary = row["summary"]
+    expected = {c: Decimal(t) for c, t in (summary or {}).get("totals", {}).get("invoice", {}).items()}
+    rec = domain.reconcile(summary["invoice_accounts"] if summary else None, expected if summary else None,
+                           received, row["empty_accounts"], row["summary_at"], now)
+    return {"run_id": row["run_id"], "month": row["month"], "status": rec.status,
+            "requested_at": row["requested_at"].isoformat() if row["requested_at"] else None,
+            "requested_by": row["requested_by"],
+            "account_ids": len(row["account_ids"]) if row["account_ids"] is not None else "all",
+            "summary": summary,
+            "invoices": sum(n for n, _ in received.values()),
+            "accounts_without_lines": row["empty_accounts"],
+            "expected_invoice_accounts": rec.expected_accounts,
+            "expected_totals": {c: _money(t) for c, t in rec.expected_totals.items()},
+            "received_totals": {c: _money(t) for c, t in rec.received_totals.items()},
+            "problems": list(rec.problems)}
+
+
+async def statement(conn: asyncpg.Connection, account_id: str, month: str) -> dict:
+    """The account's statement for `month` (calendar month in its zone)."""
+    acc = await account(conn, account_id)
+    start = date(*domain.parse_month(month), 1)
+    end = date(*domain.next_month(domain.parse_month(month)), 1)
+    tz = acc["time_zone"]
+    before_charges, before_payments = await store.statement_items(conn, account_id, None, start, tz)
+    charges, payments = await store.statement_items(conn, account_id, start, end, tz)
+    forward = sum((r["amount"] for r in before_charges), Decimal("0.00")) - \
+        sum((r["amount"] for r in before_payments), Decimal("0.00"))
+    st = domain.build_statement(account_id, month, acc["currency"], forward, [r["amount"] for r in charges],
+                                [r["amount"] for r in payments], [])
+    return {"account_id": account_id, "month": month, "currency": st.currency,
+            "balance_forward": _money(st.balance_forward), "new_charges": _money(st.new_charges),
+            "payments": _money(st.payments), "credit_notes": _money(st.credit_notes),
+            "closing_balance": _money(st.closing_balance),
+            "charges": [{"kind": r["kind"], "ref": r["ref"], "date": r["on_date"].isoformat(),
+                         "amount": _money(r["amount"])} for r in charges],
+            "payment_items": [{"payment_id": r["ref"], "invoice_number": r["invoice_number"],
+                               "method": r["method"], "date": r["on_date"].isoformat(),
+                               "amount": _money(r["amount"])} for r in payments],
+            "credit_note_items": []}
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+async def lines_csv(conn: asyncpg.Connection, number: str) -> str:
+    row = await conn.fetchrow(store.GET_INVOICE, number)
+    if row is None:
+        raise NotFound("unknown_invoice", f"no invoice {number}")
+    return _csv(LINE_COLUMNS, row["lines"])
+
+
+async def usage_csv(conn: asyncpg.Connection, account_id: str, start: date, end: date) -> str:
+    """Usage records of the account used in [start, end), days in the account's zone."""
+    acc = await account(conn, account_id)
+    tz = ZoneInfo(acc["time_zone"])
+    rows = await conn.fetch(store.USAGE_BETWEEN, account_id, datetime(start.year, start.month, start.day, tzinfo=tz),
+                            datetime(end.year, end.month, end.day, tzinfo=tz))
+    return _csv(USAGE_COLUMNS, [{"record_id": r["record_id"], "part_number": r["part_number"],
+                                 "quantity": str(r["quantity"]), "used_at": r["used_at"].isoformat(),
+                                 "received_at": r["received_at"].isoformat()} for r in rows])

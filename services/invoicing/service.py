@@ -1,0 +1,183 @@
+"""Invoicing use cases fed by events and the scheduler: accounts, invoices from rated charges,
+run requests and summaries, overdue invoices, usage copies. One transaction each (the
+subscriber's, or their own)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+
+from contracts.envelope import Contract, Envelope
+from contracts.invoicing import InvoiceIssuedV1, InvoiceOverdueV1
+from contracts.provisioning import AccountOpenedV1
+from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, RequestBillingRunV1
+from contracts.registry import parse, type_of
+from contracts.topics import INVOICING_EVENTS, RATING_REQUESTS
+from contracts.usage import UsageRecordedV1
+from services.invoicing import domain, store
+from shared import outbox
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RUN_REQUEST_CHUNK = 5_000  # accounts per scheduled request: keeps a message well under 1 MB
+_ISSUED = type_of(InvoiceIssuedV1)
+
+
+def envelope(payload: dict, event: tuple[str, int], key: str, producer: str, now: datetime,
+             cause: Envelope | None = None) -> Envelope:
+    """Like contracts.wrap for a payload already in wire form (the hot path skips re-validation)."""
+    return Envelope(type=event[0], schema_version=event[1], occurred_at=now, producer=producer, key=key,
+                    correlation_id=(cause.correlation_id or cause.event_id) if cause else None,
+                    causation_id=cause.event_id if cause else None, payload=payload)
+
+
+def _wrap(payload: Contract, key: str, settings: Settings, now: datetime,
+          cause: Envelope | None = None) -> Envelope:
+    return envelope(payload.model_dump(mode="json"), type_of(type(payload)), key, settings.service, now, cause)
+
+
+# ------------------------------------------------------------------ accounts
+async def open_accounts(conn: asyncpg.Connection, settings: Settings,
+                        events: Sequence[tuple[Envelope, AccountOpenedV1]], now: datetime) -> int:
+    """Remember the accounts (first opening wins), then issue any charges that waited for them."""
+    if not events:
+        return 0
+    rows = [(p.account_id, p.parent_account_id, domain.issuer_of(p.parent_account_id), p.time_zone,
+             p.mode, p.currency, p.payment_terms_days, p.at) for _, p in events]
+    await conn.execute(store.INSERT_ACCOUNTS, *map(list, zip(*rows)))
+    waiting = await conn.fetch(store.TAKE_PENDING, [p.account_id for _, p in events])
+    if waiting:
+        decoded = [Envelope.decode(r["envelope"]) for r in waiting]
+        await issue_invoices(conn, settings, [(e, parse(e)) for e in decoded], now)
+    return len(rows)
+
+
+# ------------------------------------------------------------------ invoices
+async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
+                         charges: Sequence[tuple[Envelope, AccountChargesRatedV1]], now: datetime) -> int:
+    """One invoice per account and month from rated charges of settlement `invoice`, set-based:
+    existing (account, month) pairs are skipped, the issuers' counters are locked and moved once
+    for the batch, invoices and their InvoiceIssuedV1 events are inserted in one statement each.
+    Charges of accounts not known yet wait in pending_charges. Returns the invoices issued."""
+    invoiced = [(e, p) for e, p in charges if p.settlement == "invoice"]
+    empty: dict[tuple[str, str], int] = {}
+    for _, p in invoiced:
+        if not p.lines:
+            empty[(p.run_id, p.month)] = empty.get((p.run_id, p.month), 0) + 1
+    if empty:
+        keys = list(empty)
+        await conn.execute(store.ADD_EMPTY_ACCOUNTS, [k[0] for k in keys], [k[1] for k in keys],
+                           [empty[k] for k in keys])
+    with_lines = [(e, p) for e, p in invoiced if p.lines]
+    if not with_lines:
+        return 0
+    accounts = await store.accounts_by_id(conn, {p.account_id for _, p in with_lines})
+    unknown = [(e, p) for e, p in with_lines if p.account_id not in accounts]
+    if unknown:
+        log.warning("%d charges for accounts not opened yet: kept until they are", len(unknown))
+        await conn.execute(store.INSERT_PENDING, [e.event_id for e, _ in unknown],
+                           [p.account_id for _, p in unknown], [e.encode() for e, _ in unknown])
+    batch: dict[tuple[str, str], tuple[Envelope, AccountChargesRatedV1]] = {}
+    for e, p in with_lines:
+        if p.account_id in accounts:
+            batch.setdefault((p.account_id, p.month), (e, p))
+    existing = await store.existing_invoices(conn, list(batch))
+    todo = [batch[k] for k in batch if k not in existing]
+    if not todo:
+        return 0
+    invoices = [domain.assemble_invoice(p.account_id, domain.parse_month(p.month), p.currency, p.lines,
+                                        p.payment_terms_days) for _, p in todo]
+    issuers = [accounts[p.account_id]["issuer"] for _, p in todo]
+    counts: dict[str, int] = {}
+    for issuer in issuers:
+        counts[issuer] = counts.get(issuer, 0) + 1
+    last = await store.reserve_numbers(conn, counts)
+    numbers = domain.number_invoices(issuers, last)
+    await conn.execute(
+        store.INSERT_INVOICES, numbers, issuers, [int(n.rsplit("-", 1)[1]) for n in numbers],
+        [i.account for i in invoices], [p.month for _, p in todo], [p.run_id for _, p in todo],
+        [i.currency for i in invoices], [i.issue_date for i in invoices], [i.due_date for i in invoices],
+        [i.total for i in invoices], [json.dumps(e.payload["lines"]) for e, _ in todo], now,
+        [e.event_id for e, _ in todo])
+    events = [
+        envelope({"invoice_number": number, "issuer": issuer, "account_id": inv.account, "month": p.month,
+                  "run_id": p.run_id, "issue_date": inv.issue_date.isoformat(),
+                  "due_date": inv.due_date.isoformat(), "currency": inv.currency, "total": str(inv.total),
+                  "lines": e.payload["lines"]}, _ISSUED, inv.account, settings.service, now, e)
+        for number, issuer, inv, (e, p) in zip(numbers, issuers, invoices, todo)]
+    await outbox.add(conn, settings.topic(INVOICING_EVENTS.name), events)
+    return len(events)
+
+
+# ------------------------------------------------------------------ runs
+async def request_run(conn: asyncpg.Connection, settings: Settings, month: str, now: datetime,
+                      requested_by: str = "operator", account_ids: list[str] | None = None) -> str:
+    """Record a billing-run request and send RequestBillingRunV1 (key: the month) through the outbox."""
+    domain.parse_month(month)
+    run_id = f"{month}-{uuid.uuid4().hex[:12]}"
+    command = RequestBillingRunV1(run_id=run_id, month=month, requested_at=now, requested_by=requested_by,
+                                  account_ids=account_ids)
+    async with conn.transaction():
+        await conn.execute(store.INSERT_RUN_REQUEST, run_id, month, now, requested_by, account_ids)
+        await outbox.add(conn, settings.topic(RATING_REQUESTS.name), [_wrap(command, month, settings, now)])
+    return run_id
+
+
+async def request_due_runs(conn: asyncpg.Connection, settings: Settings, now: datetime) -> list[str]:
+    """The scheduler's tick: request the current month's run for every account whose metering
+    point (1st, 00:00 in its zone) has passed and whose run for that month was not requested."""
+    latest = (now.astimezone(timezone.utc) + timedelta(hours=14)).strftime("%Y-%m")
+    run_ids = []
+    async with conn.transaction():
+        rows = await conn.fetch(store.ACCOUNTS_MAYBE_DUE, latest)
+        known = [domain.KnownAccount(r["account_id"], r["time_zone"], r["opened_at"], r["last_requested_month"])
+                 for r in rows]
+        for month, ids in sorted(domain.runs_due(known, now).items()):
+            for start in range(0, len(ids), RUN_REQUEST_CHUNK):
+                marked = await conn.fetch(store.MARK_REQUESTED, ids[start:start + RUN_REQUEST_CHUNK], month)
+                if marked:
+                    run_ids.append(await request_run(conn, settings, month, now, "scheduler",
+                                                     sorted(r["account_id"] for r in marked)))
+    return run_ids
+
+
+async def record_run_summary(conn: asyncpg.Connection, event: BillingRunRatedV1) -> None:
+    await conn.execute(store.UPSERT_RUN_SUMMARY, event.run_id, event.month, event.model_dump(mode="json"),
+                       event.rated_at)
+
+
+# ------------------------------------------------------------------ overdue
+async def mark_overdue(conn: asyncpg.Connection, settings: Settings, now: datetime, limit: int = 1000) -> int:
+    """Mark unpaid invoices past their due date (in the account's zone) overdue, each once, with
+    an InvoiceOverdueV1 event."""
+    cutoff = now.astimezone(timezone.utc).date() + timedelta(days=1)
+    async with conn.transaction():
+        rows = await conn.fetch(store.OVERDUE_CANDIDATES, cutoff, limit)
+        due = {r["invoice_number"]: r for r in rows
+               if domain.is_overdue(r["due_date"], domain.local_date(now, r["time_zone"]), r["total"],
+                                    r["paid_total"])}
+        if not due:
+            return 0
+        marked = await conn.fetch(store.MARK_OVERDUE, list(due), now)
+        events = []
+        for m in marked:
+            r = due[m["invoice_number"]]
+            events.append(_wrap(InvoiceOverdueV1(
+                invoice_number=r["invoice_number"], account_id=r["account_id"], currency=r["currency"],
+                due_date=r["due_date"], outstanding=r["total"] + r["surcharge_total"] - r["paid_total"],
+                detected_at=now), r["account_id"], settings, now))
+        await outbox.add(conn, settings.topic(INVOICING_EVENTS.name), events)
+    return len(events)
+
+
+# ------------------------------------------------------------------ usage
+async def record_usage(conn: asyncpg.Connection, events: Sequence[tuple[Envelope, UsageRecordedV1]]) -> None:
+    """Keep a copy of the usage records (a known record id is ignored) for the CSV exports."""
+    await store.insert_usage(conn, [(p.record_id, p.account_id, p.part_number, p.quantity, p.used_at,
+                                     p.received_at or e.occurred_at) for e, p in events])

@@ -1,0 +1,167 @@
+"""Invoicing on the real Kafka and PostgreSQL, in-process (a FrozenClock moves time): accounts and
+rated charges in, one gapless-numbered invoice per account and month out, runs reconciled."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from contracts import wrap
+from contracts.envelope import Envelope
+from contracts.provisioning import AccountOpenedV1
+from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, ChargeLineV1
+from services.invoicing import app as invoicing_app
+from shared.clock import FrozenClock
+from shared.settings import Settings
+from tests.support.kafka import publish_envelopes, read_all
+from tests.support.polling import eventually
+
+pytestmark = pytest.mark.infra
+T0 = datetime(2026, 5, 1, 6, tzinfo=timezone.utc)
+
+
+def opened(account: str, parent: str | None = None, tz: str = "UTC", terms: int = 30,
+           at: datetime = datetime(2026, 1, 10, tzinfo=timezone.utc)) -> Envelope:
+    return wrap(AccountOpenedV1(account_id=account, parent_account_id=parent, time_zone=tz,
+                                payment_terms_days=terms, at=at),
+                key=account, producer="test", occurred_at=at)
+
+
+def line(amount: str, part: str = "P001") -> ChargeLineV1:
+    return ChargeLineV1(part_number=part, product_name="Feature", from_date="2026-05-01", to_date="2026-06-01",
+                        quantity=Decimal(1), unit_price=Decimal(amount), price_version="v1",
+                        amount=Decimal(amount), days=31, month_days=31, rule="recurring",
+                        explanation="May in advance")
+
+
+def charges(run_id: str, account: str, amounts: list[str], month: str = "2026-05", currency: str = "USD",
+            settlement: str = "invoice", terms: int = 30) -> Envelope:
+    lines = [line(a) for a in amounts]
+    total = sum((Decimal(a) for a in amounts), Decimal("0.00"))
+    return wrap(AccountChargesRatedV1(run_id=run_id, month=month, account_id=account, currency=currency,
+                                      settlement=settlement, payment_terms_days=terms, lines=lines, total=total),
+                key=account, producer="rating", occurred_at=T0)
+
+
+def summary(run_id: str, invoice_accounts: int, totals: dict[str, str], month: str = "2026-05") -> Envelope:
+    return wrap(BillingRunRatedV1(run_id=run_id, month=month, accounts=invoice_accounts, lines=invoice_accounts,
+                                  totals={"invoice": {c: Decimal(t) for c, t in totals.items()}},
+                                  invoice_accounts=invoice_accounts, rated_at=T0),
+                key=month, producer="rating", occurred_at=T0)
+
+
+class Invoicing:
+    """The service in this process, its HTTP app through httpx, its schema and topics."""
+
+    def __init__(self, infra, namespace: str, clock: FrozenClock, extra: dict[str, str] | None = None) -> None:
+        self.infra, self.ns, self.clock = infra, namespace, clock
+        self.settings = Settings(service="invoicing", database_url=infra.database_url,
+                                 kafka_bootstrap_servers=infra.kafka, topic_prefix=namespace,
+                                 schema=f"{namespace}invoicing", relay_idle_ms=100, retry_backoff_ms=50,
+                                 extra={"BILLING_SCHEDULER_MS": "3600000", "BILLING_OVERDUE_MS": "3600000",
+                                        **(extra or {})})
+        self.runtime, self.app = invoicing_app.build(self.settings, clock)
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://invoicing")
+        self.schema = self.settings.db_schema
+
+    async def publish(self, topic: str, envelopes: list[Envelope]) -> None:
+        await publish_envelopes(self.infra.kafka, self.ns + topic, envelopes)
+
+    async def events(self, expect: int, types: set[str] | None = None) -> list[dict]:
+        records = await read_all(self.infra.kafka, self.ns + "invoicing.events", expect, timeout=20)
+        out = [json.loads(r.value) for r in records]
+        return [e for e in out if types is None or e["type"] in types]
+
+
+@pytest.fixture
+async def invoicing(infra, namespace, db):
+    service = Invoicing(infra, namespace, FrozenClock(T0))
+    await service.runtime.start()
+    yield service
+    await service.http.aclose()
+    await service.runtime.stop()
+
+
+async def _count(db, sql: str, *args):
+    return await db.fetchval(sql, *args)
+
+
+async def test_one_invoice_per_account_and_month_numbered_gaplessly_and_reconciled(invoicing, db):
+    s = invoicing.schema
+    await invoicing.publish("provisioning.events", [opened("a1"), opened("a2"), opened("c1", parent="acme"),
+                                                    opened("p1")])
+    await eventually(lambda: _count(db, f"SELECT count(*) = 4 FROM {s}.accounts"), what="accounts known")
+    batch = [charges("run-1", "a1", ["10.00", "2.50"]), charges("run-1", "a2", ["100.00"]),
+             charges("run-1", "c1", ["7.25"]), charges("run-1", "p1", ["5.00"], settlement="prepaid")]
+    await invoicing.publish("rating.charges", batch)
+    await invoicing.publish("rating.charges", batch)  # delivered twice
+    await invoicing.publish("rating.charges", [charges("run-2", "a1", ["99.00"])])  # a re-run: nothing new
+    await invoicing.publish("rating.charges", [summary("run-1", 3, {"USD": "119.75"})])
+    run = await eventually(lambda: _run_status(invoicing, "run-1", "reconciled"), what="run reconciled")
+    assert run["invoices"] == 3 and run["received_totals"] == {"USD": "119.75"}
+
+    rows = await db.fetch(f"SELECT * FROM {s}.invoices ORDER BY invoice_number")
+    assert [(r["invoice_number"], r["account_id"], r["total"]) for r in rows] == [
+        ("ACME-000001", "c1", Decimal("7.25")),
+        ("PLATFORM-000001", "a1", Decimal("12.50")),
+        ("PLATFORM-000002", "a2", Decimal("100.00"))]
+    assert {(r["issue_date"].isoformat(), r["due_date"].isoformat()) for r in rows} == {("2026-05-01", "2026-05-31")}
+    assert await _count(db, f"SELECT last_number FROM {s}.number_sequences WHERE issuer = 'platform'") == 2
+
+    issued = await invoicing.events(3, {"invoicing.invoice.issued"})
+    assert sorted(e["payload"]["invoice_number"] for e in issued) == ["ACME-000001", "PLATFORM-000001",
+                                                                     "PLATFORM-000002"]
+    a1 = next(e for e in issued if e["payload"]["account_id"] == "a1")
+    assert a1["payload"]["total"] == "12.50" and len(a1["payload"]["lines"]) == 2 and a1["key"] == "a1"
+
+    shown = (await invoicing.http.get("/v1/invoices/PLATFORM-000001")).json()
+    assert shown["status"] == "issued" and shown["lines"][0]["amount"] == "10.00"
+    listed = (await invoicing.http.get("/v1/accounts/a1/invoices")).json()
+    assert [i["invoice_number"] for i in listed] == ["PLATFORM-000001"]
+    csv_text = (await invoicing.http.get("/v1/invoices/PLATFORM-000001/lines.csv")).text
+    assert csv_text.splitlines()[0].startswith("part_number,product_name")
+    assert len(csv_text.splitlines()) == 3 and ",2.50," in csv_text
+    missing = await invoicing.http.get("/v1/invoices/NOPE-1")
+    assert missing.status_code == 404 and missing.json()["reason"] == "unknown_invoice"
+    assert (await invoicing.http.get("/v1/accounts/zz/invoices")).json()["reason"] == "unknown_account"
+
+
+async def _run_status(invoicing, run_id: str, status: str):
+    response = await invoicing.http.get(f"/v1/runs/{run_id}")
+    return response.status_code == 200 and response.json()["status"] == status and response.json()
+
+
+async def test_mismatching_summary_is_marked(invoicing, db):
+    await invoicing.publish("provisioning.events", [opened("m1")])
+    await invoicing.publish("rating.charges", [charges("run-m", "m1", ["10.00"])])
+    await eventually(lambda: _count(db, f"SELECT count(*) = 1 FROM {invoicing.schema}.invoices"), what="invoice")
+    await invoicing.publish("rating.charges", [summary("run-m", 1, {"USD": "11.00"})])
+    run = await eventually(lambda: _run_status(invoicing, "run-m", "mismatch"), what="mismatch")
+    assert run["problems"] == ["USD total: expected 11.00, received 10.00"]
+
+
+async def test_charges_before_their_account_wait_for_it(invoicing, db):
+    await invoicing.publish("rating.charges", [charges("run-w", "late1", ["3.00"])])
+    await eventually(lambda: _count(db, f"SELECT count(*) = 1 FROM {invoicing.schema}.pending_charges"),
+                     what="charges parked")
+    await invoicing.publish("provisioning.events", [opened("late1", parent="acme")])
+    await eventually(lambda: _count(db, f"SELECT count(*) = 1 FROM {invoicing.schema}.invoices "
+                                        "WHERE invoice_number = 'ACME-000001'"), what="issued on arrival")
+    assert await _count(db, f"SELECT count(*) FROM {invoicing.schema}.pending_charges") == 0
+
+
+async def test_run_requested_over_http_goes_through_the_outbox(invoicing, db):
+    created = await invoicing.http.post("/v1/runs", json={"month": "2026-05"})
+    assert created.status_code == 202, created.text
+    run = created.json()
+    assert run["status"] == "requested" and run["account_ids"] == "all"
+    records = await read_all(invoicing.infra.kafka, invoicing.ns + "rating.requests", 1, timeout=20)
+    request = json.loads(records[0].value)
+    assert request["type"] == "rating.run.request" and request["key"] == "2026-05"
+    assert request["payload"]["run_id"] == run["run_id"] and request["payload"]["account_ids"] is None
+    bad = await invoicing.http.post("/v1/runs", json={"month": "2026-13"})
+    assert bad.status_code == 422 and bad.json()["reason"] == "invalid_input"
