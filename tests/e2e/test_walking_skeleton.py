@@ -39,6 +39,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+async def _open_acme(port: int) -> None:
+    """Provisioning refuses unknown accounts and products: open `acme` and load XDM00001 first."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        r = await http.put("/v1/catalog", json={"products": [
+            {"part_number": "XDM00001", "kind": "recurring", "unit_price": "12.00", "minimum_days": 30}]})
+        assert r.status_code == 200, r.text
+        assert (await http.post("/v1/accounts", json={"account_id": "acme"})).status_code == 201
+
+
 async def _rating_rows(db, namespace, subscription_id):
     return await db.fetch(f"SELECT * FROM {namespace}rating.subscriptions WHERE subscription_id = $1",
                           subscription_id)
@@ -47,6 +56,7 @@ async def _rating_rows(db, namespace, subscription_id):
 async def test_event_arrives_and_is_stored_once(services, db, namespace):
     port = _free_port()
     services("provisioning", port)
+    await _open_acme(port)
     services("rating")
     body = {"account_id": "acme", "subscription_id": "s1", "part_number": "XDM00001", "quantity": 2}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -57,13 +67,15 @@ async def test_event_arrives_and_is_stored_once(services, db, namespace):
 
     rows = await eventually(lambda: _rating_rows(db, namespace, "s1"), what="rating stored s1")
     assert len(rows) == 1 and rows[0]["quantity"] == 2
-    assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.inbox") == 1
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.inbox "
+                             "WHERE event_type = 'provisioning.feature.provisioned'") == 1
     assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.outbox") == 0
 
 
 async def test_consumer_killed_after_commit_applies_exactly_once(services, db, namespace, tmp_path, infra):
     port = _free_port()
     services("provisioning", port)
+    await _open_acme(port)
     marker = tmp_path / "crashed"
     rating = services("rating", BILLING_CRASH_AFTER_COMMIT="provisioning.feature.provisioned",
                       BILLING_CRASH_MARKER=str(marker))
@@ -79,7 +91,8 @@ async def test_consumer_killed_after_commit_applies_exactly_once(services, db, n
     restarted = services("rating")  # same consumer group: the uncommitted record comes back
     await eventually(lambda: _log_has(restarted, "skipped duplicate event"), what="redelivery seen")
     assert len(await _rating_rows(db, namespace, "k1")) == 1
-    assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.inbox") == 1
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.inbox "
+                             "WHERE event_type = 'provisioning.feature.provisioned'") == 1
     # and the service goes on with new events after the redelivery
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         await http.post("/v1/features", json={"account_id": "acme", "subscription_id": "k2",
@@ -94,6 +107,7 @@ async def _log_has(proc: ServiceProcess, text: str) -> bool:
 async def test_undecodable_message_goes_to_dead_letter_and_next_is_processed(services, db, namespace, infra):
     port = _free_port()
     services("provisioning", port)
+    await _open_acme(port)
     services("rating")
     topic = f"{namespace}provisioning.events"
     await publish(infra.kafka, topic, [("acme", b"\x00not json at all")])
