@@ -2,15 +2,80 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import asyncpg
 
 from contracts.envelope import Contract, Envelope
-from contracts.provisioning import FeatureProvisionedV1, FeatureRemovedV1
+from contracts.platform import UserCountReportedV1
+from contracts.provisioning import (
+    AccountOpenedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1,
+    PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
+)
+from contracts.rating import RequestBillingRunV1
 from services.rating import service
 
+log = logging.getLogger(__name__)
 
-async def on_provisioning_event(conn: asyncpg.Connection, envelope: Envelope, payload: Contract) -> None:
-    if isinstance(payload, FeatureProvisionedV1):
-        await service.record_feature_provisioned(conn, envelope, payload)
-    elif isinstance(payload, FeatureRemovedV1):
-        await service.record_feature_removed(conn, envelope, payload)
+_PROVISIONING = {
+    AccountOpenedV1: service.record_account,
+    CatalogPublishedV1: service.record_catalog,
+    FeatureProvisionedV1: service.record_feature_provisioned,
+    FeatureRemovedV1: service.record_feature_removed,
+    BrandReadyV1: service.record_brand_ready,
+    RegionActivatedV1: service.record_region_activated,
+    PartnerOnboardedV1: service.record_partner_onboarded,
+    TerminationScheduledV1: service.record_termination,
+}
+
+
+async def on_provisioning_events(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
+    """A batch of provisioning events, in partition order, in one transaction."""
+    for envelope, payload in batch:
+        use_case = _PROVISIONING.get(type(payload))
+        if use_case is not None:  # customers and the rest do not change what rating bills
+            await use_case(conn, envelope, payload)
+
+
+async def on_user_counts(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
+    for envelope, payload in batch:
+        if isinstance(payload, UserCountReportedV1):
+            await service.record_user_count(conn, envelope, payload)
+
+
+async def on_usage(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
+    await service.record_usage(conn, batch)
+
+
+async def on_run_request(conn: asyncpg.Connection, envelope: Envelope, payload: Contract) -> None:
+    if isinstance(payload, RequestBillingRunV1):
+        await service.request_run(conn, envelope, payload)
+        await conn.execute("SELECT pg_notify(current_schema() || '_runs', '')")
+
+
+def run_worker(runtime) -> asyncio.Task:
+    """Rates pending runs chunk by chunk; woken by new requests, polling as a fallback."""
+    wake = asyncio.Event()
+
+    async def loop() -> None:
+        listener = await runtime.pool.acquire()
+        await listener.add_listener(f"{runtime.settings.db_schema}_runs", lambda *_: wake.set())
+        try:
+            while True:
+                try:
+                    rated = await service.rate_next_chunk(runtime.pool, runtime.settings, runtime.clock.now())
+                except Exception:
+                    log.exception("rating a run chunk failed; retrying")
+                    await asyncio.sleep(1)
+                    continue
+                if rated < 0:
+                    wake.clear()
+                    try:
+                        await asyncio.wait_for(wake.wait(), 1.0)
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            await runtime.pool.release(listener)
+
+    return asyncio.create_task(loop(), name="rating-run-worker")

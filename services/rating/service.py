@@ -1,20 +1,153 @@
-"""Rating use cases: one async function per verb, run inside the subscriber's transaction."""
+"""Rating use cases: recording facts (inside the subscriber's transaction) and rating runs."""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
+
 import asyncpg
 
+from contracts import wrap
 from contracts.envelope import Envelope
-from contracts.provisioning import FeatureProvisionedV1, FeatureRemovedV1
-from services.rating import store
+from contracts.platform import UserCountReportedV1
+from contracts.provisioning import (
+    AccountOpenedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1,
+    PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
+)
+from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, ChargeLineV1, RequestBillingRunV1
+from contracts.topics import RATING_CHARGES
+from contracts.usage import UsageRecordedV1
+from services.rating import domain, store
+from shared import outbox
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- facts
+
+
+async def record_account(conn: asyncpg.Connection, envelope: Envelope, e: AccountOpenedV1) -> None:
+    await store.upsert_account(conn, e.account_id, e.parent_account_id, e.time_zone, e.mode,
+                               e.currency, e.payment_terms_days, e.at)
+
+
+async def record_catalog(conn: asyncpg.Connection, envelope: Envelope, e: CatalogPublishedV1) -> None:
+    await store.upsert_products(conn, e.currency, [p.model_dump(mode="json") for p in e.products])
 
 
 async def record_feature_provisioned(conn: asyncpg.Connection, envelope: Envelope,
-                                     event: FeatureProvisionedV1) -> None:
-    await store.add_subscription(conn, event.subscription_id, event.account_id, event.part_number,
-                                 event.quantity, event.customer_id, event.at, envelope.event_id)
+                                     e: FeatureProvisionedV1) -> None:
+    await store.add_subscription(conn, e.subscription_id, e.account_id, e.part_number, e.quantity,
+                                 e.customer_id, e.at, envelope.event_id)
 
 
-async def record_feature_removed(conn: asyncpg.Connection, envelope: Envelope,
-                                 event: FeatureRemovedV1) -> None:
-    await store.end_subscription(conn, event.subscription_id, event.at)
+async def record_brand_ready(conn: asyncpg.Connection, envelope: Envelope, e: BrandReadyV1) -> None:
+    """Only the first commercial readiness starts billing (provisioning flags it)."""
+    if e.billing_started:
+        await store.add_subscription(conn, e.subscription_id, e.account_id, e.part_number, 1, None,
+                                     e.at, envelope.event_id, "brand")
+
+
+async def record_region_activated(conn: asyncpg.Connection, envelope: Envelope,
+                                  e: RegionActivatedV1) -> None:
+    if e.billing_started:
+        await store.add_subscription(conn, e.subscription_id, e.account_id, e.part_number, 1, None,
+                                     e.at, envelope.event_id, "region")
+
+
+async def record_partner_onboarded(conn: asyncpg.Connection, envelope: Envelope,
+                                   e: PartnerOnboardedV1) -> None:
+    await store.add_subscription(conn, e.subscription_id, e.account_id, e.part_number, 1, None,
+                                 e.at, envelope.event_id, "pack", e.full_brand_id)
+
+
+async def record_feature_removed(conn: asyncpg.Connection, envelope: Envelope, e: FeatureRemovedV1) -> None:
+    await store.end_subscription(conn, e.subscription_id, e.at)
+
+
+async def record_termination(conn: asyncpg.Connection, envelope: Envelope, e: TerminationScheduledV1) -> None:
+    await store.schedule_termination(conn, e.subscription_id, e.requested_at, e.effective_date)
+
+
+async def record_user_count(conn: asyncpg.Connection, envelope: Envelope, e: UserCountReportedV1) -> None:
+    await store.add_user_count(conn, e.account_id, e.at, e.count, envelope.event_id)
+
+
+async def record_usage(conn: asyncpg.Connection, batch: list[tuple[Envelope, UsageRecordedV1]]) -> None:
+    """Usage records, set-based; a record id already known is ignored (rated once)."""
+    await store.add_usage(conn, [(e.record_id, e.account_id, e.part_number, e.quantity, e.used_at,
+                                  e.received_at or env.occurred_at) for env, e in batch])
+
+
+# ---------------------------------------------------------------- runs
+
+
+async def request_run(conn: asyncpg.Connection, envelope: Envelope, e: RequestBillingRunV1) -> None:
+    """Record the request; the run worker rates it in chunks. A known run id is ignored."""
+    if not await store.insert_run(conn, e.run_id, e.month, e.requested_at, e.account_ids, envelope.event_id):
+        log.info("run %s already requested: nothing new", e.run_id)
+
+
+def _line(line) -> ChargeLineV1:
+    return ChargeLineV1(
+        subscription_id=line.subscription, part_number=line.part_number, from_date=line.from_date,
+        to_date=line.to_date, quantity=line.quantity, unit_price=line.unit_price or 0,
+        price_version=line.price_version, amount=line.amount, days=line.days,
+        month_days=line.month_days, rule=line.rule, late=line.late, explanation=line.explanation)
+
+
+async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime, chunk: int = 2000) -> int:
+    """Rate up to `chunk` due accounts of the oldest pending run, in one transaction: their
+    charges (to the outbox), their ledger and their account-run rows commit together. When no
+    account is left, publish the run's summary and mark it rated. Returns accounts rated (-1:
+    no pending run). A crash anywhere resumes where the last commit left off."""
+    async with pool.acquire() as conn, conn.transaction():
+        run = await store.claim_pending_run(conn)
+        if run is None:
+            return -1
+        accounts = await store.due_accounts(conn, run["month"], run["requested_at"], run["account_ids"], chunk)
+        if not accounts:
+            await _finish_run(conn, settings, run, now)
+            return 0
+        ids = [a["account_id"] for a in accounts]
+        ratings = domain.rate_accounts(run["month"], accounts, await store.load_facts(conn, ids))
+        envelopes, through, units, rated_ids, rows = [], [], [], [], []
+        for r in ratings:
+            res = r.result
+            through += list(res.ledger_update.billed_through.items())
+            units += [(r.account_id, part, month, n) for (part, month), n in res.ledger_update.usage_units.items()]
+            rated_ids += list(res.ledger_update.rated_usage_ids)
+            rows.append((r.account_id, r.settlement, r.currency, len(res.lines), res.total))
+            if res.lines:
+                envelopes.append(wrap(AccountChargesRatedV1(
+                    run_id=run["run_id"], month=run["month"], account_id=r.account_id,
+                    currency=r.currency, settlement=r.settlement, payment_terms_days=r.payment_terms_days,
+                    time_zone=r.time_zone, lines=[_line(x) for x in res.lines], total=res.total),
+                    key=r.account_id, producer=settings.service, occurred_at=now,
+                    correlation_id=run["request_event_id"]))
+        await store.save_ledger(conn, run["month"], through, units, rated_ids)
+        await store.save_account_runs(conn, run["month"], run["run_id"], rows)
+        await outbox.add(conn, settings.topic(RATING_CHARGES.name), envelopes)
+        return len(accounts)
+
+
+async def _finish_run(conn: asyncpg.Connection, settings: Settings, run, now: datetime) -> None:
+    totals: dict[str, dict[str, str]] = {}
+    accounts = lines = invoice_accounts = prepaid_accounts = 0
+    for row in await store.run_summary(conn, run["run_id"]):
+        accounts += row["accounts"]
+        lines += row["lines"]
+        if row["accounts"]:
+            totals.setdefault(row["settlement"], {})[row["currency"]] = row["total"]
+        if row["settlement"] == "invoice":
+            invoice_accounts += row["accounts"]
+        else:
+            prepaid_accounts += row["accounts"]
+    summary = BillingRunRatedV1(run_id=run["run_id"], month=run["month"], accounts=accounts, lines=lines,
+                                totals=totals, invoice_accounts=invoice_accounts,
+                                prepaid_accounts=prepaid_accounts, rated_at=now)
+    await outbox.add(conn, settings.topic(RATING_CHARGES.name), [
+        wrap(summary, key=run["month"], producer=settings.service, occurred_at=now,
+             correlation_id=run["request_event_id"])])
+    await store.mark_run_rated(conn, run["run_id"], now)
+    log.info("run %s (%s) rated: %d accounts, %d lines", run["run_id"], run["month"], accounts, lines)

@@ -1,28 +1,205 @@
-"""Rating's SQL, on the caller's connection."""
+"""Rating's SQL, on the caller's connection. Set-based statements for the run's bulk work."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 
-UPSERT_SUBSCRIPTION = """
-INSERT INTO subscriptions (subscription_id, account_id, part_number, quantity, customer_id,
-                           started_at, source_event_id)
+# ---------------------------------------------------------------- facts from provisioning
+UPSERT_ACCOUNT = """
+INSERT INTO accounts (account_id, parent_account_id, time_zone, mode, currency, payment_terms_days, opened_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (account_id) DO NOTHING  -- time zone and mode are fixed at creation
+"""
+
+UPSERT_PRODUCTS = """
+INSERT INTO products (currency, part_number, product)
+SELECT $1, p ->> 'part_number', p FROM unnest($2::jsonb[]) AS p
+ON CONFLICT (currency, part_number) DO UPDATE SET product = EXCLUDED.product
+"""
+
+ADD_SUBSCRIPTION = """
+INSERT INTO subscriptions (subscription_id, account_id, part_number, quantity, customer_id,
+                           started_at, source_event_id, kind, full_brand_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (subscription_id) DO NOTHING
 """
+
+END_SUBSCRIPTION = """
+UPDATE subscriptions SET ended_at = $2 WHERE subscription_id = $1 AND ended_at IS NULL
+"""
+
+SCHEDULE_TERMINATION = """
+UPDATE subscriptions SET termination_requested_at = $2, termination_effective = $3
+WHERE subscription_id = $1 AND termination_requested_at IS NULL
+"""
+
+ADD_USER_COUNT = """
+INSERT INTO user_counts (account_id, at, count, event_id) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING
+"""
+
+# a record id is rated once however often it arrives: the primary key drops repeats
+ADD_USAGE = """
+INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at, received_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::timestamptz[], $6::timestamptz[])
+ON CONFLICT (record_id) DO NOTHING
+"""
+
+
+async def upsert_account(conn: asyncpg.Connection, *row) -> None:
+    await conn.execute(UPSERT_ACCOUNT, *row)
+
+
+async def upsert_products(conn: asyncpg.Connection, currency: str, products: list[dict]) -> None:
+    await conn.execute(UPSERT_PRODUCTS, currency, products)
 
 
 async def add_subscription(conn: asyncpg.Connection, subscription_id: str, account_id: str,
                            part_number: str, quantity: int, customer_id: str | None,
-                           started_at: datetime, source_event_id: UUID) -> None:
-    await conn.execute(UPSERT_SUBSCRIPTION, subscription_id, account_id, part_number, quantity,
-                       customer_id, started_at, source_event_id)
+                           started_at: datetime, source_event_id: UUID, kind: str = "feature",
+                           full_brand_id: str | None = None) -> None:
+    await conn.execute(ADD_SUBSCRIPTION, subscription_id, account_id, part_number, quantity,
+                       customer_id, started_at, source_event_id, kind, full_brand_id)
 
 
 async def end_subscription(conn: asyncpg.Connection, subscription_id: str, ended_at: datetime) -> None:
-    await conn.execute(
-        "UPDATE subscriptions SET ended_at = $2 WHERE subscription_id = $1 AND ended_at IS NULL",
-        subscription_id, ended_at)
+    await conn.execute(END_SUBSCRIPTION, subscription_id, ended_at)
+
+
+async def schedule_termination(conn: asyncpg.Connection, subscription_id: str, requested_at: datetime,
+                               effective: date) -> None:
+    await conn.execute(SCHEDULE_TERMINATION, subscription_id, requested_at, effective)
+
+
+async def add_user_count(conn: asyncpg.Connection, account_id: str, at: datetime, count: int,
+                         event_id: UUID) -> None:
+    await conn.execute(ADD_USER_COUNT, account_id, at, count, event_id)
+
+
+async def add_usage(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
+    if rows:
+        await conn.execute(ADD_USAGE, *map(list, zip(*rows)))
+
+
+# ---------------------------------------------------------------- runs
+INSERT_RUN = """
+INSERT INTO runs (run_id, month, requested_at, account_ids, request_event_id)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (run_id) DO NOTHING
+"""
+
+# the oldest pending run, locked so that one replica at a time rates it
+CLAIM_PENDING_RUN = """
+SELECT * FROM runs WHERE status = 'pending' ORDER BY requested_at, run_id
+LIMIT 1 FOR UPDATE SKIP LOCKED
+"""
+
+# accounts due in this run: not rated for the month yet, and at or past their own metering point
+# (1st of the month, 00:00 in the account's zone) when the run was requested
+DUE_ACCOUNTS = """
+SELECT a.* FROM accounts a
+WHERE NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
+  AND make_timestamptz($2, $3, 1, 0, 0, 0, a.time_zone) <= $4
+  AND ($5::text[] IS NULL OR a.account_id = ANY($5))
+ORDER BY a.account_id
+LIMIT $6
+"""
+
+CATALOG = "SELECT currency, product FROM products"
+SUBSCRIPTIONS_OF = "SELECT * FROM subscriptions WHERE account_id = ANY($1::text[])"
+BILLED_THROUGH_OF = """
+SELECT b.subscription_id, b.through FROM billed_through b
+JOIN subscriptions s USING (subscription_id) WHERE s.account_id = ANY($1::text[])
+"""
+USER_COUNTS_OF = "SELECT account_id, at, count FROM user_counts WHERE account_id = ANY($1::text[])"
+UNRATED_USAGE_OF = """
+SELECT record_id, account_id, part_number, quantity, used_at, received_at FROM usage_records
+WHERE account_id = ANY($1::text[]) AND rated_month IS NULL
+"""
+USAGE_UNITS_OF = """
+SELECT account_id, part_number, usage_month, units FROM usage_units WHERE account_id = ANY($1::text[])
+"""
+
+SAVE_BILLED_THROUGH = """
+INSERT INTO billed_through (subscription_id, through)
+SELECT * FROM unnest($1::text[], $2::date[])
+ON CONFLICT (subscription_id) DO UPDATE SET through = GREATEST(billed_through.through, EXCLUDED.through)
+"""
+SAVE_USAGE_UNITS = """
+INSERT INTO usage_units (account_id, part_number, usage_month, units)
+SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[])
+ON CONFLICT (account_id, part_number, usage_month) DO UPDATE SET units = usage_units.units + EXCLUDED.units
+"""
+MARK_USAGE_RATED = """
+UPDATE usage_records SET rated_month = $2 WHERE record_id = ANY($1::text[]) AND rated_month IS NULL
+"""
+SAVE_ACCOUNT_RUNS = """
+INSERT INTO account_runs (account_id, month, run_id, settlement, currency, lines, total)
+SELECT a, $2, $3, s, c, l, t FROM unnest($1::text[], $4::text[], $5::text[], $6::int[], $7::numeric[])
+    AS x(a, s, c, l, t)
+"""
+RUN_SUMMARY = """
+SELECT settlement, currency, count(*) FILTER (WHERE lines > 0) AS accounts,
+       sum(lines) AS lines, sum(total) AS total
+FROM account_runs WHERE run_id = $1 GROUP BY settlement, currency
+"""
+MARK_RUN_RATED = "UPDATE runs SET status = 'rated', rated_at = $2 WHERE run_id = $1"
+
+
+async def insert_run(conn: asyncpg.Connection, run_id: str, month: str, requested_at: datetime,
+                     account_ids: list[str] | None, request_event_id: UUID) -> bool:
+    return await conn.execute(INSERT_RUN, run_id, month, requested_at, account_ids,
+                              request_event_id) == "INSERT 0 1"
+
+
+async def claim_pending_run(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    return await conn.fetchrow(CLAIM_PENDING_RUN)
+
+
+async def due_accounts(conn: asyncpg.Connection, month: str, requested_at: datetime,
+                       account_ids: list[str] | None, limit: int) -> list[asyncpg.Record]:
+    year, mon = map(int, month.split("-"))
+    return await conn.fetch(DUE_ACCOUNTS, month, year, mon, requested_at, account_ids, limit)
+
+
+async def load_facts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, list]:
+    """Everything the runs of these accounts need, in one round trip per table."""
+    return {
+        "catalog": await conn.fetch(CATALOG),
+        "subscriptions": await conn.fetch(SUBSCRIPTIONS_OF, account_ids),
+        "billed_through": await conn.fetch(BILLED_THROUGH_OF, account_ids),
+        "user_counts": await conn.fetch(USER_COUNTS_OF, account_ids),
+        "usage": await conn.fetch(UNRATED_USAGE_OF, account_ids),
+        "usage_units": await conn.fetch(USAGE_UNITS_OF, account_ids),
+    }
+
+
+async def save_ledger(conn: asyncpg.Connection, month: str, through: list[tuple[str, date]],
+                      units: list[tuple[str, str, date, Decimal]], rated_ids: list[str]) -> None:
+    if through:
+        await conn.execute(SAVE_BILLED_THROUGH, *map(list, zip(*through)))
+    if units:
+        await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*units)))
+    if rated_ids:
+        await conn.execute(MARK_USAGE_RATED, rated_ids, month)
+
+
+async def save_account_runs(conn: asyncpg.Connection, month: str, run_id: str,
+                            rows: list[tuple[str, str, str, int, Decimal]]) -> None:
+    if rows:
+        await conn.execute(SAVE_ACCOUNT_RUNS, [r[0] for r in rows], month, run_id,
+                           [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
+                           [r[4] for r in rows])
+
+
+async def run_summary(conn: asyncpg.Connection, run_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(RUN_SUMMARY, run_id)
+
+
+async def mark_run_rated(conn: asyncpg.Connection, run_id: str, at: datetime) -> None:
+    await conn.execute(MARK_RUN_RATED, run_id, at)

@@ -1,0 +1,110 @@
+"""Pure glue between rating's stored facts and the pricing core: no I/O, no clock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from services.rating.pricing import (
+    Account, BilledLedger, Catalog, Product, RunResult, Subscription, Tier, UsageRecord, as_month,
+    billing_run, metering_point, pack_start,
+)
+from services.rating.pricing.catalog import PriceVersion
+
+
+def product_from_dict(p: Mapping) -> Product:
+    """A pricing `Product` from the catalogue contract's shape (FORMAT.md PRODUCT)."""
+    def tiers(raw) -> tuple[Tier, ...]:
+        return tuple(Tier(None if t.get("up_to") is None else Decimal(str(t["up_to"])),
+                          Decimal(str(t["unit_price"]))) for t in raw or ())
+
+    return Product(
+        part_number=p["part_number"], kind=p["kind"], unit_price=Decimal(str(p["unit_price"])),
+        name=p.get("name") or None, minimum_days=p.get("minimum_days", 0),
+        minimum_term_months=p.get("minimum_term_months", 0),
+        termination=p.get("termination", "immediate"), pack_size=p.get("pack_size", 100_000),
+        minimum_packs=p.get("minimum_packs", 1), tiers=tiers(p.get("tiers")),
+        tier_mode=p.get("tier_mode"),
+        versions=tuple(PriceVersion(v["id"], date.fromisoformat(v["effective_from"]),
+                                    Decimal(str(v["unit_price"])), tiers(v.get("tiers")),
+                                    v.get("tier_mode")) for v in p.get("versions") or ()),
+    )
+
+
+def catalogs_from_rows(rows: Iterable[Mapping]) -> dict[str, Catalog]:
+    """One catalogue per currency from (currency, product) rows."""
+    by_currency: dict[str, list[Product]] = defaultdict(list)
+    for row in rows:
+        by_currency[row["currency"]].append(product_from_dict(row["product"]))
+    return {currency: Catalog.of(currency, products) for currency, products in by_currency.items()}
+
+
+@dataclass(frozen=True)
+class AccountRating:
+    """One account's run: its settlement by mode, and what the core rated."""
+
+    account_id: str
+    settlement: str  # "invoice" for subscription-mode accounts, "prepaid" for prepaid ones
+    currency: str
+    time_zone: str
+    payment_terms_days: int
+    result: RunResult
+
+
+def _subscriptions(rows: list[Mapping]) -> list[Subscription]:
+    """Pricing subscriptions from stored rows: packs start per the brand rule; a termination is
+    passed only when it was requested before the run was (the core checks the metering point)."""
+    brand_start = {r["subscription_id"]: r["started_at"] for r in rows if r["kind"] == "brand"}
+    out = []
+    for r in rows:
+        start = r["started_at"]
+        if r["kind"] == "pack":
+            start = pack_start(start, brand_start.get(r["full_brand_id"]), r["full_brand_id"] is not None)
+            if start is None:
+                continue  # its Full Brand is not ready yet: packs have not started
+        out.append(Subscription(r["subscription_id"], r["account_id"], r["part_number"], start,
+                                r["quantity"], r["ended_at"], r["termination_effective"]))
+    return out
+
+
+def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]) -> list[AccountRating]:
+    """Rate month `month` for `accounts` from the facts loaded for them (see store.load_facts).
+
+    Termination requests made at or after M's metering point are invisible to the core
+    because it only receives the effective date when the request came before the metering
+    point: that check needs the request instant, done here per subscription.
+    """
+    catalogs = catalogs_from_rows(facts["catalog"])
+    subs, counts, usage = defaultdict(list), defaultdict(list), defaultdict(list)
+    units: dict[str, dict] = defaultdict(dict)
+    for r in facts["subscriptions"]:
+        subs[r["account_id"]].append(r)
+    through = {r["subscription_id"]: r["through"] for r in facts["billed_through"]}
+    for r in facts["user_counts"]:
+        counts[r["account_id"]].append((r["at"], r["count"]))
+    for r in facts["usage"]:
+        usage[r["account_id"]].append(UsageRecord(r["record_id"], r["part_number"], r["quantity"],
+                                                  r["used_at"], r["received_at"]))
+    for r in facts["usage_units"]:
+        units[r["account_id"]][(r["part_number"], r["usage_month"])] = r["units"]
+    target = as_month(month)
+    out = []
+    for a in accounts:
+        aid, tz = a["account_id"], a["time_zone"]
+        catalog = catalogs.get(a["currency"])
+        if catalog is None:
+            raise LookupError(f"no catalogue in {a['currency']} for account {aid}")
+        mp = metering_point(target, tz)
+        rows = [dict(r) | ({"termination_effective": None}
+                           if r["termination_requested_at"] is None or r["termination_requested_at"] >= mp
+                           else {}) for r in subs[aid]]
+        ledger = BilledLedger({r["subscription_id"]: through[r["subscription_id"]]
+                               for r in rows if r["subscription_id"] in through}, units.get(aid, {}))
+        result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
+                             _subscriptions(rows), counts[aid], usage[aid], ledger)
+        out.append(AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",
+                                 a["currency"], tz, a["payment_terms_days"], result))
+    return out

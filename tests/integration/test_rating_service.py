@@ -1,0 +1,144 @@
+"""The rating service as a process on the real broker and database: facts in, a billing run
+requested, charges and a run summary out; the same request again publishes nothing new."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from contracts import wrap
+from contracts.envelope import Envelope
+from contracts.platform import UserCountReportedV1
+from contracts.provisioning import (
+    AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1, PartnerOnboardedV1,
+)
+from contracts.rating import RequestBillingRunV1
+from contracts.usage import UsageRecordedV1
+from tests.support.kafka import publish_envelopes, read_all
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.infra
+SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def env(payload, key: str, when: str = "2026-01-01T00:00:00Z") -> Envelope:
+    return wrap(payload, key=key, producer="test", occurred_at=at(when))
+
+
+@pytest.fixture
+def rating(service_env, log_dir):
+    proc = ServiceProcess("rating", service_env, log_dir).start()
+    yield proc
+    proc.stop()
+
+
+def _catalog() -> CatalogPublishedV1:
+    products = json.loads((SCENARIOS / "seed-000-example-1.json").read_text())["catalog"]["products"]
+    return CatalogPublishedV1(currency="USD", products=products, at=at("2026-01-01T00:00:00Z"))
+
+
+async def _charges(infra, namespace, expect):
+    records = await read_all(infra.kafka, f"{namespace}rating.charges", expect=expect)
+    return [Envelope.decode(r.value) for r in records]
+
+
+async def test_run_rates_every_account_once(rating, infra, namespace, db):
+    events = [
+        env(_catalog(), "catalog"),
+        env(AccountOpenedV1(account_id="acme", at=at("2026-01-01T00:00:00Z")), "acme"),
+        env(AccountOpenedV1(account_id="pre", mode="prepaid", at=at("2026-01-01T00:00:00Z")), "pre"),
+        env(AccountOpenedV1(account_id="ny", time_zone="America/New_York", at=at("2026-01-01T00:00:00Z")), "ny"),
+        env(FeatureProvisionedV1(account_id="acme", subscription_id="s1", part_number="XDM00001", quantity=1,
+                                 at=at("2026-03-15T09:30:00Z")), "acme"),
+        env(FeatureProvisionedV1(account_id="pre", subscription_id="p1", part_number="XDM00020", quantity=2,
+                                 at=at("2026-03-01T00:00:00Z")), "pre"),
+        env(FeatureProvisionedV1(account_id="acme", subscription_id="s2", part_number="XDM00001", quantity=1,
+                                 at=at("2026-03-10T08:00:00Z")), "acme"),
+        env(FeatureRemovedV1(account_id="acme", subscription_id="s2", at=at("2026-03-10T17:00:00Z")), "acme"),
+        # provisioned at the metering point: not part of the April run
+        env(FeatureProvisionedV1(account_id="acme", subscription_id="s3", part_number="XDM00001", quantity=1,
+                                 at=at("2026-04-01T00:00:00Z")), "acme"),
+        env(FeatureProvisionedV1(account_id="ny", subscription_id="n1", part_number="XDM00001", quantity=1,
+                                 at=at("2026-03-15T09:30:00Z")), "ny"),
+    ]
+    await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", events)
+    usage = [env(UsageRecordedV1(record_id=f"u{i % 3}", account_id="acme", part_number="FAX-PAGE-OUT",
+                                 quantity=Decimal(10), used_at=at("2026-03-20T10:00:00Z")), "acme",
+                 "2026-03-20T10:00:05Z") for i in range(5)]  # 3 distinct ids, 2 repeats
+    await publish_envelopes(infra.kafka, f"{namespace}usage.records", usage)
+
+    async def facts_stored():
+        return (await db.fetchval(f"SELECT count(*) FROM {namespace}rating.subscriptions") == 5
+                and await db.fetchval(f"SELECT count(*) FROM {namespace}rating.usage_records") == 3)
+    await eventually(facts_stored, what="facts stored")
+
+    request = RequestBillingRunV1(run_id="r-2026-04", month="2026-04", requested_at=at("2026-04-01T06:00:00Z"))
+    await publish_envelopes(infra.kafka, f"{namespace}rating.requests", [env(request, "2026-04")])
+    got = await _charges(infra, namespace, expect=4)
+    by_type = {}
+    for e in got:
+        by_type.setdefault(e.type, []).append(e.payload)
+    charges = {c["account_id"]: c for c in by_type["rating.charges.rated"]}
+    # New York's April metering point (04:00 UTC, daylight time) is before 06:00 UTC: included
+    assert set(charges) == {"acme", "pre", "ny"}
+    acme = charges["acme"]
+    assert acme["settlement"] == "invoice" and charges["pre"]["settlement"] == "prepaid"
+    amounts = sorted((l["part_number"], l["from"], l["to"], l["amount"]) for l in acme["lines"])
+    assert amounts == [
+        ("FAX-PAGE-OUT", "2026-03-01", "2026-04-01", "1.50"),
+        ("XDM00001", "2026-03-15", "2026-04-01", "6.58"),
+        ("XDM00001", "2026-04-01", "2026-05-01", "12.00"),
+    ]
+    assert acme["total"] == "20.08"
+    assert all(l["explanation"] for l in acme["lines"])
+    [summary] = by_type["rating.run.rated"]
+    assert summary["accounts"] == 3 and summary["invoice_accounts"] == 2 and summary["prepaid_accounts"] == 1
+    assert summary["totals"]["prepaid"]["USD"] == "600.00"  # March in arrears + April in advance, 2 x 150.00
+
+    # the same request again: nothing new; a new request for the month: only a summary of nothing
+    again = RequestBillingRunV1(run_id="r-2026-04-b", month="2026-04", requested_at=at("2026-04-02T00:00:00Z"))
+    await publish_envelopes(infra.kafka, f"{namespace}rating.requests", [env(request, "2026-04"), env(again, "2026-04")])
+    got = await _charges(infra, namespace, expect=5)
+    assert len(got) == 5
+    last = got[-1].payload
+    assert got[-1].type == "rating.run.rated" and last["run_id"] == "r-2026-04-b" and last["accounts"] == 0
+
+
+async def test_metering_point_in_the_account_zone_decides_due(rating, infra, namespace, db):
+    events = [
+        env(_catalog(), "catalog"),
+        env(AccountOpenedV1(account_id="tokyo", time_zone="Asia/Tokyo", at=at("2026-01-01T00:00:00Z")), "tokyo"),
+        env(AccountOpenedV1(account_id="la", time_zone="America/Los_Angeles", at=at("2026-01-01T00:00:00Z")), "la"),
+        env(PartnerOnboardedV1(account_id="la", subscription_id="packs", part_number="HCM-PACK",
+                               at=at("2026-03-10T12:00:00Z")), "la"),
+        env(FeatureProvisionedV1(account_id="tokyo", subscription_id="t1", part_number="XDM00001", quantity=1,
+                                 at=at("2026-03-01T00:00:00Z")), "tokyo"),
+    ]
+    await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", events)
+    await publish_envelopes(infra.kafka, f"{namespace}platform.user-counts", [
+        env(UserCountReportedV1(account_id="la", count=200_000, at=at("2026-03-31T20:00:00Z")), "la")])
+
+    async def facts_stored():
+        return (await db.fetchval(f"SELECT count(*) FROM {namespace}rating.subscriptions") == 2
+                and await db.fetchval(f"SELECT count(*) FROM {namespace}rating.user_counts") == 1)
+    await eventually(facts_stored, what="facts stored")
+    # 2026-04-01T03:00Z: Tokyo's April has begun, Los Angeles' has not (it is still March 31 there)
+    early = RequestBillingRunV1(run_id="early", month="2026-04", requested_at=at("2026-04-01T03:00:00Z"))
+    late = RequestBillingRunV1(run_id="late", month="2026-04", requested_at=at("2026-04-01T08:00:00Z"))
+    await publish_envelopes(infra.kafka, f"{namespace}rating.requests", [env(early, "2026-04"), env(late, "2026-04")])
+    got = await _charges(infra, namespace, expect=4)
+    assert len(got) == 4  # two charges, two summaries
+    rated = [(e.payload["run_id"], e.payload.get("account_id")) for e in got if e.type == "rating.charges.rated"]
+    assert rated == [("early", "tokyo"), ("late", "la")]
+    la = next(e.payload for e in got if e.payload.get("account_id") == "la")
+    packs = sorted((l["from"], l["quantity"]) for l in la["lines"])
+    assert packs == [("2026-03-10", "1"), ("2026-04-01", "2")]
