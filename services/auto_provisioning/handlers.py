@@ -1,0 +1,90 @@
+"""Auto-provisioning's edges: platform and provisioning subscribers, the metering scheduler and
+trigger, and a read of a customer's users."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import AwareDatetime, BaseModel
+
+from contracts.envelope import Contract, Envelope
+from contracts.platform import RequestMeteringV1
+from contracts.provisioning import AccountOpenedV1
+from services.auto_provisioning import service, store
+from shared.runtime import ServiceRuntime
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1")
+
+
+def platform_handler(runtime: ServiceRuntime):
+    async def handle(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
+        await service.record_platform_events(conn, runtime.settings, batch)
+
+    return handle
+
+
+async def on_provisioning_events(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
+    for _, payload in batch:
+        if isinstance(payload, AccountOpenedV1):
+            await service.record_account(conn, payload)
+
+
+def command_handler(runtime: ServiceRuntime):
+    async def handle(conn: asyncpg.Connection, envelope: Envelope, payload: Contract) -> None:
+        if isinstance(payload, RequestMeteringV1):
+            await service.report_user_counts(conn, runtime.settings, payload.at, runtime.clock.now())
+
+    return handle
+
+
+def metering_scheduler(runtime: ServiceRuntime) -> asyncio.Task:
+    """Every BILLING_METERING_INTERVAL_S seconds (default 60) on the injected clock: report the
+    counts of each account's latest metering point, once."""
+    interval = float(runtime.settings.extra.get("BILLING_METERING_INTERVAL_S", "60"))
+
+    async def loop() -> None:
+        while True:
+            try:
+                async with runtime.pool.acquire() as conn:
+                    now = runtime.clock.now()
+                    await service.report_user_counts(conn, runtime.settings, now, now)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("metering failed; retrying")
+            await asyncio.sleep(interval)
+
+    return asyncio.create_task(loop(), name="metering-scheduler")
+
+
+class MeteringIn(BaseModel):
+    at: AwareDatetime | None = None
+
+
+@router.post("/metering", summary="Report each partner's voice-enabled users for the metering point at or before `at`")
+async def trigger_metering(request: Request, body: MeteringIn | None = None):
+    rt: ServiceRuntime = request.app.state.runtime
+    now = rt.clock.now()
+    async with rt.pool.acquire() as conn:
+        reported = await service.report_user_counts(conn, rt.settings, (body.at if body else None) or now, now)
+    return {"reported": [r.model_dump(mode="json") for r in reported]}
+
+
+@router.get("/customers/{customer_id}/users", summary="A customer's users, voice flags and licences")
+async def list_users(customer_id: str, request: Request):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await store.list_users(conn, customer_id)
+    return [{"user_id": r["user_id"], "present": r["present"], "voice_enabled": r["voice"],
+             "last_event_at": r["last_at"].isoformat(), "licence": r["licence"],
+             "licence_at": r["licence_at"].isoformat() if r["licence_at"] else None} for r in rows]
+
+
+def http_app(runtime: ServiceRuntime) -> FastAPI:
+    app = FastAPI(title="Auto-provisioning", version="1")
+    app.state.runtime = runtime
+    app.include_router(router)
+    return app
