@@ -1,9 +1,11 @@
-"""`billing scenario run FILE [--check]`: price a scenario file with the platform's own code."""
+"""`billing scenario run FILE [--check]`: price a scenario file with the platform's own code;
+`billing scenario replay FILE [--check]`: the same through the running platform's interfaces."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from cli.scenarios import ScenarioError, diff, load_scenario, run_scenario
@@ -17,17 +19,49 @@ def register(subparsers) -> None:
     run.add_argument("file", help="scenario JSON file")
     run.add_argument("--check", action="store_true", help="compare with the file's `expected`; exit 1 on differences")
     run.set_defaults(func=run_command)
+    replay = sub.add_parser("replay", help="drive the running platform with a scenario's events and print the "
+                                           "invoices it issued")
+    replay.add_argument("file", help="scenario JSON file")
+    replay.add_argument("--check", action="store_true", help="compare with the file's `expected`; exit 1 on differences")
+    replay.add_argument("--provisioning-url", default=os.environ.get("PROVISIONING_URL", "http://127.0.0.1:8001"))
+    replay.add_argument("--invoicing-url", default=os.environ.get("INVOICING_URL", "http://127.0.0.1:8005"))
+    replay.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each step")
+    replay.set_defaults(func=replay_command)
+
+
+def _load(path: str):
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        return None
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Exit codes: 0 ok, 1 differences found (--check), 2 invalid scenario file."""
-    try:
-        scenario = load_scenario(args.file)
-    except ScenarioError as exc:
-        for problem in exc.problems:
-            print(f"{args.file}: {problem}", file=sys.stderr)
+    scenario = _load(args.file)
+    if scenario is None:
         return 2
-    result = run_scenario(scenario)
+    return _report(args, scenario, run_scenario(scenario))
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    """Exit codes as for `run`; 3 when the platform did not answer as expected."""
+    from cli.scenarios.replay import Endpoints, ReplayError, replay_scenario
+
+    scenario = _load(args.file)
+    if scenario is None:
+        return 2
+    try:
+        result = replay_scenario(scenario, Endpoints(args.provisioning_url, args.invoicing_url, args.timeout))
+    except (ReplayError, OSError) as exc:
+        print(f"{args.file}: replay failed: {exc}", file=sys.stderr)
+        return 3
+    return _report(args, scenario, result)
+
+
+def _report(args: argparse.Namespace, scenario, result: dict) -> int:
     if not args.check:
         print(json.dumps(result, indent=1, ensure_ascii=False))
         return 0

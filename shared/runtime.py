@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from contracts import topics as topic_registry
 from contracts.registry import Topic
@@ -92,6 +94,7 @@ class ServiceRuntime:
         await self.start()
         try:
             if http is not None:
+                add_platform_routes(http)
                 config = uvicorn.Config(http, host=self.settings.http_host, port=self.settings.http_port,
                                         log_level="warning", lifespan="off")
                 await uvicorn.Server(config).serve()
@@ -103,6 +106,20 @@ class ServiceRuntime:
                 await stop.wait()
         finally:
             await self.stop()
+
+
+ASYNCAPI = Path(__file__).resolve().parents[1] / "contracts" / "asyncapi.json"
+
+
+def add_platform_routes(http: FastAPI) -> None:
+    """Every service's HTTP edge also serves the platform's AsyncAPI document."""
+    if any(getattr(r, "path", None) == "/asyncapi.json" for r in http.routes):
+        return
+
+    async def asyncapi() -> JSONResponse:
+        return JSONResponse(json.loads(ASYNCAPI.read_text()))
+
+    http.add_api_route("/asyncapi.json", asyncapi, methods=["GET"], include_in_schema=False)
 
 
 def run(runtime: ServiceRuntime, http: FastAPI | None = None) -> None:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tests.support.infra import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class ServiceProcess:
@@ -22,6 +29,11 @@ class ServiceProcess:
 
     def start(self, extra_env: dict[str, str] | None = None, timeout: float = 60) -> "ServiceProcess":
         env = {**os.environ, **self.env, **(extra_env or {})}
+        port_var = f"{self.name.upper()}_HTTP_PORT"
+        if not env.get(port_var):  # never the platform's own port: tests may run beside `make up`
+            env[port_var] = str(free_port())
+        self.port = int(env[port_var])
+        self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(self.log_path, "a")
         self._mark = self.log_path.stat().st_size
         self.proc = subprocess.Popen(

@@ -1,0 +1,70 @@
+"""Rating's read-only HTTP edge for operators: runs, and what rating knows of an account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from shared.runtime import ServiceRuntime
+
+router = APIRouter(prefix="/v1")
+
+RUNS = """
+SELECT r.run_id, r.month, r.requested_at, r.status, r.rated_at,
+       count(a.account_id) AS accounts_rated, coalesce(sum(a.lines), 0) AS lines
+FROM runs r LEFT JOIN account_runs a USING (run_id)
+WHERE ($1::text IS NULL OR r.run_id = $1)
+GROUP BY r.run_id ORDER BY r.requested_at DESC LIMIT 200
+"""
+ACCOUNT = "SELECT * FROM accounts WHERE account_id = $1"
+ACCOUNT_SUBSCRIPTIONS = """
+SELECT s.subscription_id, s.kind, s.part_number, s.quantity, s.started_at, s.ended_at,
+       s.termination_requested_at, s.termination_effective, b.through AS billed_through
+FROM subscriptions s LEFT JOIN billed_through b USING (subscription_id)
+WHERE s.account_id = $1 ORDER BY s.started_at, s.subscription_id
+"""
+ACCOUNT_RUNS = "SELECT month, run_id, settlement, lines, total FROM account_runs WHERE account_id = $1 ORDER BY month"
+
+
+def _jsonable(row) -> dict:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if v is not None and not isinstance(v, (int, str, bool)) else v)
+            for k, v in dict(row).items()}
+
+
+@router.get("/runs", summary="Billing runs, newest first, with how many accounts each rated")
+async def runs(request: Request):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return [_jsonable(r) for r in await conn.fetch(RUNS, None)]
+
+
+@router.get("/runs/{run_id}")
+async def run(run_id: str, request: Request):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await conn.fetch(RUNS, run_id)
+    if not rows:
+        return JSONResponse({"reason": "unknown_run", "detail": f"no run {run_id}"}, status_code=404)
+    return _jsonable(rows[0])
+
+
+@router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months")
+async def account(account_id: str, request: Request):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        found = await conn.fetchrow(ACCOUNT, account_id)
+        if found is None:
+            return JSONResponse({"reason": "unknown_account", "detail": f"no account {account_id}"}, status_code=404)
+        return {**_jsonable(found),
+                "subscriptions": [_jsonable(r) for r in await conn.fetch(ACCOUNT_SUBSCRIPTIONS, account_id)],
+                "rated_months": [_jsonable(r) for r in await conn.fetch(ACCOUNT_RUNS, account_id)]}
+
+
+def http_app(runtime: ServiceRuntime) -> FastAPI:
+    app = FastAPI(title="Rating", version="1",
+                  description="The platform's one place where prices are computed. Read-only operator view.")
+    app.state.runtime = runtime
+    app.include_router(router)
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok"}
+
+    return app
