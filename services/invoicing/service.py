@@ -50,6 +50,7 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
         return 0
     rows = [(p.account_id, p.parent_account_id, domain.issuer_of(p.parent_account_id), p.time_zone,
              p.mode, p.currency, p.payment_terms_days, p.at) for _, p in events]
+    await conn.execute(store.LOCK_PENDING)
     await conn.execute(store.INSERT_ACCOUNTS, *map(list, zip(*rows)))
     waiting = await conn.fetch(store.TAKE_PENDING, [p.account_id for _, p in events])
     if waiting:
@@ -78,6 +79,9 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
     if not with_lines:
         return 0
     accounts = await store.accounts_by_id(conn, {p.account_id for _, p in with_lines})
+    if any(p.account_id not in accounts for _, p in with_lines):
+        await conn.execute(store.LOCK_PENDING)  # then look again: the opening may have just committed
+        accounts = await store.accounts_by_id(conn, {p.account_id for _, p in with_lines})
     unknown = [(e, p) for e, p in with_lines if p.account_id not in accounts]
     if unknown:
         log.warning("%d charges for accounts not opened yet: kept until they are", len(unknown))

@@ -76,6 +76,10 @@ SELECT invoice_number, issuer, account_id, month, run_id, currency, issue_date, 
 FROM invoices WHERE account_id = $1 ORDER BY month, invoice_number
 """
 
+# Parking a charge and opening its account must not interleave (the charge could be parked after
+# the opening looked for it): both take this lock; issuing for known accounts never does.
+LOCK_PENDING = "SELECT pg_advisory_xact_lock(hashtext('invoicing:pending:' || current_schema()))"
+
 INSERT_PENDING = """
 INSERT INTO pending_charges (event_id, account_id, envelope)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[]) ON CONFLICT DO NOTHING
