@@ -12,6 +12,7 @@ _COMMANDS = (
     "cli.scenario",
     "cli.bench",
     "cli.ops",
+    "cli.runs",
 )
 
 

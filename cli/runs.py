@@ -1,0 +1,55 @@
+"""`billing run-billing --month YYYY-MM [--wait]`: request a billing run through the invoicing
+service (recorded in its schema, sent to rating through its outbox) and optionally wait until
+the run is reconciled."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import httpx
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("run-billing", help="request a billing run for a month (all accounts)")
+    parser.add_argument("--month", required=True, help="YYYY-MM")
+    parser.add_argument("--account", action="append", dest="accounts", help="only these accounts (repeatable)")
+    parser.add_argument("--url", default=os.environ.get(
+        "INVOICING_URL", f"http://127.0.0.1:{os.environ.get('INVOICING_HTTP_PORT', '8005')}"),
+        help="the invoicing service (default $INVOICING_URL or http://127.0.0.1:$INVOICING_HTTP_PORT)")
+    parser.add_argument("--wait", action="store_true", help="wait until the run is reconciled")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait with --wait")
+    parser.set_defaults(func=run_billing)
+
+
+def run_billing(args: argparse.Namespace) -> int:
+    body = {"month": args.month, "account_ids": args.accounts}
+    with httpx.Client(base_url=args.url, timeout=30) as http:
+        response = http.post("/v1/runs", json=body)
+        if response.status_code != 202:
+            print(f"refused ({response.status_code}): {response.text}")
+            return 2
+        run = response.json()
+        print(f"run {run['run_id']} requested for {run['month']}")
+        if not args.wait:
+            return 0
+        deadline = time.monotonic() + args.timeout
+        while True:
+            run = http.get(f"/v1/runs/{run['run_id']}").json()
+            if run["status"] in ("reconciled", "mismatch") or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    print(_summary(run))
+    return 0 if run["status"] == "reconciled" else 1
+
+
+def _summary(run: dict) -> str:
+    summary = run.get("summary") or {}
+    lines = [f"status:   {run['status']}",
+             f"accounts: {summary.get('accounts', '?')} rated, {run['expected_invoice_accounts']} for invoicing",
+             f"invoices: {run['invoices']} (+{run['accounts_without_lines']} accounts without lines)",
+             f"totals:   {json.dumps(run['received_totals'])} (expected {json.dumps(run['expected_totals'])})"]
+    lines += [f"problem:  {p}" for p in run["problems"]]
+    return "\n".join(lines)
