@@ -67,6 +67,20 @@ def run_rating(args: argparse.Namespace) -> int:
 
 
 # name -> (help, argument setup, command). Add a benchmark by adding an entry.
+def _billing_run_arguments(parser: argparse.ArgumentParser) -> None:
+    from cli import bench_billing_run
+
+    bench_billing_run.arguments(parser)
+
+
+def run_billing_run(args: argparse.Namespace) -> int:
+    from cli import bench_billing_run
+
+    return bench_billing_run.run(args)
+
+
 _BENCHES = {
     "rating": ("time the pure pricing core on a large synthetic run", _rating_arguments, run_rating),
+    "billing-run": ("one billing run end to end through Kafka and PostgreSQL (rating and invoicing "
+                    "as processes)", _billing_run_arguments, run_billing_run),
 }

@@ -1,4 +1,4 @@
-"""Services as separate processes for end-to-end tests: start, wait until ready, kill."""
+"""Services as separate processes (for tests and benchmarks): start, wait until ready, stop, kill."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.infra import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """`billing serve NAME` in a child process, its output in a log file under var/test-logs."""
+    """`billing serve NAME` in a child process, its output in `log_dir/NAME.log`."""
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
         self.name, self.env, self.log_path = name, env, log_dir / f"{name}.log"

@@ -29,8 +29,9 @@ BatchHandler = Callable[[asyncpg.Connection, list[tuple[Envelope, Contract]]], A
 
 
 def make_broker(settings: Settings) -> KafkaBroker:
+    # per-message "Received/Processed" lines at DEBUG: at INFO they cost more than the handlers
     return KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service,
-                       enable_idempotence=True, acks="all")
+                       enable_idempotence=True, acks="all", log_level=logging.DEBUG)
 
 
 async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "",
@@ -179,6 +180,8 @@ class Subscription:
                     if env.event_id in new and env.event_id not in seen:
                         seen.add(env.event_id)
                         todo.append((env, payload))
+                    else:
+                        log.info("skipped duplicate event %s (%s)", env.event_id, env.type)
                 if todo:
                     await self.batch_handler(conn, todo)
         except Exception as exc:

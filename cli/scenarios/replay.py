@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from cli.consumption import wait_consumed
 from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
@@ -50,7 +50,7 @@ class Endpoints:
 class _State:
     ns: str
     expected_provisioning_events: int = 0
-    published: dict[TopicPartition, int] = field(default_factory=dict)  # highest offset we caused
+    published: dict[TopicPartition, int] = field(default_factory=dict)  # last offset we caused
     rejections: list[dict] = field(default_factory=list)
     terminations: list[dict] = field(default_factory=list)
     invoices: list[dict] = field(default_factory=list)
@@ -215,21 +215,17 @@ class Replay:
                     if self._ours(Envelope.decode(record.value)):
                         self.seen_provisioning += 1
                         self.state.saw(tp, record.offset)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
-        await admin.start()
-        try:
-            group = f"{self.settings.topic_prefix}rating"
-            while True:
-                committed = await admin.list_consumer_group_offsets(group)
-                behind = [tp for tp, offset in self.state.published.items()
-                          if tp not in committed or committed[tp].offset <= offset]
-                if not behind:
-                    return
-                if time.monotonic() > deadline:
-                    raise ReplayError(f"rating has not applied our events on {behind} before the run at {at}")
-                await asyncio.sleep(0.1)
-        finally:
-            await admin.close()
+        caused = {tp: off + 1 for tp, off in self.state.published.items()}
+        accounts_topic = self.settings.topic(PROVISIONING_EVENTS.name)
+        # rating must know every fact; invoicing the accounts (for their issuers and terms)
+        for group, targets in (("rating", caused),
+                               ("invoicing", {tp: o for tp, o in caused.items() if tp.topic == accounts_topic})):
+            try:
+                await wait_consumed(self.settings.kafka_bootstrap_servers, f"{self.settings.topic_prefix}{group}",
+                                    targets, max(1.0, deadline - time.monotonic()),
+                                    f"our events before the run at {at}")
+            except TimeoutError as exc:
+                raise ReplayError(str(exc)) from None
 
     # ------------------------------------------------------------ runs and invoices
     async def _billing_run(self, month: str, at: datetime) -> None:

@@ -1,0 +1,52 @@
+"""Waiting for a service to have applied messages: its consumer group's committed offsets.
+
+A service commits a record's offset only after the handler's transaction committed, so a
+committed offset past a record means the record's effects are in the service's schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The next offset of every partition of `topics` (what a caught-up group has committed)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster's metadata
+        partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+        if not partitions:
+            return {}
+        consumer.assign(partitions)
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def wait_consumed(bootstrap: str, group: str, targets: Mapping[TopicPartition, int],
+                        timeout: float = 120, what: str = "") -> None:
+    """Wait until `group` has committed at least `targets[tp]` on every partition (offsets are
+    'next to read': pass the last offset you caused + 1, or an end offset)."""
+    wanted = {tp: off for tp, off in targets.items() if off > 0}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = await admin.list_consumer_group_offsets(group)
+            behind = {tp: off for tp, off in wanted.items()
+                      if tp not in committed or committed[tp].offset < off}
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"group {group} has not consumed {what or sorted(map(str, behind))} "
+                                   f"within {timeout}s")
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
