@@ -60,6 +60,7 @@ class AccountOpenedV1(Contract):
     mode: Literal["subscription", "prepaid"] = "subscription"
     currency: str = "USD"
     payment_terms_days: int = 30
+    automatic_runs: bool = True  # False: runs only on an operator's request (previews, replays)
     at: AwareDatetime
 
 
@@ -109,6 +110,8 @@ class OpenAccountV1(Contract):
     mode: Literal["subscription", "prepaid"] = "subscription"
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     payment_terms_days: int = Field(default=30, ge=0)
+    automatic_runs: bool = Field(default=True, description="False: the invoicing scheduler never "
+                                 "requests this account's runs; an operator does (previews, replays, demos)")
     at: AwareDatetime | None = None
 
 

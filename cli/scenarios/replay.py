@@ -118,7 +118,7 @@ class Replay:
             await self._provision("/v1/accounts", {
                 "account_id": s.id(account.id), "name": account.id, "time_zone": account.time_zone,
                 "currency": catalog.currency, "payment_terms_days": account.payment_terms_days,
-                "at": EPOCH.isoformat()}, None)
+                "automatic_runs": False, "at": EPOCH.isoformat()}, None)
 
     async def _apply(self, index: int, e) -> None:
         s, at = self.state, e.at.isoformat()
