@@ -31,8 +31,9 @@ _ISSUED = type_of(InvoiceIssuedV1)
 
 def envelope(payload: dict, event: tuple[str, int], key: str, producer: str, now: datetime,
              cause: Envelope | None = None) -> Envelope:
-    """Like contracts.wrap for a payload already in wire form (the hot path skips re-validation)."""
-    return Envelope(type=event[0], schema_version=event[1], occurred_at=now, producer=producer, key=key,
+    """Like contracts.wrap for a payload already in wire form. The hot path skips re-validation
+    (model_construct): the payload is built from validated contracts, and a test checks its shape."""
+    return Envelope.model_construct(event_id=uuid.uuid4(), type=event[0], schema_version=event[1], occurred_at=now, producer=producer, key=key,
                     correlation_id=(cause.correlation_id or cause.event_id) if cause else None,
                     causation_id=cause.event_id if cause else None, payload=payload)
 
