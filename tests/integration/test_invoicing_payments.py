@@ -168,3 +168,20 @@ async def test_scheduler_requests_each_account_once_per_month_at_its_metering_po
     by_month = sorted((runs[r]["month"], runs[r]["account_ids"]) for r in first + later)
     assert by_month == [("2026-04", ["ny"]), ("2026-05", ["ny"]), ("2026-05", ["utc"])]
     assert runs[first[0]]["requested_by"] == "scheduler"
+
+
+async def test_background_task_marks_overdue_on_the_injected_clock(infra, namespace, db):
+    from shared.clock import FrozenClock
+    from tests.integration.test_invoicing_flow import Invoicing
+
+    clock = FrozenClock(T0)
+    svc = Invoicing(infra, namespace, clock, extra={"BILLING_OVERDUE_MS": "200"})
+    await svc.runtime.start()
+    try:
+        numbers = await _issue(svc, db, ("bg", ["10.00"]))
+        clock.set(datetime(2026, 6, 2, tzinfo=timezone.utc))
+        await eventually(lambda: db.fetchval(f"SELECT status = 'overdue' FROM {svc.schema}.invoices "
+                                             "WHERE invoice_number = $1", numbers["bg"]), what="overdue")
+    finally:
+        await svc.http.aclose()
+        await svc.runtime.stop()
