@@ -17,7 +17,7 @@ setup: $(BIN)/.installed
 up: setup
 	deploy/local/infra.sh up
 	deploy/local/services.sh up
-
+	$(BIN)/billing demo
 
 down:
 	-deploy/local/services.sh down

@@ -66,9 +66,10 @@ class _State:
 
 
 class Replay:
-    def __init__(self, scenario: ScenarioModel, endpoints: Endpoints, settings: Settings) -> None:
+    def __init__(self, scenario: ScenarioModel, endpoints: Endpoints, settings: Settings,
+                 namespace: str | None = None) -> None:
         self.scenario, self.endpoints, self.settings = scenario, endpoints, settings
-        self.state = _State(ns=f"r{uuid.uuid4().hex[:8]}-")
+        self.state = _State(ns=namespace or f"r{uuid.uuid4().hex[:8]}-")
         self.zones = {a.id: a.time_zone for a in scenario.accounts}
         self.customer_account: dict[str, str] = {}
 
@@ -267,6 +268,7 @@ class Replay:
 
 
 def replay_scenario(scenario: ScenarioModel, endpoints: Endpoints | None = None,
-                    settings: Settings | None = None) -> dict:
+                    settings: Settings | None = None, namespace: str | None = None) -> dict:
+    """The scenario's result as the running platform produced it (ids without the namespace)."""
     return asyncio.run(Replay(scenario, endpoints or Endpoints(),
-                              settings or Settings.from_env("scenario-replay")).run())
+                              settings or Settings.from_env("scenario-replay"), namespace).run())

@@ -1,0 +1,76 @@
+"""`billing demo`: on an empty platform, load a small demo through the real interfaces (a partner,
+a Full Brand, customers, features, usage, two monthly runs) and print what it produced."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+DEMO = Path(__file__).parent / "demo.json"
+NAMESPACE = "demo-"
+
+
+def register(subparsers) -> None:
+    demo = subparsers.add_parser("demo", help="load the demo on an empty platform; print invoices and addresses")
+    demo.add_argument("--provisioning-url", default=os.environ.get("PROVISIONING_URL", "http://127.0.0.1:8001"))
+    demo.add_argument("--invoicing-url", default=os.environ.get("INVOICING_URL", "http://127.0.0.1:8005"))
+    demo.add_argument("--timeout", type=float, default=120.0)
+    demo.set_defaults(func=run)
+
+
+def _addresses(args: argparse.Namespace) -> str:
+    rows = [("provisioning (Onboarding API)", args.provisioning_url),
+            ("auto_provisioning", os.environ.get("AUTO_PROVISIONING_URL", "http://127.0.0.1:8002")),
+            ("rating", os.environ.get("RATING_URL", "http://127.0.0.1:8003")),
+            ("invoicing", args.invoicing_url)]
+    lines = ["HTTP APIs (OpenAPI docs at /docs):"]
+    lines += [f"  {name:<30} {url}/docs" for name, url in rows]
+    lines += ["AsyncAPI documents:",
+              f"  {args.provisioning_url}/asyncapi.json (served by every HTTP service)",
+              f"  {Path(__file__).resolve().parents[2] / 'contracts' / 'asyncapi.json'}"]
+    return "\n".join(lines)
+
+
+def _print_invoices(invoices: list[dict], namespace: str) -> None:
+    for inv in invoices:
+        print(f"invoice {inv.get('invoice_number', '')} for {namespace}{inv['account']} {inv['month']}: "
+              f"issued {inv['issue_date']}, due {inv['due_date']}, total {inv['total']} {inv.get('currency', '')}")
+        for line in inv["lines"]:
+            what = line.get("subscription") or "usage"
+            print(f"    {what:<18} {line['part_number']:<15} {line['from']} .. {line['to']}  "
+                  f"x{line['quantity']:<6} {line['amount']:>10}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cli.scenarios import load_scenario
+    from cli.scenarios.replay import Endpoints, ReplayError, replay_scenario
+
+    try:
+        accounts = httpx.get(f"{args.provisioning_url}/v1/accounts", timeout=10).json()
+    except httpx.HTTPError as exc:
+        print(f"the platform does not answer at {args.provisioning_url} ({exc}): run `make up`", file=sys.stderr)
+        return 3
+    if accounts:
+        print(f"the platform already holds {len(accounts)} account(s): demo not loaded again")
+        ours = [a["account_id"] for a in accounts if a["account_id"].startswith(NAMESPACE)]
+        for account in ours:
+            invoices = httpx.get(f"{args.invoicing_url}/v1/accounts/{account}/invoices", timeout=10).json()
+            for inv in invoices if isinstance(invoices, list) else ():
+                print(f"invoice {inv['invoice_number']} for {account} {inv['month']}: total {inv['total']} "
+                      f"{inv['currency']}, {inv['status']}")
+    else:
+        print("loading the demo: a partner with a Full Brand, two customers, features, fax usage, "
+              "and the October and November 2026 runs ...", flush=True)
+        try:
+            result = replay_scenario(load_scenario(DEMO), Endpoints(args.provisioning_url, args.invoicing_url,
+                                                                    args.timeout), namespace=NAMESPACE)
+        except (ReplayError, OSError) as exc:
+            print(f"demo failed: {exc}", file=sys.stderr)
+            return 3
+        _print_invoices(result["invoices"], NAMESPACE)
+    print(_addresses(args))
+    return 0
