@@ -50,7 +50,7 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
     if not events:
         return 0
     rows = [(p.account_id, p.parent_account_id, domain.issuer_of(p.parent_account_id), p.time_zone,
-             p.mode, p.currency, p.payment_terms_days, p.at) for _, p in events]
+             p.mode, p.currency, p.payment_terms_days, p.at, p.automatic_runs) for _, p in events]
     await conn.execute(store.LOCK_PENDING)
     await conn.execute(store.INSERT_ACCOUNTS, *map(list, zip(*rows)))
     waiting = await conn.fetch(store.TAKE_PENDING, [p.account_id for _, p in events])

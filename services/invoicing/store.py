@@ -12,19 +12,20 @@ import asyncpg
 # first AccountOpened wins: a redelivery or a replay changes nothing
 INSERT_ACCOUNTS = """
 INSERT INTO accounts (account_id, parent_account_id, issuer, time_zone, mode, currency,
-                      payment_terms_days, opened_at)
+                      payment_terms_days, opened_at, automatic_runs)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::int[], $8::timestamptz[])
+                     $7::int[], $8::timestamptz[], $9::boolean[])
 ON CONFLICT (account_id) DO NOTHING
 """
 
 ACCOUNTS_BY_ID = "SELECT * FROM accounts WHERE account_id = ANY($1::text[])"
 
 # the SQL only narrows the candidates (accounts not yet requested for the UTC month or the next
-# one); domain.runs_due decides, in each account's zone
+# one); domain.runs_due decides, in each account's zone. Accounts without automatic runs are
+# billed on an operator's request only.
 ACCOUNTS_MAYBE_DUE = """
 SELECT account_id, time_zone, opened_at, last_requested_month FROM accounts
-WHERE last_requested_month IS NULL OR last_requested_month < $1
+WHERE automatic_runs AND (last_requested_month IS NULL OR last_requested_month < $1)
 """
 
 MARK_REQUESTED = """

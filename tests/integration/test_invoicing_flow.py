@@ -26,9 +26,9 @@ T0 = datetime(2026, 5, 1, 6, tzinfo=timezone.utc)
 
 
 def opened(account: str, parent: str | None = None, tz: str = "UTC", terms: int = 30,
-           at: datetime = datetime(2026, 1, 10, tzinfo=timezone.utc)) -> Envelope:
+           at: datetime = datetime(2026, 1, 10, tzinfo=timezone.utc), automatic_runs: bool = True) -> Envelope:
     return wrap(AccountOpenedV1(account_id=account, parent_account_id=parent, time_zone=tz,
-                                payment_terms_days=terms, at=at),
+                                payment_terms_days=terms, at=at, automatic_runs=automatic_runs),
                 key=account, producer="test", occurred_at=at)
 
 

@@ -154,8 +154,9 @@ async def test_scheduler_requests_each_account_once_per_month_at_its_metering_po
     opened_at = datetime(2026, 3, 1, tzinfo=timezone.utc)
     await invoicing.publish("provisioning.events", [opened("utc", at=opened_at),
                                                     opened("ny", tz="America/New_York", at=opened_at),
-                                                    opened("new", at=datetime(2026, 5, 1, 3, tzinfo=timezone.utc))])
-    await eventually(lambda: db.fetchval(f"SELECT count(*) = 3 FROM {invoicing.schema}.accounts"), what="accts")
+                                                    opened("new", at=datetime(2026, 5, 1, 3, tzinfo=timezone.utc)),
+                                                    opened("manual", at=opened_at, automatic_runs=False)])
+    await eventually(lambda: db.fetchval(f"SELECT count(*) = 4 FROM {invoicing.schema}.accounts"), what="accts")
     async with invoicing.runtime.pool.acquire() as conn:
         s = invoicing.settings
         # May 1 02:00 UTC: the UTC account's May metering point passed; New York is still in April,
