@@ -19,13 +19,14 @@ def register(subparsers) -> None:
     parser.add_argument("--url", default=os.environ.get(
         "INVOICING_URL", f"http://127.0.0.1:{os.environ.get('INVOICING_HTTP_PORT', '8005')}"),
         help="the invoicing service (default $INVOICING_URL or http://127.0.0.1:$INVOICING_HTTP_PORT)")
+    parser.add_argument("--as-of", help="the run's requested_at instant (ISO 8601 with offset; default: now)")
     parser.add_argument("--wait", action="store_true", help="wait until the run is reconciled")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait with --wait")
     parser.set_defaults(func=run_billing)
 
 
 def run_billing(args: argparse.Namespace) -> int:
-    body = {"month": args.month, "account_ids": args.accounts}
+    body = {"month": args.month, "account_ids": args.accounts, "as_of": args.as_of}
     with httpx.Client(base_url=args.url, timeout=30) as http:
         response = http.post("/v1/runs", json=body)
         if response.status_code != 202:

@@ -21,6 +21,8 @@ class RunRequest(BaseModel):
     month: str = Field(pattern=MONTH, examples=["2026-05"])
     account_ids: list[str] | None = None
     requested_by: str = "operator"
+    as_of: AwareDatetime | None = Field(default=None, description="the run's requested_at (default: now); "
+                                        "rating bills accounts whose metering point is at or before it")
 
 
 class PaymentIn(BaseModel):
@@ -45,8 +47,8 @@ async def request_run(body: RunRequest, request: Request):
     to rating as RequestBillingRunV1."""
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
-        run_id = await service.request_run(conn, rt.settings, body.month, rt.clock.now(), body.requested_by,
-                                           body.account_ids)
+        run_id = await service.request_run(conn, rt.settings, body.month, body.as_of or rt.clock.now(),
+                                           body.requested_by, body.account_ids)
         return await queries.run_status(conn, run_id, rt.clock.now())
 
 

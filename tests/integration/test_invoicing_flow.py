@@ -167,5 +167,9 @@ async def test_run_requested_over_http_goes_through_the_outbox(invoicing, db):
     request = json.loads(records[0].value)
     assert request["type"] == "rating.run.request" and request["key"] == "2026-05"
     assert request["payload"]["run_id"] == run["run_id"] and request["payload"]["account_ids"] is None
+    assert request["payload"]["requested_at"].startswith("2026-05-01T06:00:00")  # the service's clock
+    replay = await invoicing.http.post("/v1/runs", json={"month": "2026-04", "account_ids": ["a1"],
+                                                         "as_of": "2026-04-01T00:00:00Z"})
+    assert replay.json()["account_ids"] == 1 and replay.json()["requested_at"] == "2026-04-01T00:00:00+00:00"
     bad = await invoicing.http.post("/v1/runs", json={"month": "2026-13"})
     assert bad.status_code == 422 and bad.json()["reason"] == "invalid_input"
