@@ -12,7 +12,7 @@ import asyncpg
 from contracts.invoicing import InvoicePaidV1, PaymentRecordedV1, PaymentRejectedV1, SurchargeChargedV1
 from contracts.topics import INVOICING_EVENTS
 from services.invoicing import domain, store
-from services.invoicing.service import _wrap
+from services.invoicing.service import wrap_event
 from shared import outbox
 from shared.settings import Settings
 
@@ -66,7 +66,7 @@ async def record_payment(conn: asyncpg.Connection, settings: Settings, number: s
                                          amount=str(request.amount), method=request.method,
                                          reason=refused.reason, detail=refused.detail, at=now)
             await outbox.add(conn, settings.topic(INVOICING_EVENTS.name),
-                             [_wrap(rejected, invoice["account_id"], settings, now)])
+                             [wrap_event(rejected, invoice["account_id"], settings, now)])
         else:
             return await _apply(conn, settings, invoice, request, now)
     raise refused  # after the commit: only the rejection event was written
@@ -99,7 +99,7 @@ async def _apply(conn: asyncpg.Connection, settings: Settings, invoice: asyncpg.
         events.append(InvoicePaidV1(invoice_number=number, account_id=account, currency=currency,
                                     total=invoice["total"], paid_total=paid_total, paid_at=request.paid_at))
     await outbox.add(conn, settings.topic(INVOICING_EVENTS.name),
-                     [_wrap(e, account, settings, now) for e in events])
+                     [wrap_event(e, account, settings, now) for e in events])
     payment = {"payment_id": payment_id, "invoice_number": number, "amount": request.amount,
                "currency": currency, "method": request.method, "paid_at": request.paid_at}
     return _result(payment, surcharge, status)

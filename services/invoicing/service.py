@@ -38,7 +38,7 @@ def envelope(payload: dict, event: tuple[str, int], key: str, producer: str, now
                     causation_id=cause.event_id if cause else None, payload=payload)
 
 
-def _wrap(payload: Contract, key: str, settings: Settings, now: datetime,
+def wrap_event(payload: Contract, key: str, settings: Settings, now: datetime,
           cause: Envelope | None = None) -> Envelope:
     return envelope(payload.model_dump(mode="json"), type_of(type(payload)), key, settings.service, now, cause)
 
@@ -130,7 +130,7 @@ async def request_run(conn: asyncpg.Connection, settings: Settings, month: str, 
                                   account_ids=account_ids)
     async with conn.transaction():
         await conn.execute(store.INSERT_RUN_REQUEST, run_id, month, now, requested_by, account_ids)
-        await outbox.add(conn, settings.topic(RATING_REQUESTS.name), [_wrap(command, month, settings, now)])
+        await outbox.add(conn, settings.topic(RATING_REQUESTS.name), [wrap_event(command, month, settings, now)])
     return run_id
 
 
@@ -173,7 +173,7 @@ async def mark_overdue(conn: asyncpg.Connection, settings: Settings, now: dateti
         events = []
         for m in marked:
             r = due[m["invoice_number"]]
-            events.append(_wrap(InvoiceOverdueV1(
+            events.append(wrap_event(InvoiceOverdueV1(
                 invoice_number=r["invoice_number"], account_id=r["account_id"], currency=r["currency"],
                 due_date=r["due_date"], outstanding=r["total"] + r["surcharge_total"] - r["paid_total"],
                 detected_at=now), r["account_id"], settings, now))
