@@ -14,15 +14,26 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 
+async def partitions_of(bootstrap: str, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of the `topics` that exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return [TopicPartition(t["topic"], p["partition"]) for t in described if not t.get("error_code")
+            for p in t["partitions"]]
+
+
 async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
     """The next offset of every partition of `topics` (what a caught-up group has committed)."""
+    partitions = await partitions_of(bootstrap, topics)
+    if not partitions:
+        return {}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
-        if not partitions:
-            return {}
         consumer.assign(partitions)
         return dict(await consumer.end_offsets(partitions))
     finally:

@@ -61,6 +61,7 @@ class AccountOpenedV1(Contract):
     currency: str = "USD"
     payment_terms_days: int = 30
     automatic_runs: bool = True  # False: runs only on an operator's request (previews, replays)
+    price_book: PriceBookV1 | None = None
     at: AwareDatetime
 
 
@@ -70,6 +71,23 @@ class TierV1(Contract):
 
     up_to: int | None = None
     unit_price: Decimal
+
+
+class PriceVersionV1(Contract):
+    """An effective-dated price of a product, in force from `effective_from` (a local date)."""
+
+    id: str = Field(min_length=1)
+    effective_from: date
+    unit_price: Decimal
+    tiers: list[TierV1] = []
+    tier_mode: Literal["graduated", "volume"] | None = None
+
+
+class PriceBookV1(Contract):
+    """A partner's negotiated flat unit prices per part number, overriding the catalogue."""
+
+    id: str = Field(min_length=1)
+    prices: dict[str, Decimal]
 
 
 class ProductV1(Contract):
@@ -86,6 +104,7 @@ class ProductV1(Contract):
     minimum_packs: int = Field(default=1, ge=0)
     tiers: list[TierV1] = []
     tier_mode: Literal["graduated", "volume"] | None = None
+    versions: list[PriceVersionV1] = []
 
 
 @event("provisioning.catalog.published", 1)
@@ -112,6 +131,7 @@ class OpenAccountV1(Contract):
     payment_terms_days: int = Field(default=30, ge=0)
     automatic_runs: bool = Field(default=True, description="False: the invoicing scheduler never "
                                  "requests this account's runs; an operator does (previews, replays, demos)")
+    price_book: PriceBookV1 | None = None
     at: AwareDatetime | None = None
 
 

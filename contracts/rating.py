@@ -36,7 +36,7 @@ class ChargeLineV1(Contract):
     from_date: date = Field(alias="from")
     to_date: date = Field(alias="to")
     quantity: Decimal
-    unit_price: Decimal
+    unit_price: Decimal | None = None  # None when usage tiers priced the line (see explanation)
     price_version: str = ""
     amount: Decimal
     days: int | None = None

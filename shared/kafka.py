@@ -75,6 +75,11 @@ def _crash_hook(envelope: Envelope) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+async def _no_decoding(message) -> None:
+    """FastStream would JSON-decode every body; handlers decode the raw records themselves."""
+    return None
+
+
 @dataclass
 class Subscription:
     """One topic consumed by one service: decode, claim in the inbox, handle, all in one transaction."""
@@ -99,6 +104,7 @@ class Subscription:
         """Add the FastStream subscriber: its group per service, from the earliest offset,
         committing the offset only after the handler returned (NACK on error rewinds)."""
         common = dict(
+            decoder=_no_decoding,
             group_id=f"{self.settings.topic_prefix}{self.settings.service}",
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,

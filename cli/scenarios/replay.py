@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from cli.consumption import wait_consumed
+from cli.consumption import partitions_of, wait_consumed
 from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
@@ -77,10 +77,10 @@ class Replay:
     async def run(self) -> dict:
         async with httpx.AsyncClient(timeout=30) as http:
             self.http = http
+            self.watch = await self._watch_provisioning_events()
             self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
                                              enable_idempotence=True)
             await self.producer.start()
-            self.watch = await self._watch_provisioning_events()
             try:
                 await self._load_catalog_and_accounts()
                 for index, event in enumerate(self.scenario.events):
@@ -109,7 +109,8 @@ class Replay:
 
     async def _load_catalog_and_accounts(self) -> None:
         s, catalog = self.state, self.scenario.catalog
-        products = [p.model_dump(mode="json") | {"part_number": s.id(p.part_number)} for p in catalog.products]
+        products = [p.model_dump(mode="json", exclude_none=True) | {"part_number": s.id(p.part_number)}
+                    for p in catalog.products]
         r = await self.http.put(f"{self.endpoints.provisioning}/v1/catalog",
                                 json={"currency": catalog.currency, "products": products})
         if r.status_code >= 300:
@@ -119,7 +120,14 @@ class Replay:
             await self._provision("/v1/accounts", {
                 "account_id": s.id(account.id), "name": account.id, "time_zone": account.time_zone,
                 "currency": catalog.currency, "payment_terms_days": account.payment_terms_days,
-                "automatic_runs": False, "at": EPOCH.isoformat()}, None)
+                "automatic_runs": False, "at": EPOCH.isoformat(),
+                "price_book": self._price_book(account)}, None)
+
+    def _price_book(self, account) -> dict | None:
+        book = account.price_book
+        if book is None:
+            return None
+        return {"id": book.id, "prices": {self.state.id(part): price for part, price in book.prices.items()}}
 
     async def _apply(self, index: int, e) -> None:
         s, at = self.state, e.at.isoformat()
@@ -185,13 +193,12 @@ class Replay:
         """A group-less consumer from the current end of provisioning.events: it sees the events
         our API calls cause, and so learns their offsets."""
         topic = self.settings.topic(PROVISIONING_EVENTS.name)
+        partitions = await partitions_of(self.settings.kafka_bootstrap_servers, [topic])
+        if not partitions:
+            raise ReplayError(f"topic {topic} not found: is the platform running (make up)?")
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
                                     group_id=None, enable_auto_commit=False)
         await consumer.start()
-        partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            await consumer.stop()
-            raise ReplayError(f"topic {topic} not found: is the platform running (make up)?")
         consumer.assign(partitions)
         for tp, end in (await consumer.end_offsets(partitions)).items():
             consumer.seek(tp, end)
@@ -257,7 +264,7 @@ class Replay:
             out = {} if line.get("subscription_id") is None else {"subscription": s.strip(line["subscription_id"])}
             out.update({"part_number": s.strip(line["part_number"]), "from": line["from"], "to": line["to"],
                         "quantity": _number(Decimal(str(line["quantity"]))), "amount": line["amount"],
-                        "unit_price": line.get("unit_price"), "price_version": s.strip(line.get("price_version")),
+                        "unit_price": line.get("unit_price"), "price_version": (line.get("price_version") or "").replace(s.ns, ""),
                         "days": line.get("days"), "month_days": line.get("month_days"), "rule": line.get("rule"),
                         "late": line.get("late", False),
                         "explanation": (line.get("explanation") or "").replace(s.ns, "")})

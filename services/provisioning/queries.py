@@ -50,7 +50,7 @@ def _account(row: asyncpg.Record) -> dict:
     return {"account_id": row["account_id"], "name": row["name"], "parent_account_id": row["parent_account_id"],
             "time_zone": row["time_zone"], "mode": row["mode"], "currency": row["currency"],
             "payment_terms_days": row["payment_terms_days"], "opened_at": row["opened_at"].isoformat(),
-            "automatic_runs": row["automatic_runs"],
+            "automatic_runs": row["automatic_runs"], "price_book": row["price_book"],
             "billing_state": {"state": "active"}}
 
 

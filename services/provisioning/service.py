@@ -48,13 +48,14 @@ async def open_account(conn: asyncpg.Connection, settings: Settings, cmd: OpenAc
             raise Rejected("unknown_account", f"parent account {cmd.parent_account_id} does not exist")
         if not await store.insert_account(conn, cmd.account_id, cmd.name, cmd.parent_account_id,
                                           cmd.time_zone, cmd.mode, cmd.currency, cmd.payment_terms_days, at,
-                                          cmd.automatic_runs):
+                                          cmd.automatic_runs,
+                                          cmd.price_book.model_dump(mode="json") if cmd.price_book else None):
             raise Rejected("duplicate_account", f"account {cmd.account_id} exists")
         event = AccountOpenedV1(account_id=cmd.account_id, name=cmd.name,
                                 parent_account_id=cmd.parent_account_id, time_zone=cmd.time_zone,
                                 mode=cmd.mode, currency=cmd.currency,
                                 payment_terms_days=cmd.payment_terms_days,
-                                automatic_runs=cmd.automatic_runs, at=at)
+                                automatic_runs=cmd.automatic_runs, price_book=cmd.price_book, at=at)
         await _publish(conn, settings, cmd.account_id, [event], now, cause)
     return event
 

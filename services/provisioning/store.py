@@ -13,8 +13,8 @@ LOCK_ACCOUNT = "SELECT * FROM accounts WHERE account_id = $1 FOR UPDATE"
 
 INSERT_ACCOUNT = """
 INSERT INTO accounts (account_id, name, parent_account_id, time_zone, mode, currency,
-                      payment_terms_days, opened_at, automatic_runs)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                      payment_terms_days, opened_at, automatic_runs, price_book)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (account_id) DO NOTHING
 """
 
@@ -96,10 +96,10 @@ async def lock_account(conn: asyncpg.Connection, account_id: str) -> asyncpg.Rec
 
 async def insert_account(conn: asyncpg.Connection, account_id: str, name: str, parent: str | None,
                          time_zone: str, mode: str, currency: str, payment_terms_days: int,
-                         at: datetime, automatic_runs: bool = True) -> bool:
+                         at: datetime, automatic_runs: bool = True, price_book: dict | None = None) -> bool:
     """False when the account id is already taken."""
     status = await conn.execute(INSERT_ACCOUNT, account_id, name, parent, time_zone, mode, currency,
-                                payment_terms_days, at, automatic_runs)
+                                payment_terms_days, at, automatic_runs, price_book)
     return status == "INSERT 0 1"
 
 

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from services.rating.pricing import (
-    Account, BilledLedger, Catalog, Product, RunResult, Subscription, Tier, UsageRecord, as_month,
+    Account, BilledLedger, Catalog, PriceBook, Product, RunResult, Subscription, Tier, UsageRecord, as_month,
     billing_run, metering_point, pack_start,
 )
 from services.rating.pricing.catalog import PriceVersion
@@ -103,8 +103,11 @@ def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]
                            else {}) for r in subs[aid]]
         ledger = BilledLedger({r["subscription_id"]: through[r["subscription_id"]]
                                for r in rows if r["subscription_id"] in through}, units.get(aid, {}))
+        book = a["price_book"]
         result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
-                             _subscriptions(rows), counts[aid], usage[aid], ledger)
+                             _subscriptions(rows), counts[aid], usage[aid], ledger,
+                             PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
+                             if book else None)
         out.append(AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",
                                  a["currency"], tz, a["payment_terms_days"], result))
     return out

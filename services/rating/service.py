@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 async def record_account(conn: asyncpg.Connection, envelope: Envelope, e: AccountOpenedV1) -> None:
     await store.upsert_account(conn, e.account_id, e.parent_account_id, e.time_zone, e.mode,
-                               e.currency, e.payment_terms_days, e.at)
+                               e.currency, e.payment_terms_days, e.at,
+                               e.price_book.model_dump(mode="json") if e.price_book else None)
 
 
 async def record_catalog(conn: asyncpg.Connection, envelope: Envelope, e: CatalogPublishedV1) -> None:
@@ -91,7 +92,7 @@ async def request_run(conn: asyncpg.Connection, envelope: Envelope, e: RequestBi
 def _line(line) -> ChargeLineV1:
     return ChargeLineV1(
         subscription_id=line.subscription, part_number=line.part_number, from_date=line.from_date,
-        to_date=line.to_date, quantity=line.quantity, unit_price=line.unit_price or 0,
+        to_date=line.to_date, quantity=line.quantity, unit_price=line.unit_price,
         price_version=line.price_version, amount=line.amount, days=line.days,
         month_days=line.month_days, rule=line.rule, late=line.late, explanation=line.explanation)
 

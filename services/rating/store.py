@@ -11,8 +11,9 @@ import asyncpg
 
 # ---------------------------------------------------------------- facts from provisioning
 UPSERT_ACCOUNT = """
-INSERT INTO accounts (account_id, parent_account_id, time_zone, mode, currency, payment_terms_days, opened_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO accounts (account_id, parent_account_id, time_zone, mode, currency, payment_terms_days, opened_at,
+                      price_book)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (account_id) DO NOTHING  -- time zone and mode are fixed at creation
 """
 

@@ -126,6 +126,14 @@ def test_price_book_overrides_the_catalogue():
     assert [(l.price_version, str(l.amount)) for l in result.lines] == [("partner-x:FEAT", "9.00")] * 2
 
 
+def test_two_books_with_one_id_never_share_a_price():
+    """One catalogue rates a chunk of accounts: each account's own book prices its lines."""
+    sub = Subscription("s1", "acme", "FEAT", at(2026, 3, 1, 0))
+    cheap, dear = PriceBook("standard", {"FEAT": D("9.00")}), PriceBook("standard", {"FEAT": D("11.00")})
+    assert billing_run((2026, 4), ACME, CAT, [sub], price_book=cheap).lines[0].amount == D("9.00")
+    assert billing_run((2026, 4), ACME, CAT, [sub], price_book=dear).lines[0].amount == D("11.00")
+
+
 def test_lines_explain_themselves_and_fast_lines_equal_normal_ones():
     result = billing_run((2026, 4), ACME, CAT, [Subscription("s1", "acme", "FEAT", at(2026, 3, 15))])
     first = result.lines[0]

@@ -116,11 +116,14 @@ class Catalog:
         """The price of `part_number` for a piece or usage month starting on `day`.
 
         The partner price book wins over the catalogue; otherwise the catalogue version in force
-        on `day`. Results are memoised per (book, part, day).
+        on `day`. Results are memoised per (book object, part, day): two books with one id but
+        different prices never share an entry (the cache pins each book, so its id() is not reused).
         """
-        key = (book.id if book else None, part_number, day)
+        key = (id(book) if book is not None else None, part_number, day)
         found = self._cache.get(key)
         if found is None:
+            if book is not None:
+                self._cache[("book", id(book))] = book
             if book is not None and part_number in book.prices:
                 found = Price(f"{book.id}:{part_number}", Decimal(book.prices[part_number]))
             else:
