@@ -18,12 +18,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from cli.consumption import end_offsets, wait_consumed
+from cli.namespace import drop_namespace
 from cli.processes import ROOT, ServiceProcess
 from contracts import topics, wrap
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, ProductV1
@@ -116,24 +115,7 @@ async def _bench(args: argparse.Namespace) -> dict:
         for proc in services:
             proc.stop()
         if not args.keep:
-            await _clean(bootstrap, database, ns)
-
-
-async def _clean(bootstrap: str, database: str, ns: str) -> None:
-    conn = await asyncpg.connect(database)
-    try:
-        for row in await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", ns + "%"):
-            await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
-    finally:
-        await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if t.startswith(ns)]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
+            await drop_namespace(bootstrap, database, ns)
 
 
 def run(args: argparse.Namespace) -> int:

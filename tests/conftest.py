@@ -6,6 +6,7 @@ import uuid
 import asyncpg
 import pytest
 
+from cli.namespace import drop_namespace
 from tests.support.infra import ROOT, Infra, infrastructure
 
 
@@ -36,13 +37,11 @@ def service_env(infra: Infra, namespace: str) -> dict[str, str]:
 
 @pytest.fixture
 async def db(infra: Infra, namespace: str):
+    """A connection to the test database; afterwards the test's schemas and topics are dropped."""
     conn = await asyncpg.connect(infra.database_url)
     yield conn
-    schemas = await conn.fetch(
-        "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", namespace + "%")
-    for row in schemas:
-        await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
     await conn.close()
+    await drop_namespace(infra.kafka, infra.database_url, namespace)
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ kafka_libs() {
 
 kafka_up() {
   if kafka_running; then log "kafka: already running (pid $(kafka_pid))"; return; fi
+  if kafka_answers; then log "kafka: 127.0.0.1:$KAFKA_PORT already answers (started elsewhere): using it"; return; fi
   command -v java >/dev/null || die "Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless"
   local libs; libs="$(kafka_libs)"
   local dir="$VAR/kafka"; mkdir -p "$dir/data"
@@ -76,11 +77,10 @@ PROPS
   echo $! > "$dir/kafka.pid"
 }
 
-kafka_wait() {
-  # ready = the broker answers a metadata request
+# ready = the broker answers a metadata request
+kafka_answers() {
   local py="${PYTHON:-$ROOT/.venv/bin/python}"; [[ -x "$py" ]] || py=python3
-  for _ in $(seq 1 120); do
-    if "$py" - "$KAFKA_PORT" <<'PY' 2>/dev/null; then log "kafka: ready"; return; fi
+  "$py" - "$KAFKA_PORT" <<'PY' 2>/dev/null
 import socket, struct, sys
 # a MetadataRequest v0 with no topics; any well-formed response means the broker serves requests
 port = int(sys.argv[1])
@@ -90,6 +90,11 @@ with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
     size = struct.unpack(">i", s.recv(4))[0]
     sys.exit(0 if size > 0 else 1)
 PY
+}
+
+kafka_wait() {
+  for _ in $(seq 1 120); do
+    if kafka_answers; then log "kafka: ready"; return; fi
     kafka_running || die "kafka exited: see $VAR/kafka/kafka.log"
     sleep 1
   done
@@ -125,6 +130,9 @@ pg_up() {
   mkdir -p "$dir"
   [[ "$(id -u)" == 0 ]] && chown postgres: "$dir" && chmod 755 "$VAR"
   if as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then log "postgres: already running"; return; fi
+  if "$bin/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -q 2>/dev/null; then
+    log "postgres: 127.0.0.1:$PG_PORT already answers (started elsewhere): using it"; return
+  fi
   if [[ ! -f "$dir/data/PG_VERSION" ]]; then
     as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || die "initdb failed: see $dir/initdb.log"

@@ -85,7 +85,7 @@ async def _send(bootstrap: str, topic: str, envelopes: list[Envelope]) -> None:
 
 
 @pytest.fixture
-def services(service_env, log_dir):
+def services(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
     started: list[ServiceProcess] = []
 
     def start(name: str, port: int) -> ServiceProcess:

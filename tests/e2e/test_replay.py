@@ -18,7 +18,7 @@ OWN = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.json"))
 
 
 @pytest.fixture
-def platform(service_env, log_dir):
+def platform(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
     # the invoicing scheduler would bill the current month on its own: keep it out of the way
     env = {**service_env, "BILLING_SCHEDULER_MS": "3600000"}
     started = [ServiceProcess(name, env, log_dir).start(timeout=90)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.infra
 
 
 @pytest.fixture
-def services(service_env, log_dir):
+def services(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
     started: list[ServiceProcess] = []
 
     def start(name: str, port: int | None = None, **extra: str) -> ServiceProcess:

@@ -35,7 +35,7 @@ def env(payload, key: str, when: str = "2026-01-01T00:00:00Z") -> Envelope:
 
 
 @pytest.fixture
-def rating(service_env, log_dir):
+def rating(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
     proc = ServiceProcess("rating", service_env, log_dir).start()
     yield proc
     proc.stop()
