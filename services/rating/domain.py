@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from services.rating.pricing import (
@@ -54,9 +54,10 @@ class AccountRating:
     result: RunResult
 
 
-def _subscriptions(rows: list[Mapping]) -> list[Subscription]:
-    """Pricing subscriptions from stored rows: packs start per the brand rule; a termination is
-    passed only when it was requested before the run was (the core checks the metering point)."""
+def _subscriptions(rows: list[Mapping], mp: datetime) -> list[Subscription]:
+    """Pricing subscriptions from stored rows: packs start per the brand rule; a termination's
+    effective date is passed only when it was requested before the metering point `mp` (a later
+    request belongs to later runs)."""
     brand_start = {r["subscription_id"]: r["started_at"] for r in rows if r["kind"] == "brand"}
     out = []
     for r in rows:
@@ -65,17 +66,18 @@ def _subscriptions(rows: list[Mapping]) -> list[Subscription]:
             start = pack_start(start, brand_start.get(r["full_brand_id"]), r["full_brand_id"] is not None)
             if start is None:
                 continue  # its Full Brand is not ready yet: packs have not started
+        requested = r["termination_requested_at"]
         out.append(Subscription(r["subscription_id"], r["account_id"], r["part_number"], start,
-                                r["quantity"], r["ended_at"], r["termination_effective"]))
+                                r["quantity"], r["ended_at"],
+                                r["termination_effective"] if requested is not None and requested < mp else None))
     return out
 
 
 def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]) -> list[AccountRating]:
     """Rate month `month` for `accounts` from the facts loaded for them (see store.load_facts).
 
-    Termination requests made at or after M's metering point are invisible to the core
-    because it only receives the effective date when the request came before the metering
-    point: that check needs the request instant, done here per subscription.
+    The core drops facts dated at or after each account's metering point itself; termination
+    requests need the request instant, so `_subscriptions` drops those made at or after it.
     """
     catalogs = catalogs_from_rows(facts["catalog"])
     subs, counts, usage = defaultdict(list), defaultdict(list), defaultdict(list)
@@ -91,21 +93,20 @@ def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]
     for r in facts["usage_units"]:
         units[r["account_id"]][(r["part_number"], r["usage_month"])] = r["units"]
     target = as_month(month)
+    metering_points: dict[str, datetime] = {}
     out = []
     for a in accounts:
         aid, tz = a["account_id"], a["time_zone"]
         catalog = catalogs.get(a["currency"])
         if catalog is None:
             raise LookupError(f"no catalogue in {a['currency']} for account {aid}")
-        mp = metering_point(target, tz)
-        rows = [dict(r) | ({"termination_effective": None}
-                           if r["termination_requested_at"] is None or r["termination_requested_at"] >= mp
-                           else {}) for r in subs[aid]]
+        mp = metering_points.get(tz) or metering_points.setdefault(tz, metering_point(target, tz))
+        rows = subs[aid]
         ledger = BilledLedger({r["subscription_id"]: through[r["subscription_id"]]
                                for r in rows if r["subscription_id"] in through}, units.get(aid, {}))
         book = a["price_book"]
         result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
-                             _subscriptions(rows), counts[aid], usage[aid], ledger,
+                             _subscriptions(rows, mp), counts[aid], usage[aid], ledger,
                              PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
                              if book else None)
         out.append(AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",

@@ -57,6 +57,7 @@ async def on_run_request(conn: asyncpg.Connection, envelope: Envelope, payload: 
 def run_worker(runtime) -> asyncio.Task:
     """Rates pending runs chunk by chunk; woken by new requests, polling as a fallback."""
     wake = asyncio.Event()
+    chunk = int(runtime.settings.extra.get("BILLING_RUN_CHUNK", 2000))  # accounts per transaction
 
     async def loop() -> None:
         listener = await runtime.pool.acquire()
@@ -64,7 +65,8 @@ def run_worker(runtime) -> asyncio.Task:
         try:
             while True:
                 try:
-                    rated = await service.rate_next_chunk(runtime.pool, runtime.settings, runtime.clock.now())
+                    rated = await service.rate_next_chunk(runtime.pool, runtime.settings, runtime.clock.now(),
+                                                          chunk)
                 except Exception:
                     log.exception("rating a run chunk failed; retrying")
                     await asyncio.sleep(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 import asyncpg
@@ -14,10 +15,11 @@ from contracts.provisioning import (
     AccountOpenedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1,
     PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
 )
-from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, ChargeLineV1, RequestBillingRunV1
+from contracts.rating import BillingRunRatedV1, RequestBillingRunV1
 from contracts.topics import RATING_CHARGES
 from contracts.usage import UsageRecordedV1
 from services.rating import domain, store
+from services.rating.wire import charges_envelope
 from shared import outbox
 from shared.settings import Settings
 
@@ -89,14 +91,6 @@ async def request_run(conn: asyncpg.Connection, envelope: Envelope, e: RequestBi
         log.info("run %s already requested: nothing new", e.run_id)
 
 
-def _line(line) -> ChargeLineV1:
-    return ChargeLineV1(
-        subscription_id=line.subscription, part_number=line.part_number, from_date=line.from_date,
-        to_date=line.to_date, quantity=line.quantity, unit_price=line.unit_price,
-        price_version=line.price_version, amount=line.amount, days=line.days,
-        month_days=line.month_days, rule=line.rule, late=line.late, explanation=line.explanation)
-
-
 async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime, chunk: int = 2000) -> int:
     """Rate up to `chunk` due accounts of the oldest pending run, in one transaction: their
     charges (to the outbox), their ledger and their account-run rows commit together. When no
@@ -111,7 +105,10 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
             await _finish_run(conn, settings, run, now)
             return 0
         ids = [a["account_id"] for a in accounts]
-        ratings = domain.rate_accounts(run["month"], accounts, await store.load_facts(conn, ids))
+        began = time.perf_counter()
+        facts = await store.load_facts(conn, ids)
+        loaded = time.perf_counter()
+        ratings = domain.rate_accounts(run["month"], accounts, facts)
         envelopes, through, units, rated_ids, rows = [], [], [], [], []
         for r in ratings:
             res = r.result
@@ -120,15 +117,14 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
             rated_ids += list(res.ledger_update.rated_usage_ids)
             rows.append((r.account_id, r.settlement, r.currency, len(res.lines), res.total))
             if res.lines:
-                envelopes.append(wrap(AccountChargesRatedV1(
-                    run_id=run["run_id"], month=run["month"], account_id=r.account_id,
-                    currency=r.currency, settlement=r.settlement, payment_terms_days=r.payment_terms_days,
-                    time_zone=r.time_zone, lines=[_line(x) for x in res.lines], total=res.total),
-                    key=r.account_id, producer=settings.service, occurred_at=now,
-                    correlation_id=run["request_event_id"]))
+                envelopes.append(charges_envelope(run["run_id"], run["month"], r, settings.service, now,
+                                                  run["request_event_id"]))
         await store.save_ledger(conn, run["month"], through, units, rated_ids)
         await store.save_account_runs(conn, run["month"], run["run_id"], rows)
+        rated = time.perf_counter()
         await outbox.add(conn, settings.topic(RATING_CHARGES.name), envelopes)
+        log.info("run %s: rated %d accounts (load %.3f s, rate %.3f s, write %.3f s)", run["run_id"],
+                 len(accounts), loaded - began, rated - loaded, time.perf_counter() - rated)
         return len(accounts)
 
 

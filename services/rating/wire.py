@@ -1,0 +1,63 @@
+"""The rated charges of one account as an `AccountChargesRatedV1` envelope.
+
+A run publishes one per account, so this is on the hot path: `charges_envelope` builds the
+payload as plain JSON values and skips pydantic validation (`model_construct`). The result is
+the same envelope as the validated `charges_envelope_checked`; a unit test holds them equal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from uuid import UUID
+
+from contracts import wrap
+from contracts.envelope import Envelope
+from contracts.rating import AccountChargesRatedV1, ChargeLineV1
+from services.rating.domain import AccountRating
+
+_TYPE = "rating.charges.rated"
+
+
+def _decimal(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def line_json(line) -> dict:
+    """One pricing `ChargeLine` in the ChargeLineV1 wire shape."""
+    return {
+        "subscription_id": line.subscription, "part_number": line.part_number, "product_name": "",
+        "from": line.from_date.isoformat(), "to": line.to_date.isoformat(),
+        "quantity": str(line.quantity), "unit_price": _decimal(line.unit_price),
+        "price_version": line.price_version, "amount": str(line.amount), "days": line.days,
+        "month_days": line.month_days, "rule": line.rule, "late": line.late,
+        "explanation": line.explanation,
+    }
+
+
+def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
+                     correlation_id: UUID | None) -> Envelope:
+    res = r.result
+    payload = {
+        "run_id": run_id, "month": month, "account_id": r.account_id, "currency": r.currency,
+        "settlement": r.settlement, "payment_terms_days": r.payment_terms_days, "time_zone": r.time_zone,
+        "lines": [line_json(x) for x in res.lines], "total": str(res.total),
+    }
+    return Envelope.model_construct(
+        event_id=uuid.uuid4(), type=_TYPE, schema_version=1, occurred_at=now, producer=producer,
+        key=r.account_id, correlation_id=correlation_id, causation_id=None, payload=payload)
+
+
+def charges_envelope_checked(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
+                             correlation_id: UUID | None) -> Envelope:
+    """The same envelope through the validated contract (for tests and as the reference)."""
+    res = r.result
+    lines = [ChargeLineV1(
+        subscription_id=x.subscription, part_number=x.part_number, from_date=x.from_date,
+        to_date=x.to_date, quantity=x.quantity, unit_price=x.unit_price, price_version=x.price_version,
+        amount=x.amount, days=x.days, month_days=x.month_days, rule=x.rule, late=x.late,
+        explanation=x.explanation) for x in res.lines]
+    return wrap(AccountChargesRatedV1(
+        run_id=run_id, month=month, account_id=r.account_id, currency=r.currency, settlement=r.settlement,
+        payment_terms_days=r.payment_terms_days, time_zone=r.time_zone, lines=lines, total=res.total),
+        key=r.account_id, producer=producer, occurred_at=now, correlation_id=correlation_id)

@@ -1,0 +1,40 @@
+"""The hot-path charges envelope equals the one built through the validated contract."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from uuid import uuid4
+
+from contracts.envelope import Envelope
+from contracts.registry import parse
+from services.rating.domain import AccountRating
+from services.rating.pricing import (
+    Account, Catalog, Product, Subscription, Tier, UsageRecord, billing_run,
+)
+from services.rating.wire import charges_envelope, charges_envelope_checked
+
+UTC = timezone.utc
+
+
+def _rating() -> AccountRating:
+    catalog = Catalog.of("USD", [
+        Product("FEAT", "recurring", Decimal("12.00"), minimum_days=30),
+        Product("FAX", "usage", Decimal("0.04"), tiers=(Tier(Decimal(1000), Decimal("0.04")),
+                                                        Tier(None, Decimal("0.02"))), tier_mode="graduated"),
+    ])
+    subs = [Subscription("s1", "acme", "FEAT", datetime(2026, 3, 15, 9, tzinfo=UTC), 3)]
+    usage = [UsageRecord("u1", "FAX", Decimal(1500), datetime(2026, 3, 20, tzinfo=UTC),
+                         datetime(2026, 3, 20, tzinfo=UTC))]
+    result = billing_run((2026, 4), Account("acme", "Europe/Berlin"), catalog, subs, (), usage)
+    return AccountRating("acme", "invoice", "USD", "Europe/Berlin", 30, result)
+
+
+def test_fast_envelope_equals_the_validated_one():
+    now, correlation = datetime(2026, 4, 1, 6, tzinfo=UTC), uuid4()
+    fast = charges_envelope("run-1", "2026-04", _rating(), "rating", now, correlation)
+    checked = charges_envelope_checked("run-1", "2026-04", _rating(), "rating", now, correlation)
+    fast_wire, checked_wire = Envelope.decode(fast.encode()), Envelope.decode(checked.encode())
+    assert fast_wire.model_dump(exclude={"event_id"}) == checked_wire.model_dump(exclude={"event_id"})
+    assert parse(fast_wire) == parse(checked_wire)
+    assert any(line["unit_price"] is None for line in fast_wire.payload["lines"])  # tiered usage
