@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.invoicing import domain, payments, queries, service
+from services.invoicing import domain, payments, queries, service, store
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -46,8 +46,16 @@ async def request_run(body: RunRequest, request: Request):
     """Request a billing run for a month (all accounts, or `account_ids`): recorded here and sent
     to rating as RequestBillingRunV1."""
     rt = _rt(request)
+    now = rt.clock.now()
     async with rt.pool.acquire() as conn:
-        run_id = await service.request_run(conn, rt.settings, body.month, body.as_of or rt.clock.now(),
+        if body.as_of is not None and body.as_of > now:
+            # A run as of the future would bill before every fact of its month could be known.
+            # Only preview accounts (automatic_runs = false: replays, demos) may be run ahead.
+            known = await store.accounts_by_id(conn, body.account_ids or [])
+            if not body.account_ids or any(a not in known or known[a]["automatic_runs"] for a in body.account_ids):
+                return _error(422, "as_of_in_future", "a run as of a future instant is only allowed for named "
+                                                      "accounts opened with automatic_runs = false")
+        run_id = await service.request_run(conn, rt.settings, body.month, body.as_of or now,
                                            body.requested_by, body.account_ids)
         return await queries.run_status(conn, run_id, rt.clock.now())
 

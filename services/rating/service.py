@@ -100,7 +100,7 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
         run = await store.claim_pending_run(conn)
         if run is None:
             return -1
-        accounts = await store.due_accounts(conn, run["month"], run["requested_at"], run["account_ids"], chunk)
+        accounts = await store.due_accounts(conn, run, chunk)
         if not accounts:
             await _finish_run(conn, settings, run, now)
             return 0

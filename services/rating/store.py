@@ -101,15 +101,18 @@ LIMIT 1 FOR UPDATE SKIP LOCKED
 """
 
 # accounts due in this run: not rated for the month yet, and at or past their own metering point
-# (1st of the month, 00:00 in the account's zone) when the run was requested
+# (1st of the month, 00:00 in the account's zone) when the run was requested; in id order from
+# the run's cursor, so each chunk is an index range scan
 DUE_ACCOUNTS = """
 SELECT a.* FROM accounts a
-WHERE NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
+WHERE ($7::text IS NULL OR a.account_id > $7)
+  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
   AND make_timestamptz($2, $3, 1, 0, 0, 0, a.time_zone) <= $4
   AND ($5::text[] IS NULL OR a.account_id = ANY($5))
 ORDER BY a.account_id
 LIMIT $6
 """
+ADVANCE_CURSOR = "UPDATE runs SET cursor = $2 WHERE run_id = $1"
 
 CATALOG = "SELECT currency, product FROM products"
 SUBSCRIPTIONS_OF = "SELECT * FROM subscriptions WHERE account_id = ANY($1::text[])"
@@ -162,10 +165,14 @@ async def claim_pending_run(conn: asyncpg.Connection) -> asyncpg.Record | None:
     return await conn.fetchrow(CLAIM_PENDING_RUN)
 
 
-async def due_accounts(conn: asyncpg.Connection, month: str, requested_at: datetime,
-                       account_ids: list[str] | None, limit: int) -> list[asyncpg.Record]:
-    year, mon = map(int, month.split("-"))
-    return await conn.fetch(DUE_ACCOUNTS, month, year, mon, requested_at, account_ids, limit)
+async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, limit: int) -> list[asyncpg.Record]:
+    """The next `limit` accounts of `run` after its cursor; the cursor moves past them."""
+    year, mon = map(int, run["month"].split("-"))
+    rows = await conn.fetch(DUE_ACCOUNTS, run["month"], year, mon, run["requested_at"], run["account_ids"],
+                            limit, run["cursor"])
+    if rows:
+        await conn.execute(ADVANCE_CURSOR, run["run_id"], rows[-1]["account_id"])
+    return rows
 
 
 async def load_facts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, list]:

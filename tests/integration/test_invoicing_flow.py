@@ -173,3 +173,17 @@ async def test_run_requested_over_http_goes_through_the_outbox(invoicing, db):
     assert replay.json()["account_ids"] == 1 and replay.json()["requested_at"] == "2026-04-01T00:00:00+00:00"
     bad = await invoicing.http.post("/v1/runs", json={"month": "2026-13"})
     assert bad.status_code == 422 and bad.json()["reason"] == "invalid_input"
+
+
+async def test_a_run_as_of_the_future_only_for_preview_accounts(invoicing, db):
+    """The service's clock says 2026-05-01T06:00Z: June's run cannot be billed yet for a real
+    account, but may be for an account opened for previews (automatic_runs = false)."""
+    await invoicing.publish("provisioning.events", [opened("real1"), opened("preview1", automatic_runs=False)])
+    await eventually(lambda: _count(db, f"SELECT count(*) = 2 FROM {invoicing.schema}.accounts"), what="accounts")
+    future = {"month": "2026-06", "as_of": "2026-06-01T00:00:00Z"}
+    for body in (future, {**future, "account_ids": ["real1"]}, {**future, "account_ids": ["real1", "preview1"]}):
+        refused = await invoicing.http.post("/v1/runs", json=body)
+        assert refused.status_code == 422 and refused.json()["reason"] == "as_of_in_future", body
+    assert await _count(db, f"SELECT count(*) FROM {invoicing.schema}.runs") == 0
+    allowed = await invoicing.http.post("/v1/runs", json={**future, "account_ids": ["preview1"]})
+    assert allowed.status_code == 202, allowed.text
