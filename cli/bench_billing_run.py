@@ -16,7 +16,6 @@ import time
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer

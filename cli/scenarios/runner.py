@@ -7,25 +7,19 @@ from decimal import Decimal
 from services.invoicing.domain import Invoice, assemble_invoice
 from services.provisioning.domain import Command, ProductRule, ProvisioningState, Rejection, handle, pack_start_of
 from services.rating.pricing import (
-    EMPTY_LEDGER, Account, Catalog, PriceBook, PriceVersion, Product, Subscription, Tier, UsageRecord,
+    EMPTY_LEDGER, Account, Catalog, PriceBook, Subscription, UsageRecord,
     as_month, billing_run, counts_known_at, metering_point,
 )
 
-from .model import AccountModel, BillingRun, ProductModel, ScenarioModel, Usage, UserCount
+from services.rating.domain import product_from_dict
 
-
-def _tiers(tiers) -> tuple[Tier, ...]:
-    return tuple(Tier(None if t.up_to is None else Decimal(t.up_to), Decimal(t.unit_price)) for t in tiers or ())
+from .model import AccountModel, BillingRun, ScenarioModel, Usage, UserCount
 
 
 def build_catalog(scenario: ScenarioModel) -> Catalog:
-    """The pricing catalogue of a scenario."""
-    def product(p: ProductModel) -> Product:
-        versions = tuple(PriceVersion(v.id, v.effective_from, Decimal(v.unit_price), _tiers(v.tiers), v.tier_mode)
-                         for v in p.versions)
-        return Product(p.part_number, p.kind, Decimal(p.unit_price), p.name, p.minimum_days, p.minimum_term_months,
-                       p.termination, p.pack_size, p.minimum_packs, _tiers(p.tiers), p.tier_mode, versions)
-    return Catalog.of(scenario.catalog.currency, [product(p) for p in scenario.catalog.products])
+    """The pricing catalogue of a scenario, converted as the rating service converts its own."""
+    return Catalog.of(scenario.catalog.currency,
+                      [product_from_dict(p.model_dump(mode="json")) for p in scenario.catalog.products])
 
 
 def _command(event) -> Command:

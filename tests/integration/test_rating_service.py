@@ -4,7 +4,7 @@ requested, charges and a run summary out; the same request again publishes nothi
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
