@@ -34,16 +34,6 @@ class FrozenClock:
         self._at = self._at + delta
 
 
-class OffsetClock:
-    """The system clock shifted by a fixed offset (a platform run 'as of' another time)."""
-
-    def __init__(self, offset: timedelta) -> None:
-        self._offset = offset
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self._offset
-
-
 def _aware(at: datetime) -> None:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"instants must be timezone-aware: {at!r}")

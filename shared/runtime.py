@@ -10,7 +10,7 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -124,7 +124,3 @@ def add_platform_routes(http: FastAPI) -> None:
 
 def run(runtime: ServiceRuntime, http: FastAPI | None = None) -> None:
     asyncio.run(runtime.serve(http))
-
-
-def all_topics() -> Sequence[Topic]:
-    return topic_registry.ALL
