@@ -23,7 +23,7 @@ async def publish_envelopes(bootstrap: str, topic: str, envelopes: list[Envelope
     await publish(bootstrap, topic, [(e.key, e.encode()) for e in envelopes])
 
 
-async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 30):
+async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 60):
     """Records of `topic` from the beginning, waiting until at least `expect` arrived."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)

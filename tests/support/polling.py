@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 30,
+async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 60,
                      interval: float = 0.2, what: str = "condition"):
     """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
