@@ -108,6 +108,9 @@ class Subscription:
             group_id=f"{self.settings.topic_prefix}{self.settings.service}",
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            # a service's subscribers share one group: members hear of a rebalance at their next
+            # heartbeat, so a short interval lets a starting service settle in about a second
+            heartbeat_interval_ms=500,
             title=f"{self.settings.service}:{self.topic.name}",
         )
         if self.batch_handler is not None:
