@@ -8,7 +8,8 @@ the same envelope as the validated `charges_envelope_checked`; a unit test holds
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from uuid import UUID
 
 from contracts import wrap
@@ -19,6 +20,9 @@ from services.rating.domain import AccountRating
 _TYPE = "rating.charges.rated"
 
 
+_iso = lru_cache(maxsize=4096)(date.isoformat)  # a run repeats the same few dates many times
+
+
 def _decimal(value) -> str | None:
     return None if value is None else str(value)
 
@@ -27,7 +31,7 @@ def line_json(line) -> dict:
     """One pricing `ChargeLine` in the ChargeLineV1 wire shape."""
     return {
         "subscription_id": line.subscription, "part_number": line.part_number, "product_name": "",
-        "from": line.from_date.isoformat(), "to": line.to_date.isoformat(),
+        "from": _iso(line.from_date), "to": _iso(line.to_date),
         "quantity": str(line.quantity), "unit_price": _decimal(line.unit_price),
         "price_version": line.price_version, "amount": str(line.amount), "days": line.days,
         "month_days": line.month_days, "rule": line.rule, "late": line.late,

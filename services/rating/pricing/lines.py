@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from .calendar import Month
 from .ledger import LedgerUpdate
@@ -49,7 +50,7 @@ class ChargeLine:
     def explanation(self) -> str:
         """A human sentence saying why the line costs what it costs."""
         what = _RULE_TEXT.get(self.rule, self.rule)
-        period = f"{self.from_date.isoformat()} to {self.to_date.isoformat()} (exclusive)"
+        period = _period(self.from_date, self.to_date)
         if self.subscription is None:
             tail = f"; {self.note}" if self.note else ""
             return (f"{self.part_number}: {what}, {self.quantity} units used {period}, "
@@ -58,6 +59,12 @@ class ChargeLine:
         share = "whole month" if self.days == self.month_days else f"{self.days}/{self.month_days} days"
         return (f"{self.part_number} ({self.subscription}): {what}, {period}, {self.quantity} {unit}(s) × "
                 f"{self.unit_price}/month (price {self.price_version}) × {share} = {self.amount}")
+
+
+@lru_cache(maxsize=4096)
+def _period(first: date, end: date) -> str:
+    """'YYYY-MM-DD to YYYY-MM-DD (exclusive)': a run repeats the same few periods many times."""
+    return f"{first.isoformat()} to {end.isoformat()} (exclusive)"
 
 
 _new = object.__new__
