@@ -6,7 +6,6 @@ licence change is a provisioning event at a platform instant."""
 from __future__ import annotations
 
 import random
-import socket
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -23,7 +22,7 @@ from contracts.envelope import Envelope
 from contracts.registry import parse
 from tests.support.kafka import read_all
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.infra
 
@@ -33,11 +32,6 @@ T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 SNAPSHOT_AT = datetime(2026, 3, 31, 12, tzinfo=timezone.utc)
 TOTAL_EVENTS = 10_000
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _timelines(rng: random.Random, users: int):
@@ -100,7 +94,7 @@ def services(service_env, log_dir, db):  # db: its teardown (dropping the namesp
 
 
 async def test_licences_follow_10000_shuffled_events_and_the_snapshot(services, db, namespace, infra):
-    prov_port, auto_port = _free_port(), _free_port()
+    prov_port, auto_port = free_port(), free_port()
     services("provisioning", prov_port)
     services("auto_provisioning", auto_port)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{prov_port}", timeout=30) as http:

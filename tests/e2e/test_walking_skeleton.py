@@ -9,7 +9,7 @@ import pytest
 from contracts.registry import dead_letter_topic
 from tests.support.kafka import publish, read_all
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.infra
 
@@ -31,13 +31,6 @@ def services(service_env, log_dir, db):  # db: its teardown (dropping the namesp
         proc.stop()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 async def _open_acme(port: int) -> None:
     """Provisioning refuses unknown accounts and products: open `acme` and load XDM00001 first."""
@@ -54,7 +47,7 @@ async def _rating_rows(db, namespace, subscription_id):
 
 
 async def test_event_arrives_and_is_stored_once(services, db, namespace):
-    port = _free_port()
+    port = free_port()
     services("provisioning", port)
     await _open_acme(port)
     services("rating")
@@ -73,7 +66,7 @@ async def test_event_arrives_and_is_stored_once(services, db, namespace):
 
 
 async def test_consumer_killed_after_commit_applies_exactly_once(services, db, namespace, tmp_path, infra):
-    port = _free_port()
+    port = free_port()
     services("provisioning", port)
     await _open_acme(port)
     marker = tmp_path / "crashed"
@@ -105,7 +98,7 @@ async def _log_has(proc: ServiceProcess, text: str) -> bool:
 
 
 async def test_undecodable_message_goes_to_dead_letter_and_next_is_processed(services, db, namespace, infra):
-    port = _free_port()
+    port = free_port()
     services("provisioning", port)
     await _open_acme(port)
     services("rating")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -15,19 +14,14 @@ import pytest
 from tests.integration.test_invoicing_flow import charges, opened, summary
 from tests.support.infra import ROOT
 from tests.support.kafka import publish_envelopes, read_all
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.infra
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 async def test_run_billing_waits_until_the_run_is_reconciled(service_env, log_dir, infra, namespace, db):
-    port = _free_port()
+    port = free_port()
     env = {**service_env, "INVOICING_HTTP_PORT": str(port)}
     proc = ServiceProcess("invoicing", env, log_dir).start()
     try:
