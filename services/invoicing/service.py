@@ -4,13 +4,14 @@ subscriber's, or their own)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import asyncpg
+import orjson
 
 from contracts.envelope import Contract, Envelope
 from contracts.invoicing import InvoiceIssuedV1, InvoiceOverdueV1
@@ -108,8 +109,16 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
         store.INSERT_INVOICES, numbers, issuers, [int(n.rsplit("-", 1)[1]) for n in numbers],
         [i.account for i in invoices], [p.month for _, p in todo], [p.run_id for _, p in todo],
         [i.currency for i in invoices], [i.issue_date for i in invoices], [i.due_date for i in invoices],
-        [i.total for i in invoices], [json.dumps(e.payload["lines"]) for e, _ in todo], now,
+        [i.total for i in invoices], [orjson.dumps(e.payload["lines"]).decode() for e, _ in todo], now,
         [e.event_id for e, _ in todo])
+    issued: dict[tuple[str, str], list] = {}
+    for inv, (_, p) in zip(invoices, todo):
+        count_total = issued.setdefault((p.run_id, inv.currency), [0, Decimal(0)])
+        count_total[0] += 1
+        count_total[1] += inv.total
+    keys = sorted(issued)
+    await conn.execute(store.ADD_RUN_INVOICES, [k[0] for k in keys], [k[1] for k in keys],
+                       [issued[k][0] for k in keys], [issued[k][1] for k in keys])
     events = [
         envelope({"invoice_number": number, "issuer": issuer, "account_id": inv.account, "month": p.month,
                   "run_id": p.run_id, "issue_date": inv.issue_date.isoformat(),

@@ -62,7 +62,7 @@ JOIN unnest($1::text[], $2::text[]) AS k(account_id, month) USING (account_id, m
 INSERT_INVOICES = """
 INSERT INTO invoices (invoice_number, issuer, sequence, account_id, month, run_id, currency,
                       issue_date, due_date, total, lines, issued_at, source_event_id)
-SELECT n, iss, seq, acc, mon, run, cur, issue, due, tot, ln::jsonb, $12, src
+SELECT n, iss, seq, acc, mon, run, cur, issue, due, tot, ln::json, $12, src
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::date[], $9::date[], $10::numeric[], $11::text[], $13::uuid[])
      AS v(n, iss, seq, acc, mon, run, cur, issue, due, tot, ln, src)
@@ -114,8 +114,14 @@ LIST_RUNS = """
 SELECT * FROM runs WHERE ($1::text IS NULL OR month = $1)
 ORDER BY coalesce(requested_at, summary_at) DESC NULLS LAST, run_id LIMIT 200
 """
-RUN_RECEIVED = """
-SELECT currency, count(*) AS invoices, sum(total) AS total FROM invoices WHERE run_id = $1 GROUP BY currency
+RUN_RECEIVED = "SELECT currency, invoices, total FROM run_invoices WHERE run_id = $1"
+
+# moved with each batch of invoices, in its transaction (rows in key order: no deadlocks)
+ADD_RUN_INVOICES = """
+INSERT INTO run_invoices (run_id, currency, invoices, total)
+SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::numeric[]) ORDER BY 1, 2
+ON CONFLICT (run_id, currency) DO UPDATE
+SET invoices = run_invoices.invoices + EXCLUDED.invoices, total = run_invoices.total + EXCLUDED.total
 """
 
 # ------------------------------------------------------------------ payments and surcharges

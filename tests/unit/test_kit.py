@@ -138,3 +138,18 @@ class TestContracts:
         env = Envelope(type=name, schema_version=1, occurred_at=datetime.now(UTC), producer="p",
                        key="k", payload={"amount": "1.00"})
         assert parse(env) == ThingV2(amount="1.00", currency="USD")
+
+
+def test_envelope_wire_form_round_trips_with_foreign_uuids_and_decimals():
+    """encode() is orjson over the fields: instants end in Z, asyncpg's UUIDs and Decimals are text."""
+    import asyncpg.pgproto.pgproto as pgproto
+
+    correlation = uuid4()
+    env = Envelope.model_construct(
+        event_id=uuid4(), type="t", schema_version=1, occurred_at=datetime(2026, 4, 1, 6, tzinfo=timezone.utc),
+        producer="p", key="k", correlation_id=pgproto.UUID(str(correlation)), causation_id=None,
+        payload={"amount": Decimal("1.50"), "lines": [{"x": "y"}]})
+    raw = env.encode()
+    assert b'"occurred_at":"2026-04-01T06:00:00Z"' in raw
+    back = Envelope.decode(raw)
+    assert back.correlation_id == correlation and back.payload == {"amount": "1.50", "lines": [{"x": "y"}]}
