@@ -13,6 +13,7 @@ C = TypeVar("C", bound=type[Contract])
 _MODELS: dict[tuple[str, int], type[Contract]] = {}
 _TYPES: dict[type[Contract], tuple[str, int]] = {}
 _UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+_LATEST: dict[str, int] = {}  # name -> its highest registered version (parse runs per message)
 
 
 def event(name: str, version: int = 1) -> Callable[[C], C]:
@@ -23,6 +24,7 @@ def event(name: str, version: int = 1) -> Callable[[C], C]:
             raise ValueError(f"event type {name} v{version} registered twice")
         _MODELS[(name, version)] = cls
         _TYPES[cls] = (name, version)
+        _LATEST[name] = max(version, _LATEST.get(name, version))
         return cls
 
     return register
@@ -46,10 +48,10 @@ def type_of(cls: type[Contract]) -> tuple[str, int]:
 
 
 def latest_version(name: str) -> int:
-    versions = [v for (n, v) in _MODELS if n == name]
-    if not versions:
-        raise KeyError(f"unknown event type {name!r}")
-    return max(versions)
+    try:
+        return _LATEST[name]
+    except KeyError:
+        raise KeyError(f"unknown event type {name!r}") from None
 
 
 def models() -> dict[tuple[str, int], type[Contract]]:
@@ -63,9 +65,9 @@ class UnknownEventType(ValueError):
 def parse(envelope: Envelope) -> Contract:
     """The envelope's payload as its model, upcast to the latest version of its type."""
     name, version, payload = envelope.type, envelope.schema_version, envelope.payload
-    if not any(n == name for (n, _) in _MODELS):
+    target = _LATEST.get(name)
+    if target is None:
         raise UnknownEventType(f"unknown event type {name!r}")
-    target = latest_version(name)
     while version < target:
         step = _UPCASTERS.get((name, version))
         if step is None:
