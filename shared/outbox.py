@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from contracts.envelope import Envelope
 
@@ -121,17 +122,44 @@ class OutboxRelay:
             rows = await conn.fetch(CLAIM_BATCH, self._batch)
             if not rows:
                 return 0
-            futures = [
-                await self._producer.send(
-                    r["topic"],
-                    value=r["payload"],
-                    key=r["key"].encode(),
-                    headers=[("event_type", r["event_type"].encode()),
-                             ("event_id", str(r["event_id"]).encode())],
-                )
-                for r in rows
-            ]
-            await asyncio.gather(*futures)
+            await publish(self._producer, rows)
             await conn.execute(DELETE_BATCH, [r["id"] for r in rows])
         self.published += len(rows)
         return len(rows)
+
+
+def partition_of(key: bytes, partitions: list[int]) -> int:
+    """The partition aiokafka's (and Java's) default partitioner picks for `key` among the
+    topic's `partitions` (sorted)."""
+    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+
+
+async def publish(producer: AIOKafkaProducer, rows: Sequence) -> None:
+    """Send outbox rows and wait until Kafka acknowledged all of them.
+
+    Rows go out as one record batch per partition (aiokafka's batch API: about a third of the
+    CPU of one send() per record), in row order within each partition, so one key's events keep
+    their order. The partition of a key is the default partitioner's (murmur2, as Java's), the
+    same as a plain send() would choose; the idempotent producer numbers the batches as usual.
+    """
+    partitions: dict[str, list[int]] = {}
+    groups: dict[tuple[str, int], list] = {}
+    for row in rows:
+        topic = row["topic"]
+        if topic not in partitions:
+            partitions[topic] = sorted(await producer.partitions_for(topic))
+        of_topic = partitions[topic]
+        key = row["key"].encode()
+        partition = partition_of(key, of_topic)
+        groups.setdefault((topic, partition), []).append((key, row))
+    futures = []
+    for (topic, partition), records in groups.items():
+        batch = producer.create_batch()
+        for key, row in records:
+            headers = [("event_type", row["event_type"].encode()), ("event_id", str(row["event_id"]).encode())]
+            if batch.append(key=key, value=row["payload"], timestamp=None, headers=headers) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()  # full: the record starts the next batch
+                batch.append(key=key, value=row["payload"], timestamp=None, headers=headers)
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*futures)

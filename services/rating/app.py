@@ -19,7 +19,7 @@ def build() -> tuple[ServiceRuntime, object]:
     runtime.subscribe_batch(USER_COUNTS, handlers.on_user_counts)
     runtime.subscribe_batch(USAGE_RECORDS, handlers.on_usage)
     runtime.subscribe(RATING_REQUESTS, handlers.on_run_request)
-    runtime.background(handlers.run_worker)
+    runtime.background(handlers.run_workers)
     return runtime, api.http_app(runtime)
 
 

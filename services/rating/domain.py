@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -73,8 +73,9 @@ def _subscriptions(rows: list[Mapping], mp: datetime) -> list[Subscription]:
     return out
 
 
-def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]) -> list[AccountRating]:
-    """Rate month `month` for `accounts` from the facts loaded for them (see store.load_facts).
+def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]) -> Iterator[AccountRating]:
+    """Rate month `month` for `accounts` from the facts loaded for them (see store.load_facts),
+    yielding each account's rating in turn (a caller can give other work a turn in between).
 
     The core drops facts dated at or after each account's metering point itself; termination
     requests need the request instant, so `_subscriptions` drops those made at or after it.
@@ -94,7 +95,6 @@ def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]
         units[r["account_id"]][(r["part_number"], r["usage_month"])] = r["units"]
     target = as_month(month)
     metering_points: dict[str, datetime] = {}
-    out = []
     for a in accounts:
         aid, tz = a["account_id"], a["time_zone"]
         catalog = catalogs.get(a["currency"])
@@ -109,6 +109,5 @@ def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]
                              _subscriptions(rows, mp), counts[aid], usage[aid], ledger,
                              PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
                              if book else None)
-        out.append(AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",
-                                 a["currency"], tz, a["payment_terms_days"], result))
-    return out
+        yield AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",
+                            a["currency"], tz, a["payment_terms_days"], result)

@@ -54,30 +54,40 @@ async def on_run_request(conn: asyncpg.Connection, envelope: Envelope, payload: 
         await conn.execute("SELECT pg_notify(current_schema() || '_runs', '')")
 
 
-def run_worker(runtime) -> asyncio.Task:
-    """Rates pending runs chunk by chunk; woken by new requests, polling as a fallback."""
-    wake = asyncio.Event()
-    chunk = int(runtime.settings.extra.get("BILLING_RUN_CHUNK", 2000))  # accounts per transaction
+def run_workers(runtime) -> asyncio.Task:
+    """Rate pending runs chunk by chunk with BILLING_RUN_WORKERS tasks (default 2: one rates
+    while another waits on the database), woken by new requests and by each other's plans and
+    summaries, polling once a second as a fallback."""
+    settings = runtime.settings
+    chunk = int(settings.extra.get("BILLING_RUN_CHUNK", 2000))  # accounts per transaction
+    workers = max(1, int(settings.extra.get("BILLING_RUN_WORKERS", 2)))
+    wakes = [asyncio.Event() for _ in range(workers)]
 
-    async def loop() -> None:
-        listener = await runtime.pool.acquire()
-        await listener.add_listener(f"{runtime.settings.db_schema}_runs", lambda *_: wake.set())
-        try:
-            while True:
+    def wake_all(*_: object) -> None:
+        for event in wakes:
+            event.set()
+
+    async def loop(wake: asyncio.Event) -> None:
+        while True:
+            wake.clear()
+            try:
+                rated = await service.rate_next_chunk(runtime.pool, settings, runtime.clock.now(), chunk)
+            except Exception:
+                log.exception("rating a run chunk failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            if rated < 0:
                 try:
-                    rated = await service.rate_next_chunk(runtime.pool, runtime.settings, runtime.clock.now(),
-                                                          chunk)
-                except Exception:
-                    log.exception("rating a run chunk failed; retrying")
-                    await asyncio.sleep(1)
-                    continue
-                if rated < 0:
-                    wake.clear()
-                    try:
-                        await asyncio.wait_for(wake.wait(), 1.0)
-                    except asyncio.TimeoutError:
-                        pass
+                    await asyncio.wait_for(wake.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def listen() -> None:
+        listener = await runtime.pool.acquire()
+        await listener.add_listener(f"{settings.db_schema}_runs", wake_all)
+        try:
+            await asyncio.gather(*(loop(event) for event in wakes))
         finally:
             await runtime.pool.release(listener)
 
-    return asyncio.create_task(loop(), name="rating-run-worker")
+    return asyncio.create_task(listen(), name="rating-run-workers")

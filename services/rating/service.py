@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -24,6 +25,8 @@ from shared import outbox
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_YIELD_EVERY = 100  # accounts rated between two turns given to the event loop
 
 # ---------------------------------------------------------------- facts
 
@@ -92,40 +95,77 @@ async def request_run(conn: asyncpg.Connection, envelope: Envelope, e: RequestBi
 
 
 async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime, chunk: int = 2000) -> int:
-    """Rate up to `chunk` due accounts of the oldest pending run, in one transaction: their
-    charges (to the outbox), their ledger and their account-run rows commit together. When no
-    account is left, publish the run's summary and mark it rated. Returns accounts rated (-1:
-    no pending run). A crash anywhere resumes where the last commit left off."""
-    async with pool.acquire() as conn, conn.transaction():
-        run = await store.claim_pending_run(conn)
+    """One step of the oldest pending run, in one transaction: plan it into chunks of about
+    `chunk` accounts, or rate one chunk nobody else is rating (its charges to the outbox, its
+    ledger, its account-run rows and the chunk's done mark commit together), or, once every
+    chunk is done, publish the run's summary and mark it rated.
+
+    Any number of workers (tasks of this process, replicas) run this side by side: a chunk is
+    claimed with SKIP LOCKED, and the runs themselves go one at a time, oldest request first,
+    since an account's later run must see the ledger its earlier run wrote. A crash anywhere
+    leaves the step's chunk pending for the next claim. Returns the accounts rated (0 for a
+    step that rated none), or -1 when this worker has nothing to do now."""
+    async with pool.acquire() as conn:
+        run = await store.oldest_pending_run(conn)
         if run is None:
             return -1
-        accounts = await store.due_accounts(conn, run, chunk)
-        if not accounts:
-            await _finish_run(conn, settings, run, now)
+        if not run["planned"]:
+            async with conn.transaction():
+                locked = await store.lock_run(conn, run["run_id"])
+                if locked is None:
+                    return -1  # another worker is planning it: it notifies when done
+                if not locked["planned"]:
+                    chunks = await store.plan_chunks(conn, locked, chunk)
+                    await _notify_workers(conn)
+                    log.info("run %s (%s): planned %d chunks of up to %d accounts", run["run_id"],
+                             run["month"], chunks, chunk)
             return 0
-        ids = [a["account_id"] for a in accounts]
-        began = time.perf_counter()
-        facts = await store.load_facts(conn, ids)
-        loaded = time.perf_counter()
-        ratings = domain.rate_accounts(run["month"], accounts, facts)
-        envelopes, through, units, rated_ids, rows = [], [], [], [], []
-        for r in ratings:
-            res = r.result
-            through += list(res.ledger_update.billed_through.items())
-            units += [(r.account_id, part, month, n) for (part, month), n in res.ledger_update.usage_units.items()]
-            rated_ids += list(res.ledger_update.rated_usage_ids)
-            rows.append((r.account_id, r.settlement, r.currency, len(res.lines), res.total))
-            if res.lines:
-                envelopes.append(charges_envelope(run["run_id"], run["month"], r, settings.service, now,
-                                                  run["request_event_id"]))
-        await store.save_ledger(conn, run["month"], through, units, rated_ids)
-        await store.save_account_runs(conn, run["month"], run["run_id"], rows)
-        rated = time.perf_counter()
-        await outbox.add(conn, settings.topic(RATING_CHARGES.name), envelopes)
-        log.info("run %s: rated %d accounts (load %.3f s, rate %.3f s, write %.3f s)", run["run_id"],
-                 len(accounts), loaded - began, rated - loaded, time.perf_counter() - rated)
-        return len(accounts)
+        async with conn.transaction():
+            piece = await store.claim_chunk(conn, run["run_id"])
+            if piece is not None:
+                return await _rate_chunk(conn, settings, run, piece, now)
+        async with conn.transaction():
+            locked = await store.lock_run(conn, run["run_id"])
+            if locked is None or await store.chunks_left(conn, run["run_id"]):
+                return -1  # its last chunks are being rated elsewhere
+            await _finish_run(conn, settings, locked, now)
+            await _notify_workers(conn)
+            return 0
+
+
+async def _notify_workers(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_notify(current_schema() || '_runs', '')")
+
+
+async def _rate_chunk(conn: asyncpg.Connection, settings: Settings, run, piece, now: datetime) -> int:
+    accounts = await store.due_accounts(conn, run, piece)
+    if not accounts:
+        await store.mark_chunk_done(conn, piece, now, 0)
+        return 0
+    ids = [a["account_id"] for a in accounts]
+    began = time.perf_counter()
+    facts = await store.load_facts(conn, ids)
+    loaded = time.perf_counter()
+    envelopes, through, units, rated_ids, rows = [], [], [], [], []
+    for done, r in enumerate(domain.rate_accounts(run["month"], accounts, facts), 1):
+        res = r.result
+        through += list(res.ledger_update.billed_through.items())
+        units += [(r.account_id, part, month, n) for (part, month), n in res.ledger_update.usage_units.items()]
+        rated_ids += list(res.ledger_update.rated_usage_ids)
+        rows.append((r.account_id, r.settlement, r.currency, len(res.lines), res.total))
+        if res.lines:
+            envelopes.append(charges_envelope(run["run_id"], run["month"], r, settings.service, now,
+                                              run["request_event_id"]))
+        if done % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # let the outbox relay and the other workers move meanwhile
+    await store.save_ledger(conn, run["month"], through, units, rated_ids)
+    await store.save_account_runs(conn, run["month"], run["run_id"], rows)
+    rated = time.perf_counter()
+    await outbox.add(conn, settings.topic(RATING_CHARGES.name), envelopes)
+    await store.mark_chunk_done(conn, piece, now, len(accounts))
+    log.info("run %s: chunk %d rated %d accounts (load %.3f s, rate %.3f s, write %.3f s)", run["run_id"],
+             piece["seq"], len(accounts), loaded - began, rated - loaded, time.perf_counter() - rated)
+    return len(accounts)
 
 
 async def _finish_run(conn: asyncpg.Connection, settings: Settings, run, now: datetime) -> None:

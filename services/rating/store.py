@@ -94,31 +94,59 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (run_id) DO NOTHING
 """
 
-# the oldest pending run, locked so that one replica at a time rates it
-CLAIM_PENDING_RUN = """
-SELECT * FROM runs WHERE status = 'pending' ORDER BY requested_at, run_id
+# runs are rated one at a time, oldest request first: a later run of an account must see the
+# ledger its earlier run wrote
+OLDEST_PENDING_RUN = """
+SELECT * FROM runs WHERE status = 'pending' ORDER BY requested_at, run_id LIMIT 1
+"""
+LOCK_RUN = "SELECT * FROM runs WHERE run_id = $1 AND status = 'pending' FOR UPDATE SKIP LOCKED"
+
+# the upper bounds of the run's chunks, in id order: the candidate account ids at the positions
+# of the ramp ($3), then at every `size`-th ($1) position after the ramp's last ($4)
+CHUNK_BOUNDS = """
+SELECT account_id FROM (
+    SELECT account_id, row_number() OVER (ORDER BY account_id) AS n FROM accounts
+    WHERE $2::text[] IS NULL OR account_id = ANY($2)
+) x WHERE n = ANY($3::int[]) OR (n > $4 AND (n - $4) % $1 = 0) ORDER BY account_id
+"""
+INSERT_CHUNKS = """
+INSERT INTO run_chunks (run_id, seq, after_id, through_id)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[])
+"""
+MARK_PLANNED = "UPDATE runs SET planned = true WHERE run_id = $1"
+
+# a chunk nobody is rating; the row lock is the claim, held until the chunk's transaction ends
+CLAIM_CHUNK = """
+SELECT * FROM run_chunks WHERE run_id = $1 AND done_at IS NULL ORDER BY seq
 LIMIT 1 FOR UPDATE SKIP LOCKED
 """
+CHUNKS_LEFT = "SELECT count(*) FROM run_chunks WHERE run_id = $1 AND done_at IS NULL"
+MARK_CHUNK_DONE = "UPDATE run_chunks SET done_at = $3, accounts = $4 WHERE run_id = $1 AND seq = $2"
 
-# accounts due in this run: not rated for the month yet, and at or past their own metering point
-# (1st of the month, 00:00 in the account's zone) when the run was requested; in id order from
-# the run's cursor, so each chunk is an index range scan
+# the chunk's accounts due in this run: not rated for the month yet, and at or past their own
+# metering point (1st of the month, 00:00 in the account's zone) when the run was requested.
+# The id range is spelled out per shape of the chunk's bounds (see _due_accounts_sql): a
+# "$n IS NULL OR ..." test would leave a prepared statement's generic plan scanning every account.
 DUE_ACCOUNTS = """
 SELECT a.* FROM accounts a
-WHERE ($7::text IS NULL OR a.account_id > $7)
+WHERE {range}
   AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
   AND make_timestamptz($2, $3, 1, 0, 0, 0, a.time_zone) <= $4
   AND ($5::text[] IS NULL OR a.account_id = ANY($5))
 ORDER BY a.account_id
-LIMIT $6
 """
-ADVANCE_CURSOR = "UPDATE runs SET cursor = $2 WHERE run_id = $1"
+_DUE_RANGES = {
+    (True, True): "a.account_id > $6 AND a.account_id <= $7",
+    (True, False): "a.account_id > $6",
+    (False, True): "a.account_id <= $6",
+    (False, False): "true",
+}
 
 CATALOG = "SELECT currency, product FROM products"
-SUBSCRIPTIONS_OF = "SELECT * FROM subscriptions WHERE account_id = ANY($1::text[])"
-BILLED_THROUGH_OF = """
-SELECT b.subscription_id, b.through FROM billed_through b
-JOIN subscriptions s USING (subscription_id) WHERE s.account_id = ANY($1::text[])
+# subscriptions with their ledger entry (the first day not billed yet), in one index pass
+SUBSCRIPTIONS_OF = """
+SELECT s.*, b.through AS billed_through FROM subscriptions s LEFT JOIN billed_through b USING (subscription_id)
+WHERE s.account_id = ANY($1::text[])
 """
 USER_COUNTS_OF = "SELECT account_id, at, count FROM user_counts WHERE account_id = ANY($1::text[])"
 UNRATED_USAGE_OF = """
@@ -161,26 +189,66 @@ async def insert_run(conn: asyncpg.Connection, run_id: str, month: str, requeste
                               request_event_id) == "INSERT 0 1"
 
 
-async def claim_pending_run(conn: asyncpg.Connection) -> asyncpg.Record | None:
-    return await conn.fetchrow(CLAIM_PENDING_RUN)
+async def oldest_pending_run(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    return await conn.fetchrow(OLDEST_PENDING_RUN)
 
 
-async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, limit: int) -> list[asyncpg.Record]:
-    """The next `limit` accounts of `run` after its cursor; the cursor moves past them."""
+async def lock_run(conn: asyncpg.Connection, run_id: str) -> asyncpg.Record | None:
+    """The pending run, locked until the transaction ends; None if done or locked elsewhere."""
+    return await conn.fetchrow(LOCK_RUN, run_id)
+
+
+def chunk_ramp(size: int) -> list[int]:
+    """End positions of the first chunks, of size/8, size/4 and size/2 accounts: the first
+    charges leave (and downstream invoicing starts) after a fraction of a full chunk's time."""
+    ends, end = [], 0
+    for part in (8, 4, 2):
+        if size // part:
+            end += size // part
+            ends.append(end)
+    return ends
+
+
+async def plan_chunks(conn: asyncpg.Connection, run: asyncpg.Record, size: int) -> int:
+    """Cut the run's candidate accounts into chunks (a ramp, then `size` each); returns how many."""
+    ramp = chunk_ramp(size)
+    rows = await conn.fetch(CHUNK_BOUNDS, size, run["account_ids"], ramp, ramp[-1] if ramp else 0)
+    bounds = [r["account_id"] for r in rows]
+    lower, upper = [None, *bounds], [*bounds, None]
+    await conn.execute(INSERT_CHUNKS, run["run_id"], list(range(len(lower))), lower, upper)
+    await conn.execute(MARK_PLANNED, run["run_id"])
+    return len(lower)
+
+
+async def claim_chunk(conn: asyncpg.Connection, run_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(CLAIM_CHUNK, run_id)
+
+
+async def chunks_left(conn: asyncpg.Connection, run_id: str) -> int:
+    return await conn.fetchval(CHUNKS_LEFT, run_id)
+
+
+async def mark_chunk_done(conn: asyncpg.Connection, chunk: asyncpg.Record, at: datetime, accounts: int) -> None:
+    await conn.execute(MARK_CHUNK_DONE, chunk["run_id"], chunk["seq"], at, accounts)
+
+
+async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record) -> list[asyncpg.Record]:
+    """The accounts of `chunk` due in `run`, in id order."""
     year, mon = map(int, run["month"].split("-"))
-    rows = await conn.fetch(DUE_ACCOUNTS, run["month"], year, mon, run["requested_at"], run["account_ids"],
-                            limit, run["cursor"])
-    if rows:
-        await conn.execute(ADVANCE_CURSOR, run["run_id"], rows[-1]["account_id"])
-    return rows
+    bounds = [b for b in (chunk["after_id"], chunk["through_id"]) if b is not None]
+    shape = (chunk["after_id"] is not None, chunk["through_id"] is not None)
+    return await conn.fetch(DUE_ACCOUNTS.format(range=_DUE_RANGES[shape]), run["month"], year, mon,
+                            run["requested_at"], run["account_ids"], *bounds)
 
 
 async def load_facts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, list]:
     """Everything the runs of these accounts need, in one round trip per table."""
+    subscriptions = await conn.fetch(SUBSCRIPTIONS_OF, account_ids)
     return {
         "catalog": await conn.fetch(CATALOG),
-        "subscriptions": await conn.fetch(SUBSCRIPTIONS_OF, account_ids),
-        "billed_through": await conn.fetch(BILLED_THROUGH_OF, account_ids),
+        "subscriptions": subscriptions,
+        "billed_through": [{"subscription_id": r["subscription_id"], "through": r["billed_through"]}
+                           for r in subscriptions if r["billed_through"] is not None],
         "user_counts": await conn.fetch(USER_COUNTS_OF, account_ids),
         "usage": await conn.fetch(UNRATED_USAGE_OF, account_ids),
         "usage_units": await conn.fetch(USAGE_UNITS_OF, account_ids),

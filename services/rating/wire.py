@@ -16,6 +16,7 @@ from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.rating import AccountChargesRatedV1, ChargeLineV1
 from services.rating.domain import AccountRating
+from services.rating.pricing.lines import explanation_around
 
 _TYPE = "rating.charges.rated"
 
@@ -28,15 +29,35 @@ def _decimal(value) -> str | None:
 
 
 def line_json(line) -> dict:
-    """One pricing `ChargeLine` in the ChargeLineV1 wire shape."""
-    return {
-        "subscription_id": line.subscription, "part_number": line.part_number, "product_name": "",
-        "from": _iso(line.from_date), "to": _iso(line.to_date),
-        "quantity": str(line.quantity), "unit_price": _decimal(line.unit_price),
-        "price_version": line.price_version, "amount": str(line.amount), "days": line.days,
-        "month_days": line.month_days, "rule": line.rule, "late": line.late,
-        "explanation": line.explanation,
-    }
+    """One pricing `ChargeLine` in the ChargeLineV1 wire shape. Lines of one shape (product,
+    period, quantity, price, amount, rule) differ only in their subscription: the shape's dict
+    and explanation are built once and copied."""
+    quantity, unit_price, amount = str(line.quantity), _decimal(line.unit_price), str(line.amount)
+    usage = line.subscription is None
+    key = (line.part_number, line.rule, line.from_date, line.to_date, quantity, unit_price, line.price_version,
+           amount, line.days, line.month_days, line.late, line.note, usage)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        if len(_SHAPES) >= _MAX_SHAPES:
+            _SHAPES.clear()
+        before, after = explanation_around(
+            line.part_number, line.rule, line.from_date, line.to_date, quantity, str(line.unit_price),
+            line.price_version, amount, line.days, line.month_days, line.note, usage)
+        shape = _SHAPES[key] = ({
+            "subscription_id": None, "part_number": line.part_number, "product_name": "",
+            "from": _iso(line.from_date), "to": _iso(line.to_date), "quantity": quantity, "unit_price": unit_price,
+            "price_version": line.price_version, "amount": amount, "days": line.days,
+            "month_days": line.month_days, "rule": line.rule, "late": line.late, "explanation": before,
+        }, before, after)
+    out = shape[0].copy()
+    if not usage:
+        out["subscription_id"] = line.subscription
+        out["explanation"] = shape[1] + line.subscription + shape[2]
+    return out
+
+
+_SHAPES: dict[tuple, tuple[dict, str, str]] = {}
+_MAX_SHAPES = 65536
 
 
 def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,

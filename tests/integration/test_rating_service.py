@@ -142,3 +142,92 @@ async def test_metering_point_in_the_account_zone_decides_due(rating, infra, nam
     la = next(e.payload for e in got if e.payload.get("account_id") == "la")
     packs = sorted((l["from"], l["quantity"]) for l in la["lines"])
     assert packs == [("2026-03-10", "1"), ("2026-04-01", "2")]
+
+
+async def test_replicas_rate_a_run_chunk_by_chunk_each_account_once(service_env, log_dir, infra, namespace, db):
+    """Two rating processes, two workers each, chunks of 3 accounts: every account of the run is
+    rated exactly once, and the next month's run starts from the ledger the first one wrote."""
+    env_ = {**service_env, "BILLING_RUN_CHUNK": "3", "BILLING_RUN_WORKERS": "2"}
+    replicas = [ServiceProcess("rating", env_, log_dir / str(i)).start() for i in range(2)]
+    try:
+        ids = [f"acct-{i:02d}" for i in range(20)]
+        events = [env(_catalog(), "catalog")]
+        for aid in ids:
+            events += [env(AccountOpenedV1(account_id=aid, at=at("2026-01-01T00:00:00Z")), aid),
+                       env(FeatureProvisionedV1(account_id=aid, subscription_id=f"{aid}-s", part_number="XDM00001",
+                                                quantity=1, at=at("2026-03-01T00:00:00Z")), aid)]
+        await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", events)
+
+        async def facts_stored():
+            return await db.fetchval(f"SELECT count(*) FROM {namespace}rating.subscriptions") == 20
+        await eventually(facts_stored, what="facts stored")
+        for month, requested in (("2026-04", "2026-04-01T06:00:00Z"), ("2026-05", "2026-05-01T06:00:00Z")):
+            await publish_envelopes(infra.kafka, f"{namespace}rating.requests", [
+                env(RequestBillingRunV1(run_id=f"r-{month}", month=month, requested_at=at(requested)), month)])
+        got = await _charges(infra, namespace, expect=42)
+        charges = [e.payload for e in got if e.type == "rating.charges.rated"]
+        summaries = {e.payload["run_id"]: e.payload for e in got if e.type == "rating.run.rated"}
+        assert len(got) == 42
+        for month in ("2026-04", "2026-05"):
+            of_month = [c for c in charges if c["month"] == month]
+            assert sorted(c["account_id"] for c in of_month) == ids  # each account once
+            assert summaries[f"r-{month}"]["accounts"] == 20
+        # April: March in arrears and April in advance; May: only May (the ledger was seen)
+        assert {c["total"] for c in charges if c["month"] == "2026-04"} == {"24.00"}
+        assert {c["total"] for c in charges if c["month"] == "2026-05"} == {"12.00"}
+        chunks = await db.fetch(f"SELECT run_id, accounts, done_at FROM {namespace}rating.run_chunks")
+        assert all(c["done_at"] is not None for c in chunks)
+        assert sum(c["accounts"] for c in chunks if c["run_id"] == "r-2026-04") == 20
+    finally:
+        for proc in replicas:
+            proc.stop()
+
+
+async def test_a_failing_chunk_leaves_nothing_and_is_rated_by_the_next_claim(infra, namespace, db, monkeypatch):
+    """In process, on the real database: a chunk whose transaction fails writes nothing (no
+    charges, no ledger, still pending); the next step rates it, once."""
+    from services.rating import service, store
+    from shared import db as kit_db
+    from shared.settings import Settings
+
+    settings = Settings(service="rating", schema=f"{namespace}rating", topic_prefix=namespace)
+    migrations = Path(service.__file__).parent / "migrations"
+    await kit_db.migrate_dsn(infra.database_url, settings.db_schema, migrations)
+    pool = await kit_db.create_pool(infra.database_url, settings.db_schema, 1, 3)
+    try:
+        async with pool.acquire() as conn:
+            catalog = _catalog()
+            await service.record_catalog(conn, env(catalog, "catalog"), catalog)
+            for i in range(5):
+                opened = AccountOpenedV1(account_id=f"a{i}", at=at("2026-01-01T00:00:00Z"))
+                feature = FeatureProvisionedV1(account_id=f"a{i}", subscription_id=f"a{i}-s", part_number="XDM00001",
+                                               quantity=1, at=at("2026-03-01T00:00:00Z"))
+                await service.record_account(conn, env(opened, opened.account_id), opened)
+                await service.record_feature_provisioned(conn, env(feature, feature.account_id), feature)
+            request = RequestBillingRunV1(run_id="r1", month="2026-04", requested_at=at("2026-04-01T06:00:00Z"))
+            await service.request_run(conn, env(request, "2026-04"), request)
+        now = at("2026-04-01T06:00:01Z")
+        assert await service.rate_next_chunk(pool, settings, now, chunk=3) == 0  # planned: 1, 3 and 1 accounts
+
+        real_save = store.save_account_runs
+
+        async def broken(*args):
+            await real_save(*args)
+            raise ConnectionError("database went away mid-chunk")
+        monkeypatch.setattr(store, "save_account_runs", broken)
+        with pytest.raises(ConnectionError):
+            await service.rate_next_chunk(pool, settings, now, chunk=3)
+        counts = await db.fetchrow(f"""SELECT (SELECT count(*) FROM {namespace}rating.outbox) AS outbox,
+            (SELECT count(*) FROM {namespace}rating.account_runs) AS runs,
+            (SELECT count(*) FROM {namespace}rating.billed_through) AS ledger,
+            (SELECT count(*) FROM {namespace}rating.run_chunks WHERE done_at IS NULL) AS pending""")
+        assert dict(counts) == {"outbox": 0, "runs": 0, "ledger": 0, "pending": 3}
+
+        monkeypatch.setattr(store, "save_account_runs", real_save)
+        assert [await service.rate_next_chunk(pool, settings, now, chunk=3) for _ in range(5)] == [1, 3, 1, 0, -1]
+        rated = await db.fetch(f"SELECT account_id FROM {namespace}rating.account_runs ORDER BY 1")
+        assert [r["account_id"] for r in rated] == [f"a{i}" for i in range(5)]
+        assert await db.fetchval(f"SELECT status FROM {namespace}rating.runs") == "rated"
+        assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.outbox") == 6  # 5 charges, 1 summary
+    finally:
+        await pool.close()

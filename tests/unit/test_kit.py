@@ -153,3 +153,14 @@ def test_envelope_wire_form_round_trips_with_foreign_uuids_and_decimals():
     assert b'"occurred_at":"2026-04-01T06:00:00Z"' in raw
     back = Envelope.decode(raw)
     assert back.correlation_id == correlation and back.payload == {"amount": "1.50", "lines": [{"x": "y"}]}
+
+
+def test_outbox_partitions_keys_as_the_default_partitioner():
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from shared.outbox import partition_of
+
+    partitions = list(range(8))
+    for i in range(500):
+        key = f"acct-{i}".encode()
+        assert partition_of(key, partitions) == DefaultPartitioner()(key, partitions, partitions)

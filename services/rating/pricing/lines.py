@@ -49,16 +49,30 @@ class ChargeLine:
     @property
     def explanation(self) -> str:
         """A human sentence saying why the line costs what it costs."""
-        what = _RULE_TEXT.get(self.rule, self.rule)
-        period = _period(self.from_date, self.to_date)
-        if self.subscription is None:
-            tail = f"; {self.note}" if self.note else ""
-            return (f"{self.part_number}: {what}, {self.quantity} units used {period}, "
-                    f"price {self.price_version}{tail} = {self.amount}")
-        unit = "pack" if self.rule == "pack" else "unit"
-        share = "whole month" if self.days == self.month_days else f"{self.days}/{self.month_days} days"
-        return (f"{self.part_number} ({self.subscription}): {what}, {period}, {self.quantity} {unit}(s) × "
-                f"{self.unit_price}/month (price {self.price_version}) × {share} = {self.amount}")
+        before, after = explanation_around(
+            self.part_number, self.rule, self.from_date, self.to_date, str(self.quantity), str(self.unit_price),
+            self.price_version, str(self.amount), self.days, self.month_days, self.note, self.subscription is None)
+        return before if self.subscription is None else before + self.subscription + after
+
+
+@lru_cache(maxsize=65536)
+def explanation_around(part_number: str, rule: str, from_date: date, to_date: date, quantity: str,
+                       unit_price: str, price_version: str, amount: str, days: int | None,
+                       month_days: int | None, note: str, usage: bool) -> tuple[str, str]:
+    """A line's explanation as the text before and after its subscription id (usage lines have
+    none: all of it comes first). Numbers come as their text, so equal values written
+    differently (12 and 12.00) stay apart in the cache: a run explains the same few line shapes
+    for many subscriptions."""
+    what = _RULE_TEXT.get(rule, rule)
+    period = _period(from_date, to_date)
+    if usage:
+        tail = f"; {note}" if note else ""
+        return (f"{part_number}: {what}, {quantity} units used {period}, price {price_version}{tail} = {amount}",
+                "")
+    unit = "pack" if rule == "pack" else "unit"
+    share = "whole month" if days == month_days else f"{days}/{month_days} days"
+    return (f"{part_number} (", f"): {what}, {period}, {quantity} {unit}(s) × {unit_price}/month "
+                                f"(price {price_version}) × {share} = {amount}")
 
 
 @lru_cache(maxsize=4096)
