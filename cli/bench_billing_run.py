@@ -42,6 +42,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the bench's schemas and topics")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--rating-replicas", type=int, default=1, help="rating processes (default 1)")
+    parser.add_argument("--invoicing-replicas", type=int, default=1, help="invoicing processes (default 1)")
 
 
 def _facts(n: int, ns: str):
@@ -86,7 +88,9 @@ async def _bench(args: argparse.Namespace) -> dict:
            "BILLING_SCHEMA_PREFIX": ns,
            "BILLING_SCHEDULER_MS": "3600000"}  # the bench requests the run itself
     log_dir = ROOT / "var" / "bench" / ns
-    services = [ServiceProcess(name, env, log_dir) for name in ("rating", "invoicing")]
+    replicas = {"rating": args.rating_replicas, "invoicing": args.invoicing_replicas}
+    services = [ServiceProcess(name, env, log_dir / f"{name}-{i}" if i else log_dir)
+                for name, count in replicas.items() for i in range(count)]
     try:
         for proc in services:
             proc.start(timeout=120)
@@ -98,7 +102,7 @@ async def _bench(args: argparse.Namespace) -> dict:
         await wait_consumed(bootstrap, ns + "rating", ends, args.timeout, "the set-up facts")
         await wait_consumed(bootstrap, ns + "invoicing", ends, args.timeout, "the set-up facts")
         print(f"setup: done in {time.perf_counter() - began:.1f} s; requesting the {MONTH} run", flush=True)
-        invoicing = services[1].url
+        invoicing = next(proc.url for proc in services if proc.name == "invoicing")
         async with httpx.AsyncClient(timeout=30) as http:
             began = time.perf_counter()
             run = (await http.post(f"{invoicing}/v1/runs", json={"month": MONTH, "requested_by": "bench"})).json()
@@ -109,7 +113,7 @@ async def _bench(args: argparse.Namespace) -> dict:
                 run = (await http.get(f"{invoicing}/v1/runs/{run['run_id']}")).json()
             seconds = time.perf_counter() - began
         invoices = run.get("invoices", run.get("received_accounts", args.accounts))
-        return {"bench": "billing-run", "accounts": args.accounts, "invoices": invoices,
+        return {"bench": "billing-run", "accounts": args.accounts, "replicas": replicas, "invoices": invoices,
                 "seconds": round(seconds, 2), "invoices_per_second": round(invoices / seconds)}
     finally:
         for proc in services:

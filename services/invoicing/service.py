@@ -103,28 +103,34 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
     counts: dict[str, int] = {}
     for issuer in issuers:
         counts[issuer] = counts.get(issuer, 0) + 1
+    issued: dict[tuple[str, str], list] = {}
+    for inv, (_, p) in zip(invoices, todo):
+        count_total = issued.setdefault((p.run_id, inv.currency), [0, Decimal(0)])
+        count_total[0] += 1
+        count_total[1] += inv.total
+    # the lines as JSON once: stored as they are and embedded as they are in the event
+    lines = [orjson.dumps(e.payload["lines"]) for e, _ in todo]
+    payloads = [{"invoice_number": None, "issuer": issuer, "account_id": inv.account, "month": p.month,
+                 "run_id": p.run_id, "issue_date": inv.issue_date.isoformat(),
+                 "due_date": inv.due_date.isoformat(), "currency": inv.currency, "total": str(inv.total),
+                 "lines": orjson.Fragment(text)}
+                for issuer, inv, (_, p), text in zip(issuers, invoices, todo, lines)]
+    # from here to the commit the issuers' counters are locked (gapless numbers): only what needs
+    # the numbers happens after this line
     last = await store.reserve_numbers(conn, counts)
     numbers = domain.number_invoices(issuers, last)
     await conn.execute(
         store.INSERT_INVOICES, numbers, issuers, [int(n.rsplit("-", 1)[1]) for n in numbers],
         [i.account for i in invoices], [p.month for _, p in todo], [p.run_id for _, p in todo],
         [i.currency for i in invoices], [i.issue_date for i in invoices], [i.due_date for i in invoices],
-        [i.total for i in invoices], [orjson.dumps(e.payload["lines"]).decode() for e, _ in todo], now,
-        [e.event_id for e, _ in todo])
-    issued: dict[tuple[str, str], list] = {}
-    for inv, (_, p) in zip(invoices, todo):
-        count_total = issued.setdefault((p.run_id, inv.currency), [0, Decimal(0)])
-        count_total[0] += 1
-        count_total[1] += inv.total
+        [i.total for i in invoices], [text.decode() for text in lines], now, [e.event_id for e, _ in todo])
     keys = sorted(issued)
     await conn.execute(store.ADD_RUN_INVOICES, [k[0] for k in keys], [k[1] for k in keys],
                        [issued[k][0] for k in keys], [issued[k][1] for k in keys])
-    events = [
-        envelope({"invoice_number": number, "issuer": issuer, "account_id": inv.account, "month": p.month,
-                  "run_id": p.run_id, "issue_date": inv.issue_date.isoformat(),
-                  "due_date": inv.due_date.isoformat(), "currency": inv.currency, "total": str(inv.total),
-                  "lines": e.payload["lines"]}, _ISSUED, inv.account, settings.service, now, e)
-        for number, issuer, inv, (e, p) in zip(numbers, issuers, invoices, todo)]
+    events = []
+    for number, payload, inv, (e, _) in zip(numbers, payloads, invoices, todo):
+        payload["invoice_number"] = number
+        events.append(envelope(payload, _ISSUED, inv.account, settings.service, now, e))
     await outbox.add(conn, settings.topic(INVOICING_EVENTS.name), events)
     return len(events)
 
