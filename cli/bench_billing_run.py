@@ -3,7 +3,8 @@ PostgreSQL, with the rating and invoicing services as separate processes.
 
 Set-up (not timed): N accounts with three subscriptions each and one usage record, fed to the
 services as provisioning events and usage records in a namespace of their own. Timed: from the
-run request to the run reconciled (the last invoice issued).
+run request to the run reconciled (the last invoice issued). Topology: one rating process (two
+run workers) and two invoicing replicas in one consumer group, by default.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench's schemas and topics")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--rating-replicas", type=int, default=1, help="rating processes (default 1)")
-    parser.add_argument("--invoicing-replicas", type=int, default=1, help="invoicing processes (default 1)")
+    parser.add_argument("--invoicing-replicas", type=int, default=2,
+                        help="invoicing processes (default 2: one would lag behind rating and finish alone)")
 
 
 def _facts(n: int, ns: str):

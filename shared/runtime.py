@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -124,6 +125,10 @@ def add_platform_routes(http: FastAPI) -> None:
 
 
 def run(runtime: ServiceRuntime, http: FastAPI | None = None) -> None:
-    """Serve on uvloop (asyncpg's and uvicorn's fast event loop: about a fifth less CPU per
-    event on the hot paths than the default loop)."""
+    """Serve on uvloop (asyncpg's and uvicorn's fast event loop). The garbage collector leaves
+    the objects made at start-up alone (gc.freeze) and runs its youngest generation every
+    50,000 allocations instead of 700: a batch of events allocates far more than 700 objects,
+    almost none of them in cycles."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     uvloop.run(runtime.serve(http))

@@ -162,11 +162,12 @@ pg_up() {
       || die "initdb failed: see $dir/initdb.log"
   fi
   log "postgres: starting on 127.0.0.1:$PG_PORT"
-  # Durable defaults (fsync, synchronous commit). max_wal_size: a billing run writes a few GB of
+  # Durable defaults (fsync, synchronous commit). shared_buffers: a 100,000-account run's tables
+  # and indexes stay in memory. max_wal_size: a billing run writes a few GB of
   # WAL; at the 1 GB default a checkpoint every few seconds makes each first page change after it
   # write a full page image, which cost a quarter of the run's throughput.
   as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-    -o "-h 127.0.0.1 -p $PG_PORT -k $dir -c max_connections=300 -c shared_buffers=256MB -c max_wal_size=${PG_MAX_WAL_SIZE:-4GB} -c fsync=${PG_FSYNC:-on} -c synchronous_commit=${PG_SYNC_COMMIT:-on}" >/dev/null \
+    -o "-h 127.0.0.1 -p $PG_PORT -k $dir -c max_connections=300 -c shared_buffers=${PG_SHARED_BUFFERS:-1GB} -c max_wal_size=${PG_MAX_WAL_SIZE:-4GB} -c fsync=${PG_FSYNC:-on} -c synchronous_commit=${PG_SYNC_COMMIT:-on}" >/dev/null \
     || die "postgres did not start: see $dir/postgres.log"
 }
 

@@ -1,0 +1,36 @@
+"""`billing bench billing-run` end to end at a small size: its own rating process and two
+invoicing replicas, a real run, the JSON figures as its last line, and its namespace dropped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+
+pytestmark = pytest.mark.infra
+
+
+async def test_bench_billing_run_issues_one_invoice_per_account(infra):
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka, "DATABASE_URL": infra.database_url}
+    benches = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench%'"
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        before = await conn.fetchval(benches)
+    finally:
+        await conn.close()
+    done = subprocess.run([sys.executable, "-m", "cli.main", "bench", "billing-run", "--accounts", "300",
+                           "--timeout", "240"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["accounts"] == 300 and result["invoices"] == 300
+    assert result["replicas"] == {"rating": 1, "invoicing": 2}
+    assert result["invoices_per_second"] > 0
+    conn = await asyncpg.connect(infra.database_url)
+    try:  # the bench's schemas are gone
+        assert await conn.fetchval(benches) == before
+    finally:
+        await conn.close()
