@@ -95,9 +95,10 @@ ON CONFLICT (run_id) DO NOTHING
 """
 
 # runs are rated one at a time, oldest request first: a later run of an account must see the
-# ledger its earlier run wrote
+# ledger its earlier run wrote. A run already planned (being rated) goes before any other, so a
+# request arriving with an earlier instant waits for it instead of running beside it.
 OLDEST_PENDING_RUN = """
-SELECT * FROM runs WHERE status = 'pending' ORDER BY requested_at, run_id LIMIT 1
+SELECT * FROM runs WHERE status = 'pending' ORDER BY planned DESC, requested_at, run_id LIMIT 1
 """
 LOCK_RUN = "SELECT * FROM runs WHERE run_id = $1 AND status = 'pending' FOR UPDATE SKIP LOCKED"
 
