@@ -85,7 +85,6 @@ def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]
     units: dict[str, dict] = defaultdict(dict)
     for r in facts["subscriptions"]:
         subs[r["account_id"]].append(r)
-    through = {r["subscription_id"]: r["through"] for r in facts["billed_through"]}
     for r in facts["user_counts"]:
         counts[r["account_id"]].append((r["at"], r["count"]))
     for r in facts["usage"]:
@@ -102,8 +101,8 @@ def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]
             raise LookupError(f"no catalogue in {a['currency']} for account {aid}")
         mp = metering_points.get(tz) or metering_points.setdefault(tz, metering_point(target, tz))
         rows = subs[aid]
-        ledger = BilledLedger({r["subscription_id"]: through[r["subscription_id"]]
-                               for r in rows if r["subscription_id"] in through}, units.get(aid, {}))
+        ledger = BilledLedger({r["subscription_id"]: r["billed_through"]
+                               for r in rows if r["billed_through"] is not None}, units.get(aid, {}))
         book = a["price_book"]
         result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
                              _subscriptions(rows, mp), counts[aid], usage[aid], ledger,

@@ -243,13 +243,11 @@ async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asy
 
 
 async def load_facts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, list]:
-    """Everything the runs of these accounts need, in one round trip per table."""
-    subscriptions = await conn.fetch(SUBSCRIPTIONS_OF, account_ids)
+    """Everything the runs of these accounts need, in one round trip per table (subscriptions
+    come with their `billed_through` ledger date)."""
     return {
         "catalog": await conn.fetch(CATALOG),
-        "subscriptions": subscriptions,
-        "billed_through": [{"subscription_id": r["subscription_id"], "through": r["billed_through"]}
-                           for r in subscriptions if r["billed_through"] is not None],
+        "subscriptions": await conn.fetch(SUBSCRIPTIONS_OF, account_ids),
         "user_counts": await conn.fetch(USER_COUNTS_OF, account_ids),
         "usage": await conn.fetch(UNRATED_USAGE_OF, account_ids),
         "usage_units": await conn.fetch(USAGE_UNITS_OF, account_ids),

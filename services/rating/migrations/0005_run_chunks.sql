@@ -1,7 +1,7 @@
 -- A run is planned once into chunks of account ids, (after_id, through_id] in id order, which
 -- workers (tasks of one process, or replicas) claim with SKIP LOCKED and rate in parallel, each
 -- in one transaction that also marks the chunk done. A crash leaves the chunk pending: the next
--- claim rates it. The runs.cursor of the one-worker design is no longer read.
+-- claim rates it. (0007 drops the one-worker design's runs.cursor.)
 ALTER TABLE runs ADD COLUMN planned boolean NOT NULL DEFAULT false;
 
 CREATE TABLE run_chunks (
