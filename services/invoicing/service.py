@@ -110,6 +110,7 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
         count_total[1] += inv.total
     # the lines as JSON once: stored as they are and embedded as they are in the event
     lines = [orjson.dumps(e.payload["lines"]) for e, _ in todo]
+    lines_text = [text.decode() for text in lines]
     payloads = [{"invoice_number": None, "issuer": issuer, "account_id": inv.account, "month": p.month,
                  "run_id": p.run_id, "issue_date": inv.issue_date.isoformat(),
                  "due_date": inv.due_date.isoformat(), "currency": inv.currency, "total": str(inv.total),
@@ -123,7 +124,7 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
         store.INSERT_INVOICES, numbers, issuers, [int(n.rsplit("-", 1)[1]) for n in numbers],
         [i.account for i in invoices], [p.month for _, p in todo], [p.run_id for _, p in todo],
         [i.currency for i in invoices], [i.issue_date for i in invoices], [i.due_date for i in invoices],
-        [i.total for i in invoices], [text.decode() for text in lines], now, [e.event_id for e, _ in todo])
+        [i.total for i in invoices], lines_text, now, [e.event_id for e, _ in todo])
     keys = sorted(issued)
     await conn.execute(store.ADD_RUN_INVOICES, [k[0] for k in keys], [k[1] for k in keys],
                        [issued[k][0] for k in keys], [issued[k][1] for k in keys])
