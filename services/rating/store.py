@@ -126,7 +126,7 @@ MARK_CHUNK_DONE = "UPDATE run_chunks SET done_at = $3, accounts = $4 WHERE run_i
 
 # the chunk's accounts due in this run: not rated for the month yet, and at or past their own
 # metering point (1st of the month, 00:00 in the account's zone) when the run was requested.
-# The id range is spelled out per shape of the chunk's bounds (see _due_accounts_sql): a
+# The id range is spelled out per shape of the chunk's bounds (_DUE_RANGES): a
 # "$n IS NULL OR ..." test would leave a prepared statement's generic plan scanning every account.
 DUE_ACCOUNTS = """
 SELECT a.* FROM accounts a

@@ -34,30 +34,27 @@ def line_json(line) -> dict:
     and explanation are built once and copied."""
     quantity, unit_price, amount = str(line.quantity), _decimal(line.unit_price), str(line.amount)
     usage = line.subscription is None
-    key = (line.part_number, line.rule, line.from_date, line.to_date, quantity, unit_price, line.price_version,
-           amount, line.days, line.month_days, line.late, line.note, usage)
-    shape = _SHAPES.get(key)
-    if shape is None:
-        if len(_SHAPES) >= _MAX_SHAPES:
-            _SHAPES.clear()
-        before, after = explanation_around(
-            line.part_number, line.rule, line.from_date, line.to_date, quantity, str(line.unit_price),
-            line.price_version, amount, line.days, line.month_days, line.note, usage)
-        shape = _SHAPES[key] = ({
-            "subscription_id": None, "part_number": line.part_number, "product_name": "",
-            "from": _iso(line.from_date), "to": _iso(line.to_date), "quantity": quantity, "unit_price": unit_price,
-            "price_version": line.price_version, "amount": amount, "days": line.days,
-            "month_days": line.month_days, "rule": line.rule, "late": line.late, "explanation": before,
-        }, before, after)
-    out = shape[0].copy()
+    template, before, after = _shape(line.part_number, line.rule, line.from_date, line.to_date, quantity,
+                                     unit_price, line.price_version, amount, line.days, line.month_days,
+                                     line.late, line.note, usage)
+    out = template.copy()
     if not usage:
         out["subscription_id"] = line.subscription
-        out["explanation"] = shape[1] + line.subscription + shape[2]
+        out["explanation"] = before + line.subscription + after
     return out
 
 
-_SHAPES: dict[tuple, tuple[dict, str, str]] = {}
-_MAX_SHAPES = 65536
+@lru_cache(maxsize=65536)
+def _shape(part_number, rule, from_date, to_date, quantity, unit_price, price_version, amount, days, month_days,
+           late, note, usage) -> tuple[dict, str, str]:
+    """A line shape's wire dict (no subscription) and its explanation around the subscription id;
+    numbers come as their text (12 and 12.00 are different shapes)."""
+    before, after = explanation_around(part_number, rule, from_date, to_date, quantity, str(unit_price),
+                                       price_version, amount, days, month_days, note, usage)
+    return ({"subscription_id": None, "part_number": part_number, "product_name": "", "from": _iso(from_date),
+             "to": _iso(to_date), "quantity": quantity, "unit_price": unit_price, "price_version": price_version,
+             "amount": amount, "days": days, "month_days": month_days, "rule": rule, "late": late,
+             "explanation": before}, before, after)
 
 
 def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
