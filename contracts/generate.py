@@ -10,7 +10,7 @@ from pathlib import Path
 import contracts  # noqa: F401  (registers every model)
 from contracts import topics
 from contracts.envelope import Envelope
-from contracts.registry import dead_letter_topic, models
+from contracts.registry import dead_letter_topic, models, redrive_topic
 
 ROOT = Path(__file__).parent
 SCHEMAS = ROOT / "schemas"
@@ -72,6 +72,13 @@ def asyncapi() -> dict:
         "address": dead_letter_topic("{service}"),
         "description": "Messages a service gave up on (undecodable, or failed its retry budget), "
                        "with source_topic, source_partition, source_offset and error headers.",
+    }
+    channels["redrive"] = {
+        "address": redrive_topic("{service}"),
+        "description": "Dead letters an operator redrives (POST /v1/dead-letters/{id}/redrive): the "
+                       "original bytes and key, with redrive_of (the dead letter's id), consumer, "
+                       "source_topic, source_partition and source_offset headers. Read only by "
+                       "the service that dead-lettered them.",
     }
     return {
         "asyncapi": "3.0.0",

@@ -96,3 +96,9 @@ class Topic:
 def dead_letter_topic(service: str) -> str:
     """Each consuming service has one dead-letter topic for the messages it gave up on."""
     return f"{service}.dead-letter"
+
+
+def redrive_topic(service: str) -> str:
+    """Each consuming service has one redrive topic: dead letters an operator sends back to the
+    consumer that gave up on them (only that service reads it)."""
+    return f"{service}.redrive"

@@ -18,8 +18,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts.envelope import Contract, Envelope
-from contracts.registry import Topic, dead_letter_topic, parse
-from shared import inbox
+from contracts.registry import Topic, dead_letter_topic, parse, redrive_topic
+from shared import dead_letters, inbox
+from shared.dead_letters import Origin
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,14 @@ def make_broker(settings: Settings) -> KafkaBroker:
 
 async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "",
                         services: Sequence[str] = ()) -> None:
-    """Create the registry's topics (and the services' dead-letter topics) where missing."""
+    """Create the registry's topics (and the services' dead-letter and redrive topics) where missing."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [NewTopic(prefix + t.name, t.partitions, 1,
                            topic_configs={"retention.ms": str(t.retention_ms)}) for t in topics]
-        wanted += [NewTopic(prefix + dead_letter_topic(s), 1, 1) for s in services]
+        wanted += [NewTopic(prefix + name(s), 1, 1) for s in services for name in (dead_letter_topic, redrive_topic)]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
             try:
@@ -56,6 +57,20 @@ async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "
 
 class PoisonMessage(Exception):
     """Raised by a handler for input that can never succeed; sent to the dead-letter topic at once."""
+
+
+def consumer_name(service: str, topic_name: str) -> str:
+    """The inbox's and dead letters' name for one service consuming one (registry) topic."""
+    return f"{service}:{topic_name}"
+
+
+def _fault_hook(envelopes) -> None:
+    """Fault injection for tests: BILLING_FAIL_EVENT_TYPE=<event type> makes the handling of such
+    an event fail (inside its transaction, so nothing is applied) until the process restarts
+    without it: a poison message whose cause an operator then removes."""
+    wanted = os.environ.get("BILLING_FAIL_EVENT_TYPE")
+    if wanted and any(e.type == wanted for e in envelopes):
+        raise RuntimeError(f"fault injection: BILLING_FAIL_EVENT_TYPE={wanted}")
 
 
 def _crash_hook(envelope: Envelope) -> None:
@@ -94,7 +109,7 @@ class Subscription:
 
     @property
     def consumer(self) -> str:
-        return f"{self.settings.service}:{self.topic.name}"
+        return consumer_name(self.settings.service, self.topic.name)
 
     @property
     def physical_topic(self) -> str:
@@ -134,11 +149,13 @@ class Subscription:
         envelope = Envelope.decode(record.value)
         return envelope, parse(envelope)
 
-    async def _on_record(self, record) -> None:
+    async def _on_record(self, record, origin: Origin | None = None) -> None:
+        """Apply one record (from the topic, or from the redrive topic with its `origin`)."""
+        origin = origin or Origin(self.consumer, record.topic, record.partition, record.offset)
         try:
             envelope, payload = self._decode(record)
         except Exception as exc:
-            await self.dead_letter(record, f"undecodable: {exc}")
+            await self.dead_letter(record, f"undecodable: {exc}", origin)
             return
         budget = max(1, self.settings.retry_budget)
         for attempt in range(1, budget + 1):
@@ -146,12 +163,12 @@ class Subscription:
                 await self._apply_one(envelope, payload)
                 return
             except PoisonMessage as exc:
-                await self.dead_letter(record, f"poison: {exc}")
+                await self.dead_letter(record, f"poison: {exc}", origin, envelope)
                 return
             except Exception as exc:
                 if attempt == budget:
                     log.exception("giving up on %s after %d attempts", envelope.event_id, attempt)
-                    await self.dead_letter(record, f"failed {attempt} times: {exc!r}")
+                    await self.dead_letter(record, f"failed {attempt} times: {exc!r}", origin, envelope)
                     return
                 log.warning("attempt %d for %s failed: %r", attempt, envelope.event_id, exc)
                 await asyncio.sleep(self.settings.retry_backoff_ms / 1000 * 2 ** (attempt - 1))
@@ -161,6 +178,7 @@ class Subscription:
             if not await inbox.claim(conn, self.consumer, envelope):
                 log.info("skipped duplicate event %s (%s)", envelope.event_id, envelope.type)
                 return
+            _fault_hook((envelope,))
             if self.handler is not None:
                 await self.handler(conn, envelope, payload)
             else:
@@ -192,6 +210,7 @@ class Subscription:
                     else:
                         log.info("skipped duplicate event %s (%s)", env.event_id, env.type)
                 if todo:
+                    _fault_hook(e for e, _ in todo)
                     await self.batch_handler(conn, todo)
         except Exception as exc:
             # isolate the failing message: replay the batch one record at a time
@@ -203,22 +222,56 @@ class Subscription:
             _crash_hook(env)
 
     # ---------------------------------------------------------------- dead letters
-    async def dead_letter(self, record, error: str) -> None:
-        """Record the message in the service's dead_letters table and its dead-letter topic.
-        Raises if neither works, so the offset is not committed and the record comes back."""
-        log.error("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, error)
-        key = record.key.decode(errors="replace") if record.key else None
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                """INSERT INTO dead_letters (consumer, topic, partition, "offset", key, payload, error)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-                self.consumer, record.topic, record.partition, record.offset, key, record.value, error[:4000],
-            )
-        await self.broker.publish(
-            record.value or b"",
-            topic=self.settings.topic(dead_letter_topic(self.settings.service)),
-            key=record.key,
-            headers={"source_topic": record.topic, "source_partition": str(record.partition),
-                     "source_offset": str(record.offset), "error": error[:1000],
-                     "consumer": self.consumer},
-        )
+    async def dead_letter(self, record, error: str, origin: Origin | None = None,
+                          envelope: Envelope | None = None) -> None:
+        origin = origin or Origin(self.consumer, record.topic, record.partition, record.offset)
+        await record_dead_letter(self.settings, self.broker, self.pool, record, error, origin, envelope)
+
+
+async def record_dead_letter(settings: Settings, broker: KafkaBroker, pool: asyncpg.Pool, record,
+                             error: str, origin: Origin, envelope: Envelope | None = None) -> None:
+    """Record the message in the service's dead_letters table and its dead-letter topic.
+    Raises if neither works, so the offset is not committed and the record comes back."""
+    log.error("dead letter from %s[%s]@%s%s: %s", origin.topic, origin.partition, origin.offset,
+              f" (redrive of {origin.redrive_of})" if origin.redrive_of else "", error)
+    key = record.key.decode(errors="replace") if record.key else None
+    async with pool.acquire() as conn:
+        dead_id = await dead_letters.record(conn, origin, key, record.value, error,
+                                            envelope.event_id if envelope else None,
+                                            envelope.type if envelope else None)
+    headers = {**origin.headers(), "error": error[:1000]}
+    if dead_id is not None:
+        headers["dead_letter_id"] = str(dead_id)
+    await broker.publish(record.value or b"", topic=settings.topic(dead_letter_topic(settings.service)),
+                         key=record.key, headers=headers)
+
+
+def register_redrive(settings: Settings, broker: KafkaBroker, pool: asyncpg.Pool,
+                     subscriptions: Sequence[Subscription]) -> None:
+    """The service's redrive topic: each record goes back to the subscription that dead-lettered
+    it (named by its `consumer` header), through the same decoding, inbox, retry budget and dead
+    letters. Other services never read this topic, so a redrive reaches only this one."""
+    by_consumer = {sub.consumer: sub for sub in subscriptions}
+    topic = settings.topic(redrive_topic(settings.service))
+
+    async def on_redrive(message: KafkaMessage) -> None:
+        record = message.raw_message
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+        try:
+            origin = Origin.from_headers(headers)
+        except (KeyError, ValueError) as exc:  # not written by a redrive: keep it for an operator
+            origin = Origin(consumer_name(settings.service, redrive_topic(settings.service)),
+                            record.topic, record.partition, record.offset)
+            await record_dead_letter(settings, broker, pool, record, f"bad redrive headers: {exc!r}", origin)
+            return
+        sub = by_consumer.get(origin.consumer)
+        if sub is None:  # the subscription went away after the redrive was accepted
+            await record_dead_letter(settings, broker, pool, record,
+                                     f"redrive: no subscriber for {origin.consumer}", origin)
+            return
+        log.info("redrive of dead letter %s for %s", origin.redrive_of, origin.consumer)
+        await sub._on_record(record, origin)
+
+    broker.subscriber(topic, decoder=_no_decoding, group_id=f"{settings.topic_prefix}{settings.service}",
+                      auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
+                      heartbeat_interval_ms=500, title=f"{settings.service}:redrive")(on_redrive)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -26,7 +27,11 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::bytea[]
 TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('outbox:' || current_schema()))"
 
 CLAIM_BATCH = """
-SELECT id, topic, key, event_id, event_type, payload FROM outbox ORDER BY id LIMIT $1
+SELECT id, topic, key, event_id, event_type, payload, headers FROM outbox ORDER BY id LIMIT $1
+"""
+
+INSERT_ONE = """
+INSERT INTO outbox (topic, key, event_id, event_type, payload, headers) VALUES ($1, $2, $3, $4, $5, $6)
 """
 
 DELETE_BATCH = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
@@ -44,6 +49,13 @@ async def add(conn: asyncpg.Connection, topic: str, envelopes: Sequence[Envelope
         [e.type for e in envelopes],
         [e.encode() for e in envelopes],
     )
+
+
+async def add_record(conn: asyncpg.Connection, topic: str, key: str, event_id: UUID, event_type: str,
+                     payload: bytes, headers: dict[str, str]) -> None:
+    """Write one record as it is (bytes already encoded, extra Kafka headers) in the caller's
+    transaction: a redrive re-sends a dead letter's original bytes."""
+    await conn.execute(INSERT_ONE, topic, key, event_id, event_type, payload, headers)
 
 
 def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
@@ -157,6 +169,8 @@ async def publish(producer: AIOKafkaProducer, rows: Sequence) -> None:
         batch = producer.create_batch()
         for key, row in records:
             headers = [("event_type", row["event_type"].encode()), ("event_id", str(row["event_id"]).encode())]
+            if row["headers"]:
+                headers += [(name, str(value).encode()) for name, value in row["headers"].items()]
             if batch.append(key=key, value=row["payload"], timestamp=None, headers=headers) is None:
                 futures.append(await producer.send_batch(batch, topic, partition=partition))
                 batch = producer.create_batch()  # full: the record starts the next batch

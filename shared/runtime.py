@@ -24,7 +24,8 @@ from contracts import topics as topic_registry
 from contracts.registry import Topic
 from shared import db
 from shared.clock import Clock, SystemClock
-from shared.kafka import BatchHandler, Handler, Subscription, ensure_topics, make_broker
+from shared.kafka import (BatchHandler, Handler, Subscription, consumer_name, ensure_topics, make_broker,
+                          register_redrive)
 from shared.logging import configure
 from shared.outbox import OutboxRelay, make_producer
 from shared.settings import Settings
@@ -50,6 +51,11 @@ class ServiceRuntime:
     def topic(self, topic: Topic) -> str:
         return self.settings.topic(topic.name)
 
+    @property
+    def consumers(self) -> set[str]:
+        """The inbox consumer names of this service's subscriptions (what a dead letter can go back to)."""
+        return {consumer_name(self.settings.service, topic.name) for topic, *_ in self._subscriptions}
+
     def subscribe(self, topic: Topic, handler: Handler) -> None:
         self._subscriptions.append((topic, handler, None, 1))
 
@@ -69,8 +75,12 @@ class ServiceRuntime:
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, self.producer, s.db_schema, s.relay_batch, s.relay_idle_ms)
         await self.relay.start()
-        for topic, handler, batch_handler, max_records in self._subscriptions:
-            Subscription(s, self.broker, self.pool, topic, handler, batch_handler, max_records).register()
+        subscriptions = [Subscription(s, self.broker, self.pool, topic, handler, batch_handler, max_records)
+                         for topic, handler, batch_handler, max_records in self._subscriptions]
+        for subscription in subscriptions:
+            subscription.register()
+        if subscriptions:
+            register_redrive(s, self.broker, self.pool, subscriptions)
         await self.broker.start()
         self._tasks = [start(self) for start in self._background]
         log.info("%s started (schema %s)", s.service, s.db_schema)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shared import dead_letter_api
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -62,6 +63,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="The platform's one place where prices are computed. Read-only operator view.")
     app.state.runtime = runtime
     app.include_router(router)
+    app.include_router(dead_letter_api.router)
 
     @app.get("/health")
     async def health():

@@ -1,0 +1,102 @@
+"""Every service's dead letters over HTTP: list, show, redrive once, discard (one shared router)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from contracts.registry import redrive_topic
+from shared import dead_letters
+
+MAX_ID = 2**63 - 1  # bigserial: a larger id can only be unknown, and must not reach asyncpg
+# who acted: an operator's name or a key's label; printable, no control characters
+ACTOR = r"^[^\x00-\x1f\x7f]{1,100}$"
+
+# auth: operator only -- the operator-role dependency goes on this router, in this one place
+router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
+
+
+class Problem(BaseModel):
+    reason: str = Field(examples=["already_redriven"])
+    detail: str
+
+
+class Action(BaseModel):
+    """Who redrives or discards, and why (kept on the dead letter)."""
+
+    by: str = Field(default="operator", pattern=ACTOR)
+    note: str | None = Field(default=None, max_length=1000, pattern=r"^[^\x00]*$")
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "`unknown_dead_letter`"},
+    409: {"model": Problem, "description": "`already_redriven`, `already_discarded`, `empty_payload` "
+                                           "or `no_consumer`"},
+}
+DeadLetterId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dead letter's id")]
+
+
+def _problem(refused: dead_letters.Refused) -> JSONResponse:
+    return JSONResponse({"reason": refused.reason, "detail": refused.detail}, status_code=refused.status)
+
+
+@router.get("", summary="Dead letters of this service, newest first")
+async def list_dead_letters(
+    request: Request,
+    state: Literal["dead", "redriven", "discarded"] | None = None,
+    topic: str | None = Query(default=None, max_length=249, pattern=r"^[A-Za-z0-9._-]+$",
+                              description="source topic (its registry name)"),
+    limit: int = Query(default=50, ge=1, le=500),
+    before: int | None = Query(default=None, ge=1, le=MAX_ID,
+                               description="the previous page's `next_before`"),
+):
+    runtime = request.app.state.runtime
+    topics = [topic, runtime.settings.topic(topic)] if topic else None
+    async with runtime.pool.acquire() as conn:
+        return await dead_letters.list_page(conn, state, topics, before, limit)
+
+
+@router.get("/{dead_letter_id}", summary="One dead letter with its payload (JSON, text or base64)",
+            responses=REFUSALS)
+async def show_dead_letter(request: Request, dead_letter_id: DeadLetterId):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        try:
+            return await dead_letters.show(conn, dead_letter_id)
+        except dead_letters.Refused as refused:
+            return _problem(refused)
+
+
+@router.post("/{dead_letter_id}/redrive", status_code=202, responses=REFUSALS,
+             summary="Send the message once more to the consumer that gave up on it")
+async def redrive_dead_letter(request: Request, dead_letter_id: DeadLetterId,
+                              action: Action | None = Body(default=None)):
+    """Accepted: the original bytes leave through the outbox on this service's redrive topic and
+    the dead letter is `redriven` (a second redrive is refused). `GET` it later for the outcome:
+    applied, or failed again as a new dead letter."""
+    return await _act(request, dead_letter_id, action or Action(), redrive=True)
+
+
+@router.post("/{dead_letter_id}/discard", responses=REFUSALS,
+             summary="Drop the message on purpose: it can no longer be redriven")
+async def discard_dead_letter(request: Request, dead_letter_id: DeadLetterId,
+                              action: Action | None = Body(default=None)):
+    return await _act(request, dead_letter_id, action or Action(), redrive=False)
+
+
+async def _act(request: Request, dead_letter_id: int, action: Action, redrive: bool):
+    runtime = request.app.state.runtime
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn:
+        try:
+            if redrive:
+                topic = runtime.settings.topic(redrive_topic(runtime.settings.service))
+                await dead_letters.redrive(conn, dead_letter_id, topic, runtime.consumers, now,
+                                           action.by, action.note)
+            else:
+                await dead_letters.discard(conn, dead_letter_id, now, action.by, action.note)
+            return await dead_letters.show(conn, dead_letter_id)
+        except dead_letters.Refused as refused:
+            return _problem(refused)

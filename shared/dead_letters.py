@@ -1,0 +1,179 @@
+"""Dead letters: record what a consumer gave up on; list, show, redrive (once) or discard them."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import orjson
+
+from shared import outbox
+
+STATES = ("dead", "redriven", "discarded")
+MAX_ERROR = 4000
+# the outbox row's event type when the message never decoded (it has no envelope to name one)
+UNDECODED_TYPE = "dead_letter.redrive"
+
+# ON CONFLICT DO NOTHING: a redelivered record (its offset commit lost) is recorded once, by the
+# unique delivery index (consumer, topic, partition, offset, redrive_of)
+RECORD = """
+INSERT INTO dead_letters (consumer, topic, partition, "offset", key, payload, error,
+                          event_id, event_type, redrive_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+_COLUMNS = """id, consumer, topic, partition, "offset", key, event_id, event_type, error, recorded_at,
+state, state_at, state_by, note, redrive_of, octet_length(payload) AS payload_bytes"""
+
+# newest first; `before` is the keyset cursor (the last id of the previous page)
+LIST = f"""
+SELECT {_COLUMNS} FROM dead_letters
+WHERE ($1::text IS NULL OR state = $1)
+  AND ($2::text[] IS NULL OR topic = ANY($2))
+  AND ($3::bigint IS NULL OR id < $3)
+ORDER BY id DESC LIMIT $4
+"""
+
+SHOW = f"SELECT {_COLUMNS}, payload FROM dead_letters WHERE id = $1"
+
+# what became of a redrive: a later failure points back at it; a success claimed the event id
+RETRIED_AS = "SELECT id FROM dead_letters WHERE redrive_of = $1 ORDER BY id"
+APPLIED_AT = "SELECT processed_at FROM inbox WHERE consumer = $1 AND event_id = $2"
+
+# the row lock serialises concurrent redrives and discards of one dead letter: the second
+# waits, then reads the first one's state and is refused
+LOCK = 'SELECT id, consumer, topic, partition, "offset", key, payload, event_id, event_type, state ' \
+       "FROM dead_letters WHERE id = $1 FOR UPDATE"
+
+SET_STATE = "UPDATE dead_letters SET state = $2, state_at = $3, state_by = $4, note = $5 WHERE id = $1"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a dead message first came from, and which dead letter it is a redrive of (if any)."""
+
+    consumer: str
+    topic: str
+    partition: int
+    offset: int
+    redrive_of: int | None = None
+
+    def headers(self) -> dict[str, str]:
+        found = {"consumer": self.consumer, "source_topic": self.topic,
+                 "source_partition": str(self.partition), "source_offset": str(self.offset)}
+        if self.redrive_of is not None:
+            found["redrive_of"] = str(self.redrive_of)
+        return found
+
+    @classmethod
+    def from_headers(cls, headers: dict[str, str]) -> "Origin":
+        """The origin a redrive record carries; ValueError/KeyError when the headers are not one's."""
+        return cls(headers["consumer"], headers["source_topic"], int(headers["source_partition"]),
+                   int(headers["source_offset"]), int(headers["redrive_of"]))
+
+
+class Refused(Exception):
+    """An operator's request that cannot be done: HTTP `status` with a reason code."""
+
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.reason, self.detail = status, reason, detail
+
+
+async def record(conn: asyncpg.Connection, origin: Origin, key: str | None, payload: bytes | None,
+                 error: str, event_id: UUID | None = None, event_type: str | None = None) -> int | None:
+    """Store a dead letter; its id, or None when this delivery was recorded before."""
+    return await conn.fetchval(RECORD, origin.consumer, origin.topic, origin.partition, origin.offset,
+                               key, payload, error[:MAX_ERROR], event_id, event_type, origin.redrive_of)
+
+
+def _summary(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"], "state": row["state"], "consumer": row["consumer"], "topic": row["topic"],
+        "partition": row["partition"], "offset": row["offset"], "key": row["key"],
+        "event_id": str(row["event_id"]) if row["event_id"] else None, "event_type": row["event_type"],
+        "error": row["error"], "recorded_at": row["recorded_at"].isoformat(),
+        "state_at": row["state_at"].isoformat() if row["state_at"] else None,
+        "state_by": row["state_by"], "note": row["note"], "redrive_of": row["redrive_of"],
+        "payload_bytes": row["payload_bytes"],
+    }
+
+
+def render_payload(raw: bytes | None) -> tuple[str, Any]:
+    """How a payload is shown: (`json`, the value) when it parses, (`text`, the string) when it is
+    UTF-8, else (`base64`, its base64); (`none`, None) for a record without a value."""
+    if raw is None:
+        return "none", None
+    try:
+        return "json", orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return "text", raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64", base64.b64encode(raw).decode("ascii")
+
+
+async def list_page(conn: asyncpg.Connection, state: str | None, topics: list[str] | None,
+                    before: int | None, limit: int) -> dict[str, Any]:
+    """One page, newest first; `next_before` is the cursor of the next page (None on the last)."""
+    rows = await conn.fetch(LIST, state, topics, before, limit)
+    return {"items": [_summary(r) for r in rows],
+            "next_before": rows[-1]["id"] if len(rows) == limit else None}
+
+
+async def show(conn: asyncpg.Connection, dead_letter_id: int) -> dict[str, Any]:
+    """One dead letter with its payload and, once redriven, the outcome: `applied` (the consumer
+    claimed its event id), `failed_again` (see `retried_as`) or `pending`."""
+    row = await conn.fetchrow(SHOW, dead_letter_id)
+    if row is None:
+        raise Refused(404, "unknown_dead_letter", f"no dead letter {dead_letter_id}")
+    encoding, payload = render_payload(row["payload"])
+    found = {**_summary(row), "payload_encoding": encoding, "payload": payload}
+    if row["state"] == "redriven":
+        retried = [r["id"] for r in await conn.fetch(RETRIED_AS, dead_letter_id)]
+        applied = row["event_id"] and await conn.fetchval(APPLIED_AT, row["consumer"], row["event_id"])
+        found["retried_as"] = retried
+        found["outcome"] = "applied" if applied else "failed_again" if retried else "pending"
+    return found
+
+
+async def _lock_dead(conn: asyncpg.Connection, dead_letter_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(LOCK, dead_letter_id)
+    if row is None:
+        raise Refused(404, "unknown_dead_letter", f"no dead letter {dead_letter_id}")
+    if row["state"] != "dead":
+        raise Refused(409, f"already_{row['state']}", f"dead letter {dead_letter_id} is {row['state']}")
+    return row
+
+
+async def redrive(conn: asyncpg.Connection, dead_letter_id: int, redrive_topic: str,
+                  consumers: set[str], now: datetime, by: str, note: str | None) -> None:
+    """Send the dead letter's original bytes and key once more to its consumer, through the
+    service's redrive topic (physical name `redrive_topic`). The outbox row and the `redriven`
+    state commit together: a crash leaves either both or neither, and a second redrive is
+    refused. Should the relay publish the row twice, the consumer's inbox applies it once."""
+    async with conn.transaction():
+        row = await _lock_dead(conn, dead_letter_id)
+        if row["payload"] is None:
+            raise Refused(409, "empty_payload", f"dead letter {dead_letter_id} has no payload to send")
+        if row["consumer"] not in consumers:
+            raise Refused(409, "no_consumer", f"this service no longer consumes for {row['consumer']}")
+        origin = Origin(row["consumer"], row["topic"], row["partition"], row["offset"], dead_letter_id)
+        await outbox.add_record(conn, redrive_topic, row["key"] or "", row["event_id"] or uuid4(),
+                                row["event_type"] or UNDECODED_TYPE, row["payload"], origin.headers())
+        await conn.execute(SET_STATE, dead_letter_id, "redriven", now, by, note)
+
+
+async def discard(conn: asyncpg.Connection, dead_letter_id: int, now: datetime, by: str,
+                  note: str | None) -> None:
+    """Mark a dead letter as dropped on purpose: it can no longer be redriven."""
+    async with conn.transaction():
+        await _lock_dead(conn, dead_letter_id)
+        await conn.execute(SET_STATE, dead_letter_id, "discarded", now, by, note)
