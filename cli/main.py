@@ -13,6 +13,7 @@ _COMMANDS = (
     "cli.bench",
     "cli.ops",
     "cli.runs",
+    "cli.dead_letters",
     "cli.demo",
 )
 
