@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from shared import outbox
 
 STATES = ("dead", "redriven", "discarded")
 MAX_ERROR = 4000
+MAX_JSON_DEPTH = 64
 # the outbox row's event type when the message never decoded (it has no envelope to name one)
 UNDECODED_TYPE = "dead_letter.redrive"
 
@@ -111,13 +113,27 @@ def render_payload(raw: bytes | None) -> tuple[str, Any]:
     if raw is None:
         return "none", None
     try:
-        return "json", orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return "text", raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "base64", base64.b64encode(raw).decode("ascii")
+    try:
+        orjson.loads(raw)  # the strict gate: no NaN, no lone surrogates
+        value = json.loads(text)  # parsed again so integers beyond 64 bits stay exact
+    except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
+        return "text", text
+    # nesting deep enough to exhaust the response encoder's recursion is shown as the text it is
+    return ("json", value) if _depth(value) <= MAX_JSON_DEPTH else ("text", text)
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 async def list_page(conn: asyncpg.Connection, state: str | None, topics: list[str] | None,
@@ -138,10 +154,18 @@ async def show(conn: asyncpg.Connection, dead_letter_id: int) -> dict[str, Any]:
     found = {**_summary(row), "payload_encoding": encoding, "payload": payload}
     if row["state"] == "redriven":
         retried = [r["id"] for r in await conn.fetch(RETRIED_AS, dead_letter_id)]
-        applied = row["event_id"] and await conn.fetchval(APPLIED_AT, row["consumer"], row["event_id"])
+        event_id = row["event_id"] or _envelope_id(payload)  # rows recorded before event ids were kept
+        applied = event_id and await conn.fetchval(APPLIED_AT, row["consumer"], event_id)
         found["retried_as"] = retried
         found["outcome"] = "applied" if applied else "failed_again" if retried else "pending"
     return found
+
+
+def _envelope_id(payload: Any) -> UUID | None:
+    try:
+        return UUID(payload["event_id"])
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return None
 
 
 async def _lock_dead(conn: asyncpg.Connection, dead_letter_id: int) -> asyncpg.Record:
