@@ -10,10 +10,10 @@ import sys
 # and sets `func` (taking the parsed args, returning an exit code).
 _COMMANDS = (
     "cli.scenario",
+    "cli.dead_letters",
     "cli.bench",
     "cli.ops",
     "cli.runs",
-    "cli.dead_letters",
     "cli.demo",
 )
 

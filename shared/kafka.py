@@ -37,14 +37,15 @@ def make_broker(settings: Settings) -> KafkaBroker:
 
 async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "",
                         services: Sequence[str] = ()) -> None:
-    """Create the registry's topics (and the services' dead-letter and redrive topics) where missing."""
+    """Create the registry's topics (and the services' dead-letter topics) where missing."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [NewTopic(prefix + t.name, t.partitions, 1,
                            topic_configs={"retention.ms": str(t.retention_ms)}) for t in topics]
-        wanted += [NewTopic(prefix + name(s), 1, 1) for s in services for name in (dead_letter_topic, redrive_topic)]
+        wanted += [NewTopic(prefix + dead_letter_topic(s), 1, 1) for s in services]
+        wanted += [NewTopic(prefix + redrive_topic(s), 1, 1) for s in services]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
             try:

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from contracts import topics as topic_registry
 from contracts.registry import Topic
 from shared import db
+from shared import dead_letter_api
 from shared.clock import Clock, SystemClock
 from shared.kafka import (BatchHandler, Handler, Subscription, consumer_name, ensure_topics, make_broker,
                           register_redrive)
@@ -124,9 +125,10 @@ ASYNCAPI = Path(__file__).resolve().parents[1] / "contracts" / "asyncapi.json"
 
 
 def add_platform_routes(http: FastAPI) -> None:
-    """Every service's HTTP edge also serves the platform's AsyncAPI document."""
+    """Every service's HTTP edge also serves the platform's AsyncAPI document and its dead letters."""
     if any(getattr(r, "path", None) == "/asyncapi.json" for r in http.routes):
         return
+    http.include_router(dead_letter_api.router)
 
     async def asyncapi() -> JSONResponse:
         return JSONResponse(json.loads(ASYNCAPI.read_text()))

@@ -14,7 +14,6 @@ from contracts.envelope import Contract, Envelope
 from contracts.platform import RequestMeteringV1
 from contracts.provisioning import AccountOpenedV1
 from services.auto_provisioning import service, store
-from shared import dead_letter_api
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -88,5 +87,4 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Auto-provisioning", version="1")
     app.state.runtime = runtime
     app.include_router(router)
-    app.include_router(dead_letter_api.router)
     return app

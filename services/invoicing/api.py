@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.invoicing import domain, payments, queries, service, store
-from shared import dead_letter_api
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -129,7 +128,6 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="Invoices, billing runs, payments, statements and CSV exports.")
     app.state.runtime = runtime
     app.include_router(router)
-    app.include_router(dead_letter_api.router)
 
     @app.exception_handler(payments.NotFound)
     async def not_found(_: Request, exc: payments.NotFound):

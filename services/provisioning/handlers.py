@@ -21,7 +21,6 @@ from contracts.provisioning import (
 from contracts.registry import type_of
 from contracts.topics import REJECTIONS
 from services.provisioning import queries, service
-from shared import dead_letter_api
 from shared import outbox
 from shared.runtime import ServiceRuntime
 
@@ -210,7 +209,6 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Onboarding API (provisioning)", version="1")
     app.state.runtime = runtime
     app.include_router(router)
-    app.include_router(dead_letter_api.router)
     app.add_exception_handler(RequestValidationError, _invalid)
     return app
 

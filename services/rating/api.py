@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from shared import dead_letter_api
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -63,7 +62,6 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="The platform's one place where prices are computed. Read-only operator view.")
     app.state.runtime = runtime
     app.include_router(router)
-    app.include_router(dead_letter_api.router)
 
     @app.get("/health")
     async def health():
