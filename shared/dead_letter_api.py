@@ -19,7 +19,9 @@ ACTOR = r"^[^\x00-\x1f\x7f]{1,100}$"
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
 
-class Problem(BaseModel):
+class DeadLetterRefusal(BaseModel):
+    """A refusal: its reason code and a sentence."""
+
     reason: str = Field(examples=["already_redriven"])
     detail: str
 
@@ -32,8 +34,8 @@ class Action(BaseModel):
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "`unknown_dead_letter`"},
-    409: {"model": Problem, "description": "`already_redriven`, `already_discarded`, `empty_payload` "
+    404: {"model": DeadLetterRefusal, "description": "`unknown_dead_letter`"},
+    409: {"model": DeadLetterRefusal, "description": "`already_redriven`, `already_discarded`, `empty_payload` "
                                            "or `no_consumer`"},
 }
 DeadLetterId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dead letter's id")]

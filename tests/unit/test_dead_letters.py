@@ -79,3 +79,17 @@ def test_table_cuts_errors_to_one_line():
     assert header.split() == ["id", "state", "recorded_at", "source", "event_type", "error"]
     assert row.split()[:5] == ["7", "dead", "2026-11-29T05:00:00", "usage.records[3]@99", "-"]
     assert row.endswith("…") and "\n" not in row and len(row) < 160
+
+
+def test_every_service_http_app_gets_the_dead_letter_routes():
+    from fastapi import FastAPI
+
+    from shared.runtime import add_platform_routes
+
+    app = FastAPI()
+    add_platform_routes(app)
+    add_platform_routes(app)  # once only
+    paths = {p: sorted(ops) for p, ops in app.openapi()["paths"].items() if p.startswith("/v1/dead-letters")}
+    assert paths == {"/v1/dead-letters": ["get"], "/v1/dead-letters/{dead_letter_id}": ["get"],
+                     "/v1/dead-letters/{dead_letter_id}/redrive": ["post"],
+                     "/v1/dead-letters/{dead_letter_id}/discard": ["post"]}
