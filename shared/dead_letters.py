@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,12 +12,19 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import orjson
+from faststream.kafka import KafkaBroker
 
+from contracts.envelope import Envelope
+from contracts.registry import dead_letter_topic
 from shared import outbox
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 STATES = ("dead", "redriven", "discarded")
 MAX_ERROR = 4000
 MAX_JSON_DEPTH = 64
+MAX_NAME = 300
 # the outbox row's event type when the message never decoded (it has no envelope to name one)
 UNDECODED_TYPE = "dead_letter.redrive"
 
@@ -75,9 +83,25 @@ class Origin:
 
     @classmethod
     def from_headers(cls, headers: dict[str, str]) -> "Origin":
-        """The origin a redrive record carries; ValueError/KeyError when the headers are not one's."""
-        return cls(headers["consumer"], headers["source_topic"], int(headers["source_partition"]),
-                   int(headers["source_offset"]), int(headers["redrive_of"]))
+        """The origin a redrive record carries; ValueError/KeyError when the headers are not one's
+        (a value PostgreSQL could not store would otherwise stall the redrive topic)."""
+        names = headers["consumer"], headers["source_topic"]
+        if any(not 0 < len(n) <= MAX_NAME or "\x00" in n for n in names):
+            raise ValueError("consumer and source_topic must be 1 to 300 characters without NUL")
+        return cls(*names, _bounded(headers["source_partition"], 0, 2**31 - 1),
+                   _bounded(headers["source_offset"], 0, 2**63 - 1), _bounded(headers["redrive_of"], 1, 2**63 - 1))
+
+
+def _bounded(text: str, low: int, high: int) -> int:
+    value = int(text)
+    if not low <= value <= high:
+        raise ValueError(f"{value} is outside [{low}, {high}]")
+    return value
+
+
+def storable(text: str | None) -> str | None:
+    """Text PostgreSQL can store: a NUL (legal in a Kafka key or an error message) written as `\\x00`."""
+    return text.replace("\x00", "\\x00") if text else text
 
 
 class Refused(Exception):
@@ -88,11 +112,29 @@ class Refused(Exception):
         self.status, self.reason, self.detail = status, reason, detail
 
 
-async def record(conn: asyncpg.Connection, origin: Origin, key: str | None, payload: bytes | None,
-                 error: str, event_id: UUID | None = None, event_type: str | None = None) -> int | None:
+async def add(conn: asyncpg.Connection, origin: Origin, key: str | None, payload: bytes | None,
+              error: str, event_id: UUID | None = None, event_type: str | None = None) -> int | None:
     """Store a dead letter; its id, or None when this delivery was recorded before."""
     return await conn.fetchval(RECORD, origin.consumer, origin.topic, origin.partition, origin.offset,
-                               key, payload, error[:MAX_ERROR], event_id, event_type, origin.redrive_of)
+                               storable(key), payload, storable(error[:MAX_ERROR]), event_id,
+                               storable(event_type), origin.redrive_of)
+
+
+async def give_up(settings: Settings, broker: KafkaBroker, pool: asyncpg.Pool, record, error: str,
+                  origin: Origin, envelope: Envelope | None = None) -> None:
+    """Record the message in the service's dead_letters table and its dead-letter topic.
+    Raises if neither works, so the offset is not committed and the record comes back."""
+    log.error("dead letter from %s[%s]@%s%s: %s", origin.topic, origin.partition, origin.offset,
+              f" (redrive of {origin.redrive_of})" if origin.redrive_of else "", error)
+    key = record.key.decode(errors="replace") if record.key else None
+    async with pool.acquire() as conn:
+        dead_id = await add(conn, origin, key, record.value, error,
+                               envelope.event_id if envelope else None, envelope.type if envelope else None)
+    headers = {**origin.headers(), "error": error[:1000]}
+    if dead_id is not None:
+        headers["dead_letter_id"] = str(dead_id)
+    await broker.publish(record.value or b"", topic=settings.topic(dead_letter_topic(settings.service)),
+                         key=record.key, headers=headers)
 
 
 def _summary(row: asyncpg.Record) -> dict[str, Any]:

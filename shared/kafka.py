@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -91,6 +91,25 @@ def _crash_hook(envelope: Envelope) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _readable_headers(record):
+    """`record` with header values FastStream can decode: it reads each as UTF-8, so a null or
+    non-UTF-8 value (legal in Kafka) would fail every delivery and stall the partition. Such a
+    value is replaced by its lossy UTF-8 text; the record's key and value are untouched."""
+    try:
+        for _, value in record.headers:
+            value.decode()
+        return record
+    except (AttributeError, UnicodeDecodeError):
+        return replace(record, headers=tuple(
+            (name, (value or b"").decode(errors="replace").encode()) for name, value in record.headers))
+
+
+async def _safe_parser(message, original_parser):
+    if isinstance(message, tuple):
+        return await original_parser(tuple(_readable_headers(r) for r in message))
+    return await original_parser(_readable_headers(message))
+
+
 async def _no_decoding(message) -> None:
     """FastStream would JSON-decode every body; handlers decode the raw records themselves."""
     return None
@@ -121,6 +140,7 @@ class Subscription:
         committing the offset only after the handler returned (NACK on error rewinds)."""
         common = dict(
             decoder=_no_decoding,
+            parser=_safe_parser,
             group_id=f"{self.settings.topic_prefix}{self.settings.service}",
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -226,53 +246,4 @@ class Subscription:
     async def dead_letter(self, record, error: str, origin: Origin | None = None,
                           envelope: Envelope | None = None) -> None:
         origin = origin or Origin(self.consumer, record.topic, record.partition, record.offset)
-        await record_dead_letter(self.settings, self.broker, self.pool, record, error, origin, envelope)
-
-
-async def record_dead_letter(settings: Settings, broker: KafkaBroker, pool: asyncpg.Pool, record,
-                             error: str, origin: Origin, envelope: Envelope | None = None) -> None:
-    """Record the message in the service's dead_letters table and its dead-letter topic.
-    Raises if neither works, so the offset is not committed and the record comes back."""
-    log.error("dead letter from %s[%s]@%s%s: %s", origin.topic, origin.partition, origin.offset,
-              f" (redrive of {origin.redrive_of})" if origin.redrive_of else "", error)
-    key = record.key.decode(errors="replace") if record.key else None
-    async with pool.acquire() as conn:
-        dead_id = await dead_letters.record(conn, origin, key, record.value, error,
-                                            envelope.event_id if envelope else None,
-                                            envelope.type if envelope else None)
-    headers = {**origin.headers(), "error": error[:1000]}
-    if dead_id is not None:
-        headers["dead_letter_id"] = str(dead_id)
-    await broker.publish(record.value or b"", topic=settings.topic(dead_letter_topic(settings.service)),
-                         key=record.key, headers=headers)
-
-
-def register_redrive(settings: Settings, broker: KafkaBroker, pool: asyncpg.Pool,
-                     subscriptions: Sequence[Subscription]) -> None:
-    """The service's redrive topic: each record goes back to the subscription that dead-lettered
-    it (named by its `consumer` header), through the same decoding, inbox, retry budget and dead
-    letters. Other services never read this topic, so a redrive reaches only this one."""
-    by_consumer = {sub.consumer: sub for sub in subscriptions}
-    topic = settings.topic(redrive_topic(settings.service))
-
-    async def on_redrive(message: KafkaMessage) -> None:
-        record = message.raw_message
-        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-        try:
-            origin = Origin.from_headers(headers)
-        except (KeyError, ValueError) as exc:  # not written by a redrive: keep it for an operator
-            origin = Origin(consumer_name(settings.service, redrive_topic(settings.service)),
-                            record.topic, record.partition, record.offset)
-            await record_dead_letter(settings, broker, pool, record, f"bad redrive headers: {exc!r}", origin)
-            return
-        sub = by_consumer.get(origin.consumer)
-        if sub is None:  # the subscription went away after the redrive was accepted
-            await record_dead_letter(settings, broker, pool, record,
-                                     f"redrive: no subscriber for {origin.consumer}", origin)
-            return
-        log.info("redrive of dead letter %s for %s", origin.redrive_of, origin.consumer)
-        await sub._on_record(record, origin)
-
-    broker.subscriber(topic, decoder=_no_decoding, group_id=f"{settings.topic_prefix}{settings.service}",
-                      auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
-                      heartbeat_interval_ms=500, title=f"{settings.service}:redrive")(on_redrive)
+        await dead_letters.give_up(self.settings, self.broker, self.pool, record, error, origin, envelope)

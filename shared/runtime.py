@@ -25,10 +25,10 @@ from contracts.registry import Topic
 from shared import db
 from shared import dead_letter_api
 from shared.clock import Clock, SystemClock
-from shared.kafka import (BatchHandler, Handler, Subscription, consumer_name, ensure_topics, make_broker,
-                          register_redrive)
+from shared.kafka import BatchHandler, Handler, Subscription, consumer_name, ensure_topics, make_broker
 from shared.logging import configure
 from shared.outbox import OutboxRelay, make_producer
+from shared.redrive import register_redrive
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

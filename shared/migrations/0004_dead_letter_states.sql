@@ -5,7 +5,7 @@
 ALTER TABLE dead_letters
     ADD COLUMN event_id   uuid,                  -- the envelope's, when the message decoded
     ADD COLUMN event_type text,
-    ADD COLUMN redrive_of bigint REFERENCES dead_letters (id),
+    ADD COLUMN redrive_of bigint,                -- no foreign key: a stray record may name any id
     ADD COLUMN state      text NOT NULL DEFAULT 'dead'
                           CHECK (state IN ('dead', 'redriven', 'discarded')),
     ADD COLUMN state_at   timestamptz,

@@ -7,6 +7,7 @@ import base64
 from datetime import datetime, timezone
 
 import httpx
+from aiokafka import AIOKafkaProducer
 import pytest
 from fastapi import FastAPI
 
@@ -234,3 +235,61 @@ async def test_list_pages_newest_first_and_filters_by_topic(svc, infra, namespac
         got = (await s.http.get("/v1/dead-letters", params={"topic": topic})).json()["items"]
         assert len(got) == 7
     assert (await s.http.get("/v1/dead-letters", params={"topic": "elsewhere"})).json()["items"] == []
+
+
+async def test_tombstones_and_stray_redrive_records_are_kept_and_refused_clearly(svc, infra, namespace):
+    s = await svc()
+    redrive = namespace + redrive_topic("svc")
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(namespace + "orders", value=None, key=b"acme")  # a tombstone
+        await producer.send_and_wait(redrive, value=_removed("s5").encode(), key=b"acme")  # no headers
+        await producer.send_and_wait(redrive, value=_removed("s6").encode(), key=b"acme", headers=[
+            ("consumer", b"svc:nowhere"), ("source_topic", b"x"), ("source_partition", b"0"),
+            ("source_offset", b"1"), ("redrive_of", b"1")])
+    finally:
+        await producer.stop()
+    items = {i["payload_bytes"] is None: i for i in await s.dead(3)}
+    tombstone = items[True]
+    r = await s.http.post(f"/v1/dead-letters/{tombstone['id']}/redrive")
+    assert r.status_code == 409 and r.json()["reason"] == "empty_payload"
+    assert (await s.http.get(f"/v1/dead-letters/{tombstone['id']}")).json()["payload_encoding"] == "none"
+    strays = (await s.http.get("/v1/dead-letters", params={"topic": redrive_topic("svc")})).json()["items"]
+    unknown = (await s.http.get("/v1/dead-letters", params={"topic": "x"})).json()["items"]
+    assert [i["consumer"] for i in strays] == ["svc:svc.redrive"] and "bad redrive headers" in strays[0]["error"]
+    assert [i["consumer"] for i in unknown] == ["svc:nowhere"] and "no subscriber" in unknown[0]["error"]
+    for stray in strays + unknown:  # nothing this service consumes: refused, and nothing applied
+        r = await s.http.post(f"/v1/dead-letters/{stray['id']}/redrive")
+        assert r.status_code == 409 and r.json()["reason"] == "no_consumer"
+        assert (await s.http.post(f"/v1/dead-letters/{stray['id']}/discard")).json()["state"] == "discarded"
+    assert await s.fetchval("SELECT count(*) FROM applied") == 0
+
+
+async def test_hostile_keys_and_redrive_headers_never_stall_a_partition(svc, infra, namespace):
+    s = await svc()
+    redrive = namespace + redrive_topic("svc")
+    bad_headers = [
+        [("consumer", b"svc:orders"), ("source_topic", b"x"), ("source_partition", b"0"),
+         ("source_offset", b"1"), ("redrive_of", str(2**63).encode())],
+        [("consumer", b"svc:\x00orders"), ("source_topic", b"x"), ("source_partition", b"0"),
+         ("source_offset", b"1"), ("redrive_of", b"1")],
+        [("consumer", None), ("source_topic", b"\xff\xfe"), ("redrive_of", b"1e3")],
+    ]
+    await s.fetchval("INSERT INTO refs VALUES ('after')")
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(namespace + "orders", value=b"junk \x00", key=b"a\x00b\xff")
+        # header values Kafka allows and FastStream's parser could not read: the message is applied
+        await producer.send_and_wait(namespace + "orders", value=_removed("after").encode(), key=b"acme",
+                                     headers=[("null", None), ("latin1", b"\xe9t\xe9")])
+        for headers in bad_headers:
+            await producer.send_and_wait(redrive, value=_removed("s7").encode(), key=b"\x00", headers=headers)
+    finally:
+        await producer.stop()
+    await eventually(lambda: s.applied("after"), what="the partition moved on")
+    items = await s.dead(4)
+    assert sorted(i["key"] for i in items) == ["\\x00"] * 3 + ["a\\x00b\ufffd"]
+    assert sum("bad redrive headers" in i["error"] for i in items) == 3
+    assert await s.applied("s7") == 0

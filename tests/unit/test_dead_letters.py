@@ -9,7 +9,7 @@ import pytest
 
 from cli.dead_letters import _default_url, table
 from cli.main import build_parser
-from shared.dead_letters import Origin, render_payload
+from shared.dead_letters import Origin, render_payload, storable
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -38,14 +38,24 @@ def test_origin_round_trips_through_redrive_headers():
     assert "redrive_of" not in Origin("c", "t", 0, 0).headers()
 
 
+GOOD = {"consumer": "c", "source_topic": "t", "source_partition": "0", "source_offset": "1", "redrive_of": "1"}
+
+
 @pytest.mark.parametrize("headers", [
     {},
-    {"consumer": "c", "source_topic": "t", "source_partition": "x", "source_offset": "1", "redrive_of": "1"},
-    {"consumer": "c", "source_topic": "t", "source_partition": "0", "source_offset": "1"},
+    {**GOOD, "source_partition": "x"},
+    {k: v for k, v in GOOD.items() if k != "redrive_of"},
+    {**GOOD, "redrive_of": "0"}, {**GOOD, "redrive_of": str(2**63)}, {**GOOD, "redrive_of": "9" * 5000},
+    {**GOOD, "source_offset": "-1"}, {**GOOD, "source_partition": str(2**31)},
+    {**GOOD, "consumer": ""}, {**GOOD, "consumer": "a\x00b"}, {**GOOD, "source_topic": "t" * 301},
 ])
 def test_headers_not_written_by_a_redrive_are_refused(headers):
     with pytest.raises((KeyError, ValueError)):
         Origin.from_headers(headers)
+
+
+def test_text_with_nul_is_stored_escaped():
+    assert storable("a\x00b") == "a\\x00b" and storable(None) is None and storable("") == ""
 
 
 def test_cli_parses_each_verb():
