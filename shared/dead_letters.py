@@ -21,7 +21,6 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-STATES = ("dead", "redriven", "discarded")
 MAX_ERROR = 4000
 MAX_JSON_DEPTH = 64
 MAX_NAME = 300
