@@ -16,6 +16,7 @@ from contracts.envelope import Envelope
 from contracts.provisioning import FeatureRemovedV1
 from contracts.registry import Topic, redrive_topic
 from shared import dead_letter_api
+from shared.db import KIT_MIGRATIONS, migrate_dsn
 from shared.kafka import ensure_topics
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -293,3 +294,24 @@ async def test_hostile_keys_and_redrive_headers_never_stall_a_partition(svc, inf
     assert sorted(i["key"] for i in items) == ["\\x00"] * 3 + ["a\\x00b\ufffd"]
     assert sum("bad redrive headers" in i["error"] for i in items) == 3
     assert await s.applied("s7") == 0
+
+
+async def test_migration_keeps_dead_letters_recorded_before_it(infra, namespace, db):
+    schema = f"{namespace}old"
+    await db.execute(f"CREATE SCHEMA {schema}; SET search_path TO {schema}")
+    await db.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz "
+                     "NOT NULL DEFAULT now())")
+    for path in sorted(KIT_MIGRATIONS.glob("*.sql"))[:3]:  # the kit as it was before dead-letter states
+        await db.execute(path.read_text())
+        await db.execute("INSERT INTO schema_migrations (version) VALUES ($1)", f"kit:{path.stem}")
+    event = _removed("old")
+    await db.execute("""INSERT INTO dead_letters (consumer, topic, partition, "offset", key, payload, error)
+                        VALUES ('svc:orders', 't', 0, 5, 'acme', $1, 'failed 3 times')""", event.encode())
+    assert await migrate_dsn(infra.database_url, schema, None) == ["kit:0004_dead_letter_states"]
+    row = await db.fetchrow(f"SELECT state, event_id, redrive_of FROM {schema}.dead_letters")
+    assert dict(row) == {"state": "dead", "event_id": None, "redrive_of": None}
+    # the old delivery key still holds, and a redrive of it is a new row
+    insert = f"""INSERT INTO {schema}.dead_letters (consumer, topic, partition, "offset", error, redrive_of)
+                 VALUES ('svc:orders', 't', 0, 5, 'again', $1) ON CONFLICT DO NOTHING"""
+    assert await db.execute(insert, None) == "INSERT 0 0"
+    assert await db.execute(insert, 1) == "INSERT 0 1"
