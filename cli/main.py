@@ -14,6 +14,7 @@ _COMMANDS = (
     "cli.ops",
     "cli.runs",
     "cli.demo",
+    "cli.keys",
 )
 
 
