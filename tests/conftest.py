@@ -7,7 +7,7 @@ import asyncpg
 import pytest
 
 from cli.namespace import drop_namespace
-from tests.support.http import TestKeys
+from tests.support.http import TestKeys, session_keys
 from tests.support.infra import ROOT, Infra, infrastructure
 
 
@@ -24,10 +24,10 @@ def namespace() -> str:
 
 
 @pytest.fixture(scope="session")
-def api_keys(tmp_path_factory) -> TestKeys:
+def api_keys() -> TestKeys:
     """The key file every service under test trusts: `.operator`, `.integration`, `.partner(id)`
     (tests/support/http.py builds clients with them)."""
-    return TestKeys(tmp_path_factory.mktemp("keys"))
+    return session_keys()
 
 
 @pytest.fixture

@@ -1,15 +1,17 @@
 """HTTP clients for tests, with API keys: a key file holding one key per role, and clients that
 send a key (the operator's unless told otherwise).
 
-    keys = TestKeys(tmp_dir)                 # or the `api_keys` fixture (tests/conftest.py)
-    settings = Settings(..., api_keys_file=str(keys.path))
-    async with asgi_client(app, "http://invoicing", keys.operator) as http: ...
-    async with client(proc.url, keys.partner("acme")) as http: ...
+    keys = session_keys()                       # the same as the `api_keys` fixture (tests/conftest.py)
+    settings = Settings(..., api_keys_file=str(keys.path))   # service_env sets BILLING_API_KEYS_FILE
+    async with asgi_client(app, "http://invoicing") as http: ...           # the operator's key
+    async with client(proc.url, keys.partner("acme")) as http: ...         # a partner's
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+import tempfile
+from functools import cache
 from pathlib import Path
 
 import httpx
@@ -49,15 +51,29 @@ class TestKeys:
         return token
 
 
+@cache
+def session_keys() -> TestKeys:
+    """The test run's key file (one per process, in a temporary directory)."""
+    return TestKeys(Path(tempfile.mkdtemp(prefix="billing-keys-")))
+
+
+OPERATOR = object()  # the default token: the test run's operator key
+
+
 def bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def client(base_url: str, token: str | None, timeout: float = 30) -> httpx.AsyncClient:
-    """A client of a service process."""
-    return httpx.AsyncClient(base_url=base_url, headers=bearer(token), timeout=timeout)
+def _token(token) -> str | None:
+    return session_keys().operator if token is OPERATOR else token
 
 
-def asgi_client(app, base_url: str, token: str | None) -> httpx.AsyncClient:
+def client(base_url: str, token: str | None | object = OPERATOR, timeout: float = 30) -> httpx.AsyncClient:
+    """A client of a service process (None: no Authorization header)."""
+    return httpx.AsyncClient(base_url=base_url, headers=bearer(_token(token)), timeout=timeout)
+
+
+def asgi_client(app, base_url: str, token: str | None | object = OPERATOR) -> httpx.AsyncClient:
     """A client of an HTTP app in this process (httpx's ASGI transport)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, headers=bearer(token))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url,
+                             headers=bearer(_token(token)))
