@@ -29,7 +29,7 @@ ROLES = ("operator", "partner", "integration")
 PREFIX = "bk"
 # bk_<16 hex>_<43 url-safe base64 chars>; anything much longer is not a key of ours
 MAX_TOKEN_LENGTH = 200
-_TOKEN = re.compile(r"^bk_([0-9a-f]{16})_([A-Za-z0-9_-]{20,150})$")
+_TOKEN = re.compile(r"bk_([0-9a-f]{16})_([A-Za-z0-9_-]{20,150})")
 
 
 class KeyRefused(Exception):
@@ -86,7 +86,7 @@ def new_key(role: str, account_id: str | None, label: str, now: datetime,
 def verify(token: str, keys: dict[str, ApiKey], now: datetime) -> ApiKey:
     """The key `token` presents, or KeyRefused: `malformed_key`, `unknown_key`, `revoked_key`
     or `expired_key` (the last two only once the secret matched, so they reveal nothing)."""
-    if len(token) > MAX_TOKEN_LENGTH or not (match := _TOKEN.match(token)):
+    if len(token) > MAX_TOKEN_LENGTH or not (match := _TOKEN.fullmatch(token)):
         raise KeyRefused("malformed_key", "not a key of this platform (bk_<id>_<secret>)")
     entry = keys.get(match.group(1))
     # hash even for an unknown id, so timing does not tell which ids exist
