@@ -58,10 +58,13 @@ class Refusal(BaseModel):
     detail: str | list | dict = ""
 
 
+_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}  # also on CSV routes
 RESPONSES = {
-    401: {"model": Refusal, "description": "No valid API key: `missing_credentials`, `malformed_credentials`, "
-          "`malformed_key`, `unknown_key`, `revoked_key` or `expired_key` (with `WWW-Authenticate: Bearer`)"},
-    403: {"model": Refusal, "description": "The key's role may not do this: `forbidden_role` or `forbidden_field`"},
+    401: {"model": Refusal, "content": _JSON, "description": "No valid API key: `missing_credentials`, "
+          "`malformed_credentials`, `malformed_key`, `unknown_key`, `revoked_key` or `expired_key` "
+          "(with `WWW-Authenticate: Bearer`)"},
+    403: {"model": Refusal, "content": _JSON,
+          "description": "The key's role may not do this: `forbidden_role` or `forbidden_field`"},
 }
 
 
