@@ -21,7 +21,7 @@ def keys_dir() -> Path:
 
 def key_file() -> Path:
     """The hashed key store the local services read (BILLING_API_KEYS_FILE)."""
-    return Path(os.environ.get("BILLING_API_KEYS_FILE") or keys_dir() / "api-keys.json")
+    return Path(os.environ.get("BILLING_API_KEYS_FILE") or keys_dir() / "store" / "api-keys.json")
 
 
 def api_key() -> str | None:

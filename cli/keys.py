@@ -1,5 +1,5 @@
 """`billing keys create|list|revoke|init`: the operators' API keys, in the hashed key file the
-services read (BILLING_API_KEYS_FILE, by default var/keys/api-keys.json)."""
+services read (BILLING_API_KEYS_FILE, by default var/keys/store/api-keys.json)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DEMO_PARTNER = "demo-partner"  # the demo's partner account (cli/demo: namespace
 def register(subparsers) -> None:
     keys = subparsers.add_parser("keys", help="create, list and revoke API keys")
     keys.add_argument("--file", type=Path, default=None,
-                      help="the key file (default $BILLING_API_KEYS_FILE or var/keys/api-keys.json)")
+                      help="the key file (default $BILLING_API_KEYS_FILE or var/keys/store/api-keys.json)")
     sub = keys.add_subparsers(dest="keys_command", required=True)
     create = sub.add_parser("create", help="create a key; prints the secret once")
     create.add_argument("--role", required=True, choices=apikeys.ROLES)

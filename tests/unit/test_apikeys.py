@@ -115,13 +115,14 @@ def test_billing_keys_init_makes_the_local_keys_once(tmp_path, monkeypatch, caps
     keys = tmp_path / "var" / "keys"
     operator = (keys / "operator.key").read_text()
     assert stat.S_IMODE(os.stat(keys).st_mode) == 0o700
-    for name in ("operator.key", "demo-partner.key", "api-keys.json"):
+    for name in ("operator.key", "demo-partner.key", "store/api-keys.json"):
         assert stat.S_IMODE(os.stat(keys / name).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(keys / "store").st_mode) == 0o700
     assert main(["keys", "init"]) == 0  # idempotent: the keys still work, so they are kept
     assert (keys / "operator.key").read_text() == operator
-    stored = apikeys.read_keys(keys / "api-keys.json")
+    stored = apikeys.read_keys(keys / "store" / "api-keys.json")
     assert sorted((k.role, k.account_id) for k in stored.values()) == [("operator", None),
                                                                        ("partner", "demo-partner")]
-    apikeys.revoke(keys / "api-keys.json", operator.split("_")[1], NOW)
+    apikeys.revoke(keys / "store" / "api-keys.json", operator.split("_")[1], NOW)
     assert main(["keys", "init"]) == 0  # a revoked operator key is replaced
     assert (keys / "operator.key").read_text() != operator
