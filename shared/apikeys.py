@@ -128,7 +128,7 @@ def write_keys(path: Path, keys: dict[str, ApiKey]) -> None:
 def editing(path: Path):
     """Read, change and write the key file under an exclusive lock (two operators at once)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(path.parent / f".{path.name}.lock", "a") as lock:
+    with os.fdopen(os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         keys = read_keys(path)
         yield keys

@@ -68,12 +68,17 @@ RESPONSES = {
 }
 
 
+# RFC 6750 section 3: no error code when no credentials came, invalid_request for a broken header
+_CHALLENGE = {"missing_credentials": 'Bearer realm="billing"',
+              "malformed_credentials": 'Bearer realm="billing", error="invalid_request"'}
+
+
 class AuthError(HTTPException):
     """A 401 or 403 with a reason code; an HTTPException so it stays one without `install`."""
 
     def __init__(self, status: int, reason: str, detail: str) -> None:
-        headers = {"WWW-Authenticate": f'Bearer realm="billing", error="invalid_token"'} if status == 401 else None
-        super().__init__(status, detail, headers)
+        challenge = _CHALLENGE.get(reason, 'Bearer realm="billing", error="invalid_token"')
+        super().__init__(status, detail, {"WWW-Authenticate": challenge} if status == 401 else None)
         self.reason = reason
 
 

@@ -101,6 +101,8 @@ async def test_missing_broken_revoked_and_expired_keys_get_401_and_change_nothin
                                                                  "part_number": "XDM00001"})]:
                 r = await anonymous.request(method, path, json=body, headers=httpx.Headers(headers))
                 _refused(r, 401, reason)
+                challenge = r.headers["www-authenticate"]  # RFC 6750: an error code once a token came
+                assert (challenge == 'Bearer realm="billing"') == (reason == "missing_credentials"), challenge
     assert await _outbox(db, namespace) == before
 
 
