@@ -32,7 +32,7 @@ def _addresses(args: argparse.Namespace) -> str:
     lines = ["HTTP APIs (OpenAPI docs at /docs):"]
     lines += [f"  {name:<30} {url}/docs" for name, url in rows]
     keys = cli_http.keys_dir()
-    lines += [f"API keys (`Authorization: Bearer $(cat FILE)`; `billing keys list`):",
+    lines += ["API keys (`Authorization: Bearer $(cat FILE)`; `billing keys list`):",
               f"  operator                       {keys / 'operator.key'}",
               f"  demo partner (demo-partner)    {keys / 'demo-partner.key'}",
               f"  hashed key file the services read: {cli_http.key_file()}"]
