@@ -18,15 +18,17 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import httpx
 from aiokafka import AIOKafkaProducer
 
+from cli import http as cli_http
 from cli.consumption import end_offsets, wait_consumed
 from cli.namespace import drop_namespace
 from cli.processes import ROOT, ServiceProcess
 from contracts import topics, wrap
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, ProductV1
 from contracts.usage import UsageRecordedV1
+from shared import apikeys
+from shared.clock import SystemClock
 from shared.settings import DEFAULT_DATABASE_URL, DEFAULT_KAFKA
 
 START = datetime(2026, 10, 10, 9, 0, tzinfo=timezone.utc)   # features start mid-October
@@ -90,6 +92,10 @@ async def _bench(args: argparse.Namespace) -> dict:
            "BILLING_SCHEMA_PREFIX": ns,
            "BILLING_SCHEDULER_MS": "3600000"}  # the bench requests the run itself
     log_dir = ROOT / "var" / "bench" / ns
+    # the bench's services trust a key file of their own, holding one operator key for the bench
+    env["BILLING_API_KEYS_FILE"] = str(log_dir / "keys" / "api-keys.json")
+    args.api_key, _ = apikeys.create(log_dir / "keys" / "api-keys.json", "operator", None, "bench",
+                                     SystemClock().now())
     replicas = {"rating": args.rating_replicas, "invoicing": args.invoicing_replicas}
     services = [ServiceProcess(name, env, log_dir / f"{name}-{i}" if i else log_dir)
                 for name, count in replicas.items() for i in range(count)]
@@ -105,7 +111,7 @@ async def _bench(args: argparse.Namespace) -> dict:
         await wait_consumed(bootstrap, ns + "invoicing", ends, args.timeout, "the set-up facts")
         print(f"setup: done in {time.perf_counter() - began:.1f} s; requesting the {MONTH} run", flush=True)
         invoicing = next(proc.url for proc in services if proc.name == "invoicing")
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with cli_http.async_client(key=args.api_key) as http:
             began = time.perf_counter()
             run = (await http.post(f"{invoicing}/v1/runs", json={"month": MONTH, "requested_by": "bench"})).json()
             while run.get("status") != "reconciled":

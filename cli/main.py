@@ -15,6 +15,7 @@ _COMMANDS = (
     "cli.ops",
     "cli.runs",
     "cli.demo",
+    "cli.keys",
 )
 
 

@@ -9,7 +9,7 @@ import json
 import os
 import time
 
-import httpx
+from cli import http as cli_http
 
 
 def register(subparsers) -> None:
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 def run_billing(args: argparse.Namespace) -> int:
     body = {"month": args.month, "account_ids": args.accounts, "as_of": args.as_of}
-    with httpx.Client(base_url=args.url, timeout=30) as http:
+    with cli_http.client(args.url) as http:
         response = http.post("/v1/runs", json=body)
         if response.status_code != 202:
             print(f"refused ({response.status_code}): {response.text}")

@@ -38,6 +38,8 @@ class Settings:
     pool_max: int = 10
     relay_batch: int = 1000
     relay_idle_ms: int = 500
+    # the API keys' hashes (shared/apikeys.py); empty: every HTTP call is refused
+    api_keys_file: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -61,6 +63,7 @@ class Settings:
             pool_max=_int("BILLING_POOL_MAX", 10),
             relay_batch=_int("BILLING_RELAY_BATCH", 1000),
             relay_idle_ms=_int("BILLING_RELAY_IDLE_MS", 500),
+            api_keys_file=env.get("BILLING_API_KEYS_FILE", ""),
             extra={k: v for k, v in env.items() if k.startswith("BILLING_")},
         )
 

@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 
 from cli.namespace import drop_namespace
+from tests.support.http import TestKeys, session_keys
 from tests.support.infra import ROOT, Infra, infrastructure
 
 
@@ -22,10 +23,20 @@ def namespace() -> str:
     return f"t{uuid.uuid4().hex[:10]}_"
 
 
+@pytest.fixture(scope="session")
+def api_keys() -> TestKeys:
+    """The key file every service under test trusts: `.operator`, `.integration`, `.partner(id)`
+    (tests/support/http.py builds clients with them)."""
+    return session_keys()
+
+
 @pytest.fixture
-def service_env(infra: Infra, namespace: str) -> dict[str, str]:
-    """Environment for service processes: this test's broker, database, topics and schemas."""
+def service_env(infra: Infra, namespace: str, api_keys: TestKeys) -> dict[str, str]:
+    """Environment for service processes: this test's broker, database, topics and schemas, the
+    test key file, and the operator key for the CLI (BILLING_API_KEY)."""
     return {
+        "BILLING_API_KEYS_FILE": str(api_keys.path),
+        "BILLING_API_KEY": api_keys.operator,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "DATABASE_URL": infra.database_url,
         "BILLING_TOPIC_PREFIX": namespace,

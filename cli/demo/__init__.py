@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from cli import http as cli_http
+
 DEMO = Path(__file__).parent / "demo.json"
 NAMESPACE = "demo-"
 
@@ -29,6 +31,11 @@ def _addresses(args: argparse.Namespace) -> str:
             ("invoicing", args.invoicing_url)]
     lines = ["HTTP APIs (OpenAPI docs at /docs):"]
     lines += [f"  {name:<30} {url}/docs" for name, url in rows]
+    keys = cli_http.keys_dir()
+    lines += ["API keys (`Authorization: Bearer $(cat FILE)`; `billing keys list`):",
+              f"  operator                       {keys / 'operator.key'}",
+              f"  demo partner (demo-partner)    {keys / 'demo-partner.key'}",
+              f"  hashed key file the services read: {cli_http.key_file()}"]
     lines += ["AsyncAPI documents:",
               f"  {args.provisioning_url}/asyncapi.json (served by every HTTP service)",
               f"  {Path(__file__).resolve().parents[2] / 'contracts' / 'asyncapi.json'}"]
@@ -50,15 +57,22 @@ def run(args: argparse.Namespace) -> int:
     from cli.scenarios.replay import Endpoints, ReplayError, replay_scenario
 
     try:
-        accounts = httpx.get(f"{args.provisioning_url}/v1/accounts", timeout=10).json()
+        with cli_http.client(timeout=10) as http:
+            answer = http.get(f"{args.provisioning_url}/v1/accounts")
     except httpx.HTTPError as exc:
         print(f"the platform does not answer at {args.provisioning_url} ({exc}): run `make up`", file=sys.stderr)
         return 3
+    if answer.status_code != 200:
+        print(f"the platform refused the operator key ({answer.status_code} {answer.text}): "
+              f"set BILLING_API_KEY or run `billing keys init`", file=sys.stderr)
+        return 3
+    accounts = answer.json()
     if accounts:
         print(f"the platform already holds {len(accounts)} account(s): demo not loaded again")
         ours = [a["account_id"] for a in accounts if a["account_id"].startswith(NAMESPACE)]
         for account in ours:
-            invoices = httpx.get(f"{args.invoicing_url}/v1/accounts/{account}/invoices", timeout=10).json()
+            with cli_http.client(timeout=10) as http:
+                invoices = http.get(f"{args.invoicing_url}/v1/accounts/{account}/invoices").json()
             for inv in invoices if isinstance(invoices, list) else ():
                 print(f"invoice {inv['invoice_number']} for {account} {inv['month']}: total {inv['total']} "
                       f"{inv['currency']}, {inv['status']}")

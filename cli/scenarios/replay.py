@@ -18,9 +18,9 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from cli import http as cli_http
 from cli.consumption import partitions_of, wait_consumed
 from contracts import wrap
 from contracts.envelope import Envelope
@@ -44,6 +44,7 @@ class Endpoints:
     provisioning: str = "http://127.0.0.1:8001"
     invoicing: str = "http://127.0.0.1:8005"
     timeout: float = 120.0
+    api_key: str | None = None  # default: the CLI's operator key (cli/http.py)
 
 
 @dataclass
@@ -75,7 +76,7 @@ class Replay:
 
     # ------------------------------------------------------------ driving
     async def run(self) -> dict:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with cli_http.async_client(key=self.endpoints.api_key) as http:
             self.http = http
             self.watch = await self._watch_provisioning_events()
             self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers,

@@ -18,6 +18,9 @@ running() { local p; p="$(pid_of "$1")"; [[ -n "$p" ]] && kill -0 "$p" 2>/dev/nu
 up() {
   [[ -x "$BIN" ]] || { log "error: $BIN missing: run 'make setup' first"; exit 1; }
   mkdir -p "$VAR/services"
+  # API keys: the hashed key file every service reads, the operator's and the demo partner's keys
+  export BILLING_VAR="$VAR" BILLING_API_KEYS_FILE="${BILLING_API_KEYS_FILE:-$VAR/keys/store/api-keys.json}"
+  "$BIN" keys init >&2
   local started=()
   for s in "${SERVICES[@]}"; do
     present "$s" || continue

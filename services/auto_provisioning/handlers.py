@@ -7,17 +7,26 @@ import asyncio
 import logging
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 
 from contracts.envelope import Contract, Envelope
 from contracts.platform import RequestMeteringV1
 from contracts.provisioning import AccountOpenedV1
 from services.auto_provisioning import service, store
+from shared import auth
+from shared.auth import Caller
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=auth.RESPONSES)
+# the customer's account as this service knows it (its analytics flag, else its users)
+CUSTOMER_ACCOUNT = """
+SELECT account_id FROM customers WHERE customer_id = $1
+UNION ALL SELECT account_id FROM users WHERE customer_id = $1
+LIMIT 1
+"""
 
 
 def platform_handler(runtime: ServiceRuntime):
@@ -66,7 +75,8 @@ class MeteringIn(BaseModel):
 
 
 @router.post("/metering", summary="Report each partner's voice-enabled users for the metering point at or before `at`")
-async def trigger_metering(request: Request, body: MeteringIn | None = None):
+async def trigger_metering(request: Request, body: MeteringIn | None = None,
+                           _: Caller = Depends(auth.OPERATOR)):
     rt: ServiceRuntime = request.app.state.runtime
     now = rt.clock.now()
     async with rt.pool.acquire() as conn:
@@ -75,8 +85,13 @@ async def trigger_metering(request: Request, body: MeteringIn | None = None):
 
 
 @router.get("/customers/{customer_id}/users", summary="A customer's users, voice flags and licences")
-async def list_users(customer_id: str, request: Request):
+async def list_users(customer_id: str, request: Request, caller: Caller = Depends(auth.allow("partner"))):
     async with request.app.state.runtime.pool.acquire() as conn:
+        if caller.is_partner and not await auth.may_see(conn, caller,
+                                                        await conn.fetchval(CUSTOMER_ACCOUNT, customer_id)):
+            # another partner's customer does not exist for this one (an unknown one lists no users)
+            return JSONResponse({"reason": "unknown_customer", "detail": f"no customer {customer_id}"},
+                                status_code=404)
         rows = await store.list_users(conn, customer_id)
     return [{"user_id": r["user_id"], "present": r["present"], "voice_enabled": r["voice"],
              "last_event_at": r["last_at"].isoformat(), "licence": r["licence"],
@@ -87,4 +102,5 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Auto-provisioning", version="1")
     app.state.runtime = runtime
     app.include_router(router)
+    auth.install(app, runtime.settings)
     return app

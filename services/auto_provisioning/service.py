@@ -84,8 +84,8 @@ async def _load(conn: asyncpg.Connection, payloads: list[Contract]):
 
 
 async def record_account(conn: asyncpg.Connection, event: AccountOpenedV1) -> None:
-    """Remember an account's time zone: its metering points are in it."""
-    await store.upsert_account(conn, event.account_id, event.time_zone)
+    """Remember an account's time zone (its metering points are in it) and its parent (partner keys)."""
+    await store.upsert_account(conn, event.account_id, event.time_zone, event.parent_account_id)
 
 
 async def report_user_counts(conn: asyncpg.Connection, settings: Settings, at: datetime,

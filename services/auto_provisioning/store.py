@@ -8,8 +8,9 @@ from datetime import datetime
 import asyncpg
 
 UPSERT_ACCOUNT = """
-INSERT INTO accounts (account_id, time_zone) VALUES ($1, $2)
-ON CONFLICT (account_id) DO UPDATE SET time_zone = EXCLUDED.time_zone
+INSERT INTO accounts (account_id, time_zone, parent_account_id) VALUES ($1, $2, $3)
+ON CONFLICT (account_id) DO UPDATE SET time_zone = EXCLUDED.time_zone,
+                                       parent_account_id = EXCLUDED.parent_account_id
 """
 
 LOAD_CUSTOMERS = "SELECT * FROM customers WHERE customer_id = ANY($1::text[]) FOR UPDATE"
@@ -59,8 +60,9 @@ ON CONFLICT DO NOTHING
 LIST_USERS = "SELECT * FROM users WHERE customer_id = $1 ORDER BY user_id"
 
 
-async def upsert_account(conn: asyncpg.Connection, account_id: str, time_zone: str) -> None:
-    await conn.execute(UPSERT_ACCOUNT, account_id, time_zone)
+async def upsert_account(conn: asyncpg.Connection, account_id: str, time_zone: str,
+                         parent_account_id: str | None = None) -> None:
+    await conn.execute(UPSERT_ACCOUNT, account_id, time_zone, parent_account_id)
 
 
 async def load_customers(conn: asyncpg.Connection, ids: Sequence[str]) -> list[asyncpg.Record]:

@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.invoicing import domain, payments, queries, service, store
+from shared import auth
+from shared.auth import Caller
 from shared.runtime import ServiceRuntime
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=auth.RESPONSES)
+# the operator everything; a partner its tree's invoices, payments, statements and runs
+PARTNER = Depends(auth.allow("partner"))
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
@@ -41,13 +45,39 @@ def _error(status: int, reason: str, detail: str = "") -> JSONResponse:
     return JSONResponse({"reason": reason, "detail": detail}, status_code=status)
 
 
+async def _check_account(conn, caller: Caller, account_id: str) -> None:
+    """Another partner's account is as unknown to a partner as one that does not exist."""
+    if not await auth.may_see(conn, caller, account_id):
+        raise payments.NotFound("unknown_account", f"no account {account_id}")
+
+
+async def _check_invoice(conn, caller: Caller, number: str) -> None:
+    if caller.is_partner and not await auth.may_see(conn, caller, await conn.fetchval(store.INVOICE_ACCOUNT, number)):
+        raise payments.NotFound("unknown_invoice", f"no invoice {number}")
+
+
+async def _check_run(conn, caller: Caller, run_id: str) -> None:
+    """A partner sees a run that named accounts, every one of them its own."""
+    if not caller.is_partner:
+        return
+    named = await conn.fetchval(store.RUN_ACCOUNTS, run_id)
+    if not named or not set(named) <= await auth.tree(conn, caller):
+        raise payments.NotFound("unknown_run", f"no run {run_id}")
+
+
 @router.post("/runs", status_code=202)
-async def request_run(body: RunRequest, request: Request):
+async def request_run(body: RunRequest, request: Request, caller: Caller = PARTNER):
     """Request a billing run for a month (all accounts, or `account_ids`): recorded here and sent
-    to rating as RequestBillingRunV1."""
+    to rating as RequestBillingRunV1. A partner names accounts of its own tree."""
     rt = _rt(request)
     now = rt.clock.now()
     async with rt.pool.acquire() as conn:
+        if caller.is_partner:
+            if not body.account_ids:
+                raise auth.forbid("forbidden_field", "a partner requests runs of named accounts of its own")
+            for account_id in body.account_ids:
+                await _check_account(conn, caller, account_id)
+            body = body.model_copy(update={"requested_by": f"partner:{caller.account_id} key {caller.key_id}"})
         if body.as_of is not None and body.as_of > now:
             # A run as of the future would bill before every fact of its month could be known.
             # Only preview accounts (automatic_runs = false: replays, demos) may be run ahead.
@@ -61,64 +91,74 @@ async def request_run(body: RunRequest, request: Request):
 
 
 @router.get("/runs")
-async def list_runs(request: Request, month: str | None = Query(default=None, pattern=MONTH)):
+async def list_runs(request: Request, month: str | None = Query(default=None, pattern=MONTH),
+                    caller: Caller = PARTNER):
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
+        if caller.is_partner:
+            return await queries.runs_within(conn, month, await auth.tree(conn, caller), rt.clock.now())
         return await queries.runs(conn, month, rt.clock.now())
 
 
 @router.get("/runs/{run_id}")
-async def run_status(run_id: str, request: Request):
+async def run_status(run_id: str, request: Request, caller: Caller = PARTNER):
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
+        await _check_run(conn, caller, run_id)
         return await queries.run_status(conn, run_id, rt.clock.now())
 
 
 @router.get("/invoices/{number}")
-async def show_invoice(number: str, request: Request):
+async def show_invoice(number: str, request: Request, caller: Caller = PARTNER):
     async with _rt(request).pool.acquire() as conn:
+        await _check_invoice(conn, caller, number)
         return await queries.invoice(conn, number)
 
 
 @router.get("/invoices/{number}/lines.csv", response_class=PlainTextResponse)
-async def invoice_lines_csv(number: str, request: Request):
+async def invoice_lines_csv(number: str, request: Request, caller: Caller = PARTNER):
     async with _rt(request).pool.acquire() as conn:
+        await _check_invoice(conn, caller, number)
         text = await queries.lines_csv(conn, number)
     return PlainTextResponse(text, media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{number}-lines.csv"'})
 
 
 @router.post("/invoices/{number}/payments", status_code=201)
-async def pay_invoice(number: str, body: PaymentIn, request: Request):
+async def pay_invoice(number: str, body: PaymentIn, request: Request, caller: Caller = PARTNER):
     """Record a payment (bank_transfer or card). Card payments of invoices of 3,000.00 or more
     add a 3% surcharge, returned in `surcharge`."""
     rt = _rt(request)
     now = rt.clock.now()
     pay = payments.PaymentRequest(body.amount, body.method, body.paid_at or now, body.currency, body.payment_id)
     async with rt.pool.acquire() as conn:
+        await _check_invoice(conn, caller, number)
         return await payments.record_payment(conn, rt.settings, number, pay, now)
 
 
 @router.get("/accounts/{account_id}/invoices")
-async def account_invoices(account_id: str, request: Request):
+async def account_invoices(account_id: str, request: Request, caller: Caller = PARTNER):
     async with _rt(request).pool.acquire() as conn:
+        await _check_account(conn, caller, account_id)
         return await queries.account_invoices(conn, account_id)
 
 
 @router.get("/accounts/{account_id}/statements/{month}")
-async def account_statement(account_id: str, month: str, request: Request):
+async def account_statement(account_id: str, month: str, request: Request, caller: Caller = PARTNER):
     domain.parse_month(month)
     async with _rt(request).pool.acquire() as conn:
+        await _check_account(conn, caller, account_id)
         return await queries.statement(conn, account_id, month)
 
 
 @router.get("/accounts/{account_id}/usage.csv", response_class=PlainTextResponse)
 async def account_usage_csv(account_id: str, request: Request, from_: date = Query(alias="from"),
-                            to: date = Query()):
+                            to: date = Query(), caller: Caller = PARTNER):
     """The account's usage records used in [from, to) (days in the account's time zone)."""
     if to <= from_:
         return _error(422, "invalid_period", "`to` must be after `from` (the period is half-open)")
     async with _rt(request).pool.acquire() as conn:
+        await _check_account(conn, caller, account_id)
         text = await queries.usage_csv(conn, account_id, from_, to)
     return PlainTextResponse(text, media_type="text/csv")
 
@@ -128,6 +168,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="Invoices, billing runs, payments, statements and CSV exports.")
     app.state.runtime = runtime
     app.include_router(router)
+    auth.install(app, runtime.settings)
 
     @app.exception_handler(payments.NotFound)
     async def not_found(_: Request, exc: payments.NotFound):

@@ -71,6 +71,11 @@ async def runs(conn: asyncpg.Connection, month: str | None, now: datetime) -> li
     return [await _run(conn, r, now) for r in await conn.fetch(store.LIST_RUNS, month)]
 
 
+async def runs_within(conn: asyncpg.Connection, month: str | None, accounts: set[str], now: datetime) -> list[dict]:
+    """The runs a partner may see: those of named accounts, all of them within `accounts`."""
+    return [await _run(conn, r, now) for r in await conn.fetch(store.LIST_RUNS_WITHIN, month, list(accounts))]
+
+
 async def _run(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> dict:
     received = {r["currency"]: (r["invoices"], r["total"]) for r in await conn.fetch(store.RUN_RECEIVED, row["run_id"])}
     summary = row["summary"]

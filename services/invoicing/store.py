@@ -114,6 +114,14 @@ LIST_RUNS = """
 SELECT * FROM runs WHERE ($1::text IS NULL OR month = $1)
 ORDER BY coalesce(requested_at, summary_at) DESC NULLS LAST, run_id LIMIT 200
 """
+# a partner's runs: those that named accounts, every one of them in its tree (shared/auth.py)
+LIST_RUNS_WITHIN = """
+SELECT * FROM runs WHERE ($1::text IS NULL OR month = $1)
+  AND account_ids IS NOT NULL AND cardinality(account_ids) > 0 AND account_ids <@ $2::text[]
+ORDER BY coalesce(requested_at, summary_at) DESC NULLS LAST, run_id LIMIT 200
+"""
+INVOICE_ACCOUNT = "SELECT account_id FROM invoices WHERE invoice_number = $1"
+RUN_ACCOUNTS = "SELECT account_ids FROM runs WHERE run_id = $1"
 RUN_RECEIVED = "SELECT currency, invoices, total FROM run_invoices WHERE run_id = $1"
 
 # moved with each batch of invoices, in its transaction (rows in key order: no deadlocks)

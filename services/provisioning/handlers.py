@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
@@ -21,10 +21,19 @@ from contracts.provisioning import (
 from contracts.registry import type_of
 from contracts.topics import REJECTIONS
 from services.provisioning import queries, service
-from shared import outbox
+from shared import auth, outbox
+from shared.auth import Caller
 from shared.runtime import ServiceRuntime
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=auth.RESPONSES)
+# who may call what: the operator everything; a partner its own tree (checked per object below);
+# an integration the commands platforms send (customers, features, brands, regions, removals)
+OPERATOR = Depends(auth.OPERATOR)
+READER = Depends(auth.allow("partner"))
+COMMANDER = Depends(auth.allow("partner", "integration"))
+PLATFORM = Depends(auth.allow("integration"))
+CUSTOMER_ACCOUNT = "SELECT account_id FROM customers WHERE customer_id = $1"
+SUBSCRIPTION_ACCOUNT = "SELECT account_id FROM subscriptions WHERE subscription_id = $1"
 
 STATUS = {"unknown_account": 404, "unknown_customer": 404, "unknown_product": 404,
           "unknown_subscription": 404, "duplicate_subscription": 409, "duplicate_account": 409,
@@ -62,6 +71,21 @@ def _shown(events: list[Contract]) -> dict:
     return {"events": [{"type": type_of(type(e))[0], **e.model_dump(mode="json")} for e in events]}
 
 
+def _hidden(what: str, key: str) -> JSONResponse:
+    """What a partner may not see does not exist for it: the same 404 as for an unknown id."""
+    return _refused(service.Rejected(f"unknown_{what}", f"no {what} {key}"))
+
+
+async def _reaches(request: Request, caller: Caller, account_id: str | None, lookup: str | None = None) -> bool:
+    """Whether a partner's key reaches the account (or the account `lookup` finds for the id)."""
+    if not caller.is_partner:
+        return True
+    async with _rt(request).pool.acquire() as conn:
+        if lookup is not None:
+            account_id = await conn.fetchval(lookup, account_id)
+        return await auth.may_see(conn, caller, account_id)
+
+
 async def _run(request: Request, use_case, cmd, **kw):
     rt = _rt(request)
     try:
@@ -72,7 +96,10 @@ async def _run(request: Request, use_case, cmd, **kw):
     return JSONResponse(_shown(result if isinstance(result, list) else [result]), status_code=201)
 
 
-async def _read(request: Request, query, *args, what: str, with_now: bool = False):
+async def _read(request: Request, caller: Caller, query, *args, what: str, with_now: bool = False,
+                lookup: str | None = None):
+    if not await _reaches(request, caller, args[0], lookup):
+        return _hidden(what, args[0])
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
         found = await query(conn, *args, *((rt.clock.now(),) if with_now else ()))
@@ -83,7 +110,7 @@ async def _read(request: Request, query, *args, what: str, with_now: bool = Fals
 
 # ------------------------------------------------------------------ catalogue
 @router.put("/catalog", summary="Load products (added or updated) and publish the catalogue")
-async def put_catalog(body: CatalogIn, request: Request):
+async def put_catalog(body: CatalogIn, request: Request, _: Caller = OPERATOR):
     rt = _rt(request)
     catalog = CatalogPublishedV1(currency=body.currency, products=body.products, at=rt.clock.now())
     async with rt.pool.acquire() as conn:
@@ -92,58 +119,72 @@ async def put_catalog(body: CatalogIn, request: Request):
 
 
 @router.get("/catalog")
-async def get_catalog(request: Request):
+async def get_catalog(request: Request, _: Caller = READER):
     async with _rt(request).pool.acquire() as conn:
         return await queries.catalog(conn)
 
 
 # ------------------------------------------------------------------ accounts
 @router.post("/accounts", status_code=201, summary="Open a billing account (partner or child partner)")
-async def open_account(cmd: OpenAccountV1, request: Request):
+async def open_account(cmd: OpenAccountV1, request: Request, caller: Caller = READER):
+    if caller.is_partner:  # a partner opens child partners under its tree, at the catalogue's prices
+        if cmd.parent_account_id is None:
+            raise auth.forbid("forbidden_field", "a partner opens accounts under its own: give parent_account_id")
+        if not await _reaches(request, caller, cmd.parent_account_id):
+            return _hidden("account", str(cmd.parent_account_id))
+        if cmd.price_book is not None:
+            raise auth.forbid("forbidden_field", "only an operator sets an account's price book")
     return await _run(request, service.open_account, cmd)
 
 
 @router.get("/accounts")
-async def list_accounts(request: Request):
+async def list_accounts(request: Request, caller: Caller = READER):
     async with _rt(request).pool.acquire() as conn:
-        return await queries.list_accounts(conn)
+        accounts = await queries.list_accounts(conn)
+        visible = await auth.tree(conn, caller)
+    return accounts if visible is None else [a for a in accounts if a["account_id"] in visible]
 
 
 @router.get("/accounts/{account_id}")
-async def show_account(account_id: str, request: Request):
-    return await _read(request, queries.show_account, account_id, what="account")
+async def show_account(account_id: str, request: Request, caller: Caller = READER):
+    return await _read(request, caller, queries.show_account, account_id, what="account")
 
 
 @router.get("/accounts/{account_id}/customers")
-async def list_customers(account_id: str, request: Request):
-    return await _read(request, queries.list_customers, account_id, what="account")
+async def list_customers(account_id: str, request: Request, caller: Caller = READER):
+    return await _read(request, caller, queries.list_customers, account_id, what="account")
 
 
 @router.get("/accounts/{account_id}/subscriptions")
 async def list_subscriptions(account_id: str, request: Request, part_number: str | None = None,
-                             role: Literal["feature", "brand", "region", "pack"] | None = None):
-    return await _read(request, queries.list_subscriptions, account_id, role, part_number,
+                             role: Literal["feature", "brand", "region", "pack"] | None = None,
+                             caller: Caller = READER):
+    return await _read(request, caller, queries.list_subscriptions, account_id, role, part_number,
                        what="account", with_now=True)
 
 
 @router.get("/accounts/{account_id}/{kind}", summary="features, brands, regions or packs of an account")
 async def list_by_kind(account_id: str, kind: Literal["features", "brands", "regions", "packs"],
-                       request: Request):
-    return await _read(request, queries.list_subscriptions, account_id, queries.ROLES[kind], None,
+                       request: Request, caller: Caller = READER):
+    return await _read(request, caller, queries.list_subscriptions, account_id, queries.ROLES[kind], None,
                        what="account", with_now=True)
 
 
 # ------------------------------------------------------------------ customers
 @router.post("/customers", status_code=201, summary="Provision a customer, optionally on a brand and regions")
-async def provision_customer(cmd: ProvisionCustomerV1, request: Request):
+async def provision_customer(cmd: ProvisionCustomerV1, request: Request, caller: Caller = COMMANDER):
+    if not await _reaches(request, caller, cmd.account_id):
+        return _hidden("account", cmd.account_id)
     return await _run(request, service.provision_customer, cmd)
 
 
 @router.put("/customers/{customer_id}/placement", summary="Place a customer on a brand and regions")
-async def place_customer(customer_id: str, body: Placement, request: Request):
+async def place_customer(customer_id: str, body: Placement, request: Request, caller: Caller = COMMANDER):
+    if not await _reaches(request, caller, customer_id, CUSTOMER_ACCOUNT):
+        return _hidden("customer", customer_id)
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
-        account = await conn.fetchval("SELECT account_id FROM customers WHERE customer_id = $1", customer_id)
+        account = await conn.fetchval(CUSTOMER_ACCOUNT, customer_id)
     cmd = ProvisionCustomerV1(account_id=account or "", customer_id=customer_id, brand_id=body.brand_id,
                               region_ids=body.region_ids, at=body.at)
     if account is None:
@@ -152,53 +193,66 @@ async def place_customer(customer_id: str, body: Placement, request: Request):
 
 
 @router.post("/customers/{customer_id}/removal", status_code=201, summary="Remove a customer")
-async def remove_customer(customer_id: str, request: Request, body: When | None = None):
+async def remove_customer(customer_id: str, request: Request, body: When | None = None,
+                          caller: Caller = COMMANDER):
+    if not await _reaches(request, caller, customer_id, CUSTOMER_ACCOUNT):
+        return _hidden("customer", customer_id)
     return await _run(request, service.remove_customer,
                       RemoveCustomerV1(customer_id=customer_id, at=body.at if body else None))
 
 
 @router.get("/customers/{customer_id}")
-async def show_customer(customer_id: str, request: Request):
-    return await _read(request, queries.show_customer, customer_id, what="customer")
+async def show_customer(customer_id: str, request: Request, caller: Caller = READER):
+    return await _read(request, caller, queries.show_customer, customer_id, what="customer",
+                       lookup=CUSTOMER_ACCOUNT)
 
 
 # ------------------------------------------------------------------ subscriptions
 @router.post("/features", status_code=201, summary="Provision a feature by part number and quantity")
-async def provision_feature(cmd: ProvisionFeatureV1, request: Request):
+async def provision_feature(cmd: ProvisionFeatureV1, request: Request, caller: Caller = COMMANDER):
+    if not await _reaches(request, caller, cmd.account_id):
+        return _hidden("account", cmd.account_id)
     return await _run(request, service.provision_feature, cmd)
 
 
 @router.post("/brands", status_code=201, summary="A brand is Ready for Customisation on a cloud")
-async def brand_ready(cmd: MarkBrandReadyV1, request: Request):
+async def brand_ready(cmd: MarkBrandReadyV1, request: Request, _: Caller = PLATFORM):
     return await _run(request, service.mark_brand_ready, cmd)
 
 
 @router.post("/regions", status_code=201, summary="Activate an Additional Region for named Full Brands")
-async def activate_region(cmd: ActivateRegionV1, request: Request):
+async def activate_region(cmd: ActivateRegionV1, request: Request, _: Caller = PLATFORM):
     return await _run(request, service.activate_region, cmd)
 
 
 @router.post("/packs", status_code=201, summary="Onboard a partner's user packs")
-async def onboard_partner(cmd: OnboardPartnerV1, request: Request):
+async def onboard_partner(cmd: OnboardPartnerV1, request: Request, _: Caller = OPERATOR):
     return await _run(request, service.onboard_partner, cmd)
 
 
 @router.post("/subscriptions/{subscription_id}/removal", status_code=201, summary="Remove a feature")
-async def remove_feature(subscription_id: str, request: Request, body: When | None = None):
+async def remove_feature(subscription_id: str, request: Request, body: When | None = None,
+                         caller: Caller = COMMANDER):
+    if not await _reaches(request, caller, subscription_id, SUBSCRIPTION_ACCOUNT):
+        return _hidden("subscription", subscription_id)
     return await _run(request, service.remove_feature,
                       RemoveFeatureV1(subscription_id=subscription_id, at=body.at if body else None))
 
 
 @router.post("/subscriptions/{subscription_id}/termination", status_code=201,
              summary="Terminate a brand, region or pack (end of month, minimum term)")
-async def request_termination(subscription_id: str, request: Request, body: When | None = None):
+async def request_termination(subscription_id: str, request: Request, body: When | None = None,
+                              caller: Caller = COMMANDER):
+    if not await _reaches(request, caller, subscription_id, SUBSCRIPTION_ACCOUNT):
+        return _hidden("subscription", subscription_id)
     return await _run(request, service.request_termination,
                       RequestTerminationV1(subscription_id=subscription_id, at=body.at if body else None))
 
 
 @router.get("/subscriptions/{subscription_id}")
-async def show_subscription(subscription_id: str, request: Request):
-    return await _read(request, queries.show_subscription, subscription_id, what="subscription", with_now=True)
+async def show_subscription(subscription_id: str, request: Request, caller: Caller = READER):
+    return await _read(request, caller, queries.show_subscription, subscription_id, what="subscription",
+                       with_now=True, lookup=SUBSCRIPTION_ACCOUNT)
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -210,6 +264,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid)
+    auth.install(app, runtime.settings)
     return app
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shared import auth
+from shared.auth import Caller
 from shared.runtime import ServiceRuntime
 
-router = APIRouter(prefix="/v1")
+# runs span every account: an operator's view; an account's view is its partner's too
+router = APIRouter(prefix="/v1", responses=auth.RESPONSES)
 
 RUNS = """
 SELECT r.run_id, r.month, r.requested_at, r.status, r.rated_at,
@@ -32,13 +35,13 @@ def _jsonable(row) -> dict:
 
 
 @router.get("/runs", summary="Billing runs, newest first, with how many accounts each rated")
-async def runs(request: Request):
+async def runs(request: Request, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
         return [_jsonable(r) for r in await conn.fetch(RUNS, None)]
 
 
 @router.get("/runs/{run_id}")
-async def run(run_id: str, request: Request):
+async def run(run_id: str, request: Request, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await conn.fetch(RUNS, run_id)
     if not rows:
@@ -47,10 +50,10 @@ async def run(run_id: str, request: Request):
 
 
 @router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months")
-async def account(account_id: str, request: Request):
+async def account(account_id: str, request: Request, caller: Caller = Depends(auth.allow("partner"))):
     async with request.app.state.runtime.pool.acquire() as conn:
         found = await conn.fetchrow(ACCOUNT, account_id)
-        if found is None:
+        if found is None or not await auth.may_see(conn, caller, account_id):
             return JSONResponse({"reason": "unknown_account", "detail": f"no account {account_id}"}, status_code=404)
         return {**_jsonable(found),
                 "subscriptions": [_jsonable(r) for r in await conn.fetch(ACCOUNT_SUBSCRIPTIONS, account_id)],
@@ -62,6 +65,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="The platform's one place where prices are computed. Read-only operator view.")
     app.state.runtime = runtime
     app.include_router(router)
+    auth.install(app, runtime.settings)
 
     @app.get("/health")
     async def health():

@@ -9,7 +9,6 @@ import random
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -20,6 +19,7 @@ from contracts.platform import (
 )
 from contracts.envelope import Envelope
 from contracts.registry import parse
+from tests.support.http import client
 from tests.support.kafka import read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, free_port
@@ -97,7 +97,7 @@ async def test_licences_follow_10000_shuffled_events_and_the_snapshot(services, 
     prov_port, auto_port = free_port(), free_port()
     services("provisioning", prov_port)
     services("auto_provisioning", auto_port)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{prov_port}", timeout=30) as http:
+    async with client(f"http://127.0.0.1:{prov_port}") as http:
         r = await http.put("/v1/catalog", json={"products": [
             {"part_number": "XDM00001", "name": "Insights User", "kind": "recurring", "unit_price": "12.00",
              "minimum_days": 30}]})
@@ -167,7 +167,7 @@ async def test_licences_follow_10000_shuffled_events_and_the_snapshot(services, 
     assert rejections == []
 
     # the metering point's count is the snapshot's enterprise-voice users
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{auto_port}", timeout=30) as http:
+    async with client(f"http://127.0.0.1:{auto_port}") as http:
         r = await http.post("/v1/metering", json={"at": "2026-04-01T00:00:00Z"})
         assert r.status_code == 200, r.text
     voice = sum(1 for present, v in truth.values() if present and v)

@@ -32,8 +32,9 @@ def test_shared_scenarios_exist():
     assert SCENARIOS, "no scenarios in ../shared/scenarios"
 
 
-async def test_replay_equals_the_in_process_run(platform, infra, namespace):
-    endpoints = Endpoints(platform["provisioning"].url, platform["invoicing"].url, timeout=90)
+async def test_replay_equals_the_in_process_run(platform, infra, namespace, api_keys):
+    endpoints = Endpoints(platform["provisioning"].url, platform["invoicing"].url, timeout=90,
+                          api_key=api_keys.operator)
     settings = Settings(service="scenario-replay", kafka_bootstrap_servers=infra.kafka,
                         database_url=infra.database_url, topic_prefix=namespace)
     problems = {}

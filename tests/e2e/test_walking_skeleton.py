@@ -3,10 +3,10 @@ broker; both services run as separate processes on the real Kafka and PostgreSQL
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from contracts.registry import dead_letter_topic
+from tests.support.http import client
 from tests.support.kafka import publish, read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, free_port
@@ -34,7 +34,7 @@ def services(service_env, log_dir, db):  # db: its teardown (dropping the namesp
 
 async def _open_acme(port: int) -> None:
     """Provisioning refuses unknown accounts and products: open `acme` and load XDM00001 first."""
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with client(f"http://127.0.0.1:{port}") as http:
         r = await http.put("/v1/catalog", json={"products": [
             {"part_number": "XDM00001", "kind": "recurring", "unit_price": "12.00", "minimum_days": 30}]})
         assert r.status_code == 200, r.text
@@ -52,7 +52,7 @@ async def test_event_arrives_and_is_stored_once(services, db, namespace):
     await _open_acme(port)
     services("rating")
     body = {"account_id": "acme", "subscription_id": "s1", "part_number": "XDM00001", "quantity": 2}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with client(f"http://127.0.0.1:{port}") as http:
         created = await http.post("/v1/features", json=body)
         assert created.status_code == 201, created.text
         again = await http.post("/v1/features", json=body)
@@ -72,7 +72,7 @@ async def test_consumer_killed_after_commit_applies_exactly_once(services, db, n
     marker = tmp_path / "crashed"
     rating = services("rating", BILLING_CRASH_AFTER_COMMIT="provisioning.feature.provisioned",
                       BILLING_CRASH_MARKER=str(marker))
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with client(f"http://127.0.0.1:{port}") as http:
         r = await http.post("/v1/features", json={"account_id": "acme", "subscription_id": "k1",
                                                   "part_number": "XDM00001"})
         assert r.status_code == 201
@@ -87,7 +87,7 @@ async def test_consumer_killed_after_commit_applies_exactly_once(services, db, n
     assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.inbox "
                              "WHERE event_type = 'provisioning.feature.provisioned'") == 1
     # and the service goes on with new events after the redelivery
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with client(f"http://127.0.0.1:{port}") as http:
         await http.post("/v1/features", json={"account_id": "acme", "subscription_id": "k2",
                                               "part_number": "XDM00001"})
     await eventually(lambda: _rating_rows(db, namespace, "k2"), what="k2 after restart")
@@ -104,7 +104,7 @@ async def test_undecodable_message_goes_to_dead_letter_and_next_is_processed(ser
     services("rating")
     topic = f"{namespace}provisioning.events"
     await publish(infra.kafka, topic, [("acme", b"\x00not json at all")])
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with client(f"http://127.0.0.1:{port}") as http:
         r = await http.post("/v1/features", json={"account_id": "acme", "subscription_id": "d1",
                                                   "part_number": "XDM00001"})
         assert r.status_code == 201

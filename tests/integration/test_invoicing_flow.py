@@ -7,7 +7,6 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from contracts import wrap
@@ -18,6 +17,7 @@ from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, ChargeLin
 from services.invoicing import app as invoicing_app
 from shared.clock import FrozenClock
 from shared.settings import Settings
+from tests.support.http import asgi_client, session_keys
 from tests.support.kafka import publish_envelopes, read_all
 from tests.support.polling import eventually
 
@@ -64,9 +64,9 @@ class Invoicing:
                                  kafka_bootstrap_servers=infra.kafka, topic_prefix=namespace,
                                  schema=f"{namespace}invoicing", relay_idle_ms=100, retry_backoff_ms=50,
                                  extra={"BILLING_SCHEDULER_MS": "3600000", "BILLING_OVERDUE_MS": "3600000",
-                                        **(extra or {})})
+                                        **(extra or {})}, api_keys_file=str(session_keys().path))
         self.runtime, self.app = invoicing_app.build(self.settings, clock)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://invoicing")
+        self.http = asgi_client(self.app, "http://invoicing")
         self.schema = self.settings.db_schema
 
     async def publish(self, topic: str, envelopes: list[Envelope]) -> None:

@@ -7,7 +7,6 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 
 from contracts import wrap
@@ -19,6 +18,7 @@ from shared import db as shared_db
 from shared.clock import FrozenClock
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
+from tests.support.http import asgi_client
 
 pytestmark = pytest.mark.infra
 
@@ -41,14 +41,13 @@ CATALOG = {"currency": "USD", "products": [
 
 
 @pytest.fixture
-async def api(infra, namespace, db):
+async def api(infra, namespace, db, api_keys):
     settings = Settings(service="provisioning", database_url=infra.database_url, topic_prefix=namespace,
-                        schema=f"{namespace}provisioning")
+                        schema=f"{namespace}provisioning", api_keys_file=str(api_keys.path))
     runtime = ServiceRuntime(settings, MIGRATIONS, FrozenClock(NOW))
     await shared_db.migrate_dsn(settings.database_url, settings.db_schema, MIGRATIONS)
     runtime.pool = await shared_db.create_pool(settings.database_url, settings.db_schema)
-    transport = httpx.ASGITransport(app=handlers.http_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://provisioning") as client:
+    async with asgi_client(handlers.http_app(runtime), "http://provisioning") as client:
         client.runtime = runtime
         yield client
     await runtime.pool.close()
