@@ -12,6 +12,7 @@ import sys
 
 import httpx
 
+from cli import http as cli_http
 from cli.ops import SERVICES
 
 TABLE = ("id", "state", "recorded_at", "source", "event_type", "error")
@@ -29,8 +30,7 @@ def _default_url(service: str) -> str:
 def request(args: argparse.Namespace, method: str, path: str, **kwargs) -> httpx.Response:
     """Every HTTP call of this command goes through here."""
     url = args.url or _default_url(args.service)
-    # auth: the operator key's Authorization header is added here
-    with httpx.Client(base_url=url, timeout=args.timeout) as http:
+    with cli_http.client(url, timeout=args.timeout) as http:
         return http.request(method, path, **kwargs)
 
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.registry import redrive_topic
-from shared import dead_letters
+from shared import auth, dead_letters
 
 MAX_ID = 2**63 - 1  # bigserial: a larger id can only be unknown, and must not reach asyncpg
 # who acted: an operator's name or a key's label; printable, no control characters
 ACTOR = r"^[^\x00-\x1f\x7f]{1,100}$"
 
-# auth: operator only -- the operator-role dependency goes on this router, in this one place
-router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
+# operators only: dead letters hold any account's payloads
+router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"], dependencies=[Depends(auth.OPERATOR)],
+                   responses=auth.RESPONSES)
 
 
 class DeadLetterRefusal(BaseModel):

@@ -42,7 +42,9 @@ def _cli(capsys, url: str, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-async def test_redrive_after_the_fault_is_gone_applies_once(services, db, namespace, infra, capsys):
+async def test_redrive_after_the_fault_is_gone_applies_once(services, db, namespace, infra, capsys, monkeypatch,
+                                                            api_keys):
+    monkeypatch.setenv("BILLING_API_KEY", api_keys.operator)  # the CLI runs in this process
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     rating = services("rating", port, BILLING_FAIL_EVENT_TYPE="provisioning.account.opened")

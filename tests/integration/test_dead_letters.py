@@ -6,7 +6,6 @@ import asyncio
 import base64
 from datetime import datetime, timezone
 
-import httpx
 from aiokafka import AIOKafkaProducer
 import pytest
 from fastapi import FastAPI
@@ -15,11 +14,12 @@ from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.provisioning import FeatureRemovedV1
 from contracts.registry import Topic, redrive_topic
-from shared import dead_letter_api
+from shared import auth, dead_letter_api
 from shared.db import KIT_MIGRATIONS, migrate_dsn
 from shared.kafka import ensure_topics
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
+from tests.support.http import asgi_client, session_keys
 from tests.support.kafka import publish, publish_envelopes, read_all
 from tests.support.polling import eventually
 
@@ -57,13 +57,14 @@ class Svc:
         (migrations / "0001_init.sql").write_text(INIT)
         settings = Settings(service=name, kafka_bootstrap_servers=infra.kafka, database_url=infra.database_url,
                             topic_prefix=namespace, schema=f"{namespace}{name}", retry_budget=2,
-                            retry_backoff_ms=10, relay_idle_ms=50)
+                            retry_backoff_ms=10, relay_idle_ms=50, api_keys_file=str(session_keys().path))
         self.runtime = ServiceRuntime(settings, migrations)
         self.runtime.subscribe(ORDERS, handler)
         app = FastAPI()
         app.state.runtime = self.runtime
+        auth.install(app, settings)
         app.include_router(dead_letter_api.router)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+        self.http = asgi_client(app, "http://svc")
 
     async def fetchval(self, sql: str, *args):
         async with self.runtime.pool.acquire() as conn:
