@@ -28,6 +28,7 @@ from contracts import topics, wrap
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, ProductV1
 from contracts.usage import UsageRecordedV1
 from shared.settings import DEFAULT_DATABASE_URL, DEFAULT_KAFKA
+from shared.kafka_security import client_options
 
 START = datetime(2026, 10, 10, 9, 0, tzinfo=timezone.utc)   # features start mid-October
 MONTH = "2026-11"                                           # the November run: arrears + advance
@@ -60,7 +61,8 @@ def _facts(n: int, ns: str):
 
 
 async def _produce(bootstrap: str, ns: str, n: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20,
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(),
+                                enable_idempotence=True, linger_ms=20,
                                 max_batch_size=512 * 1024)
     await producer.start()
     try:

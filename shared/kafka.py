@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -21,6 +21,7 @@ from contracts.envelope import Contract, Envelope
 from contracts.registry import Topic, dead_letter_topic, parse
 from shared import inbox
 from shared.settings import Settings
+from shared.kafka_security import KafkaSecurity, client_options
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,18 @@ BatchHandler = Callable[[asyncpg.Connection, list[tuple[Envelope, Contract]]], A
 def make_broker(settings: Settings) -> KafkaBroker:
     # per-message "Received/Processed" lines at DEBUG: at INFO they cost more than the handlers
     return KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service,
+                       security=KafkaSecurity.from_env().faststream(),
                        enable_idempotence=True, acks="all", log_level=logging.DEBUG)
 
 
 async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "",
                         services: Sequence[str] = ()) -> None:
-    """Create the registry's topics (and the services' dead-letter topics) where missing."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """Create the registry's topics (and the services' dead-letter topics) where missing.
+
+    A principal without CREATE (a service under ACLs: topics are the operator's, made by
+    `billing create-topics` as the admin) creates nothing and goes on with the topics it finds.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -47,9 +53,14 @@ async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "
         missing = [t for t in wanted if t.name not in existing]
         if missing:
             try:
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
             except TopicAlreadyExistsError:  # another process got there first
-                pass
+                return
+            refused = [name for name, code, *_ in getattr(response, "topic_errors", ())
+                       if code == TopicAuthorizationFailedError.errno]
+            if refused:
+                log.warning("not authorized to create %s: topics are created by `billing create-topics`",
+                            ", ".join(refused))
     finally:
         await admin.close()
 

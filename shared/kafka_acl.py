@@ -1,0 +1,97 @@
+"""Who may do what on Kafka: one principal per service (and one for the platform integrations),
+its ACLs derived from the topics it produces and consumes, applied with the admin principal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from contracts import topics as t
+from contracts.registry import Topic, dead_letter_topic
+
+# The principal that platform integrations (usage meters, user directories) publish facts with.
+INTEGRATION = "integration"
+
+
+@dataclass(frozen=True)
+class Access:
+    """The topics a principal writes (its outbox) and reads (its subscriptions, with its group)."""
+
+    produces: tuple[Topic, ...]
+    consumes: tuple[Topic, ...] = ()
+    # consuming services park poison messages on <service>.dead-letter
+    dead_letter: bool = True
+
+
+# Kept by hand next to each service's app.py and outbox writes; tests check it against both and
+# against the registry (only rating may produce rating.charges). A new service adds its row.
+ACCESS: dict[str, Access] = {
+    "provisioning": Access(produces=(t.PROVISIONING_EVENTS, t.REJECTIONS),
+                           consumes=(t.PROVISIONING_COMMANDS,)),
+    "auto_provisioning": Access(produces=(t.PROVISIONING_COMMANDS, t.USER_COUNTS),
+                                consumes=(t.PLATFORM_USERS, t.PROVISIONING_EVENTS, t.AUTO_PROVISIONING_COMMANDS)),
+    "rating": Access(produces=(t.RATING_CHARGES,),
+                     consumes=(t.PROVISIONING_EVENTS, t.USAGE_RECORDS, t.USER_COUNTS, t.RATING_REQUESTS)),
+    "invoicing": Access(produces=(t.INVOICING_EVENTS, t.RATING_REQUESTS, t.AUTO_PROVISIONING_COMMANDS),
+                        consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS)),
+    # designed, not built yet (../shared/DESIGN.md): their rows are ready for them
+    "prepaid_credit": Access(produces=(), consumes=(t.RATING_CHARGES,)),
+    "disputes": Access(produces=(), consumes=(t.INVOICING_EVENTS,)),
+    INTEGRATION: Access(produces=(t.USAGE_RECORDS, t.PLATFORM_USERS), dead_letter=False),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One ALLOW ACL: `operation` on a literal resource (`topic`, `group` or `cluster`)."""
+
+    resource: str
+    name: str
+    operation: str
+
+
+def grants(principal: str, prefix: str = "", topics: Sequence[Topic] = t.ALL) -> list[Grant]:
+    """The ACLs of `principal` on the topics and group named with `prefix` (a test namespace, or
+    empty for the platform). Every principal may describe every platform topic (names and
+    partition counts are not secret) and write idempotently; nothing else is implied."""
+    access = ACCESS[principal]
+    out = [Grant("cluster", "kafka-cluster", "IDEMPOTENT_WRITE")]
+    out += [Grant("topic", prefix + topic.name, "DESCRIBE") for topic in topics]
+    out += [Grant("topic", prefix + topic.name, "WRITE") for topic in access.produces]
+    out += [Grant("topic", prefix + topic.name, "READ") for topic in access.consumes]
+    if access.consumes:
+        out.append(Grant("group", prefix + principal, "READ"))
+    if access.dead_letter and access.consumes:
+        dead = prefix + dead_letter_topic(principal)
+        out += [Grant("topic", dead, "DESCRIBE"), Grant("topic", dead, "WRITE")]
+    return out
+
+
+def producers_of(topic: Topic) -> set[str]:
+    return {principal for principal, access in ACCESS.items() if topic in access.produces}
+
+
+def apply(admin_config: dict[str, str], principals: Iterable[str], prefix: str = "",
+          passwords: dict[str, str] | None = None, timeout: float = 30) -> None:
+    """Create (or update) the SCRAM-SHA-512 users named in `passwords` and the ACLs of
+    `principals`, connecting with `admin_config` (librdkafka settings of a super user).
+    Both are idempotent: running it again changes nothing, or rotates the given passwords."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
+                                       ResourcePatternType, ResourceType, ScramCredentialInfo,
+                                       ScramMechanism, UserScramCredentialUpsertion)
+
+    admin = AdminClient(admin_config)
+    if passwords:
+        upserts = [UserScramCredentialUpsertion(user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192),
+                                                password.encode())
+                   for user, password in sorted(passwords.items())]
+        for future in admin.alter_user_scram_credentials(upserts).values():
+            future.result(timeout)
+    # librdkafka names Kafka's CLUSTER resource type BROKER
+    kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "cluster": ResourceType.BROKER}
+    bindings = [AclBinding(kinds[g.resource], g.name, ResourcePatternType.LITERAL,
+                           f"User:{principal}", "*", AclOperation[g.operation], AclPermissionType.ALLOW)
+                for principal in principals for g in grants(principal, prefix)]
+    if bindings:
+        for future in admin.create_acls(bindings).values():
+            future.result(timeout)
