@@ -71,14 +71,25 @@ def producers_of(topic: Topic) -> set[str]:
     return {principal for principal, access in ACCESS.items() if topic in access.produces}
 
 
+def _bindings(principals: Iterable[str], prefix: str, filters: bool = False) -> list:
+    from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType,
+                                       ResourcePatternType, ResourceType)
+
+    # librdkafka names Kafka's CLUSTER resource type BROKER
+    kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "cluster": ResourceType.BROKER}
+    kind = AclBindingFilter if filters else AclBinding
+    return [kind(kinds[g.resource], g.name, ResourcePatternType.LITERAL, f"User:{principal}", "*",
+                 AclOperation[g.operation], AclPermissionType.ALLOW)
+            for principal in principals for g in grants(principal, prefix)]
+
+
 def apply(admin_config: dict[str, str], principals: Iterable[str], prefix: str = "",
           passwords: dict[str, str] | None = None, timeout: float = 30) -> None:
     """Create (or update) the SCRAM-SHA-512 users named in `passwords` and the ACLs of
     `principals`, connecting with `admin_config` (librdkafka settings of a super user).
     Both are idempotent: running it again changes nothing, or rotates the given passwords."""
-    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
-                                       ResourcePatternType, ResourceType, ScramCredentialInfo,
-                                       ScramMechanism, UserScramCredentialUpsertion)
+    from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
+                                       UserScramCredentialUpsertion)
 
     admin = AdminClient(admin_config)
     if passwords:
@@ -87,11 +98,18 @@ def apply(admin_config: dict[str, str], principals: Iterable[str], prefix: str =
                    for user, password in sorted(passwords.items())]
         for future in admin.alter_user_scram_credentials(upserts).values():
             future.result(timeout)
-    # librdkafka names Kafka's CLUSTER resource type BROKER
-    kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "cluster": ResourceType.BROKER}
-    bindings = [AclBinding(kinds[g.resource], g.name, ResourcePatternType.LITERAL,
-                           f"User:{principal}", "*", AclOperation[g.operation], AclPermissionType.ALLOW)
-                for principal in principals for g in grants(principal, prefix)]
+    bindings = _bindings(principals, prefix)
     if bindings:
         for future in admin.create_acls(bindings).values():
+            future.result(timeout)
+
+
+def revoke(admin_config: dict[str, str], principals: Iterable[str], prefix: str = "",
+           timeout: float = 30) -> None:
+    """Delete the ACLs `apply` gave `principals` on the topics named with `prefix`."""
+    from confluent_kafka.admin import AdminClient
+
+    admin, filters = AdminClient(admin_config), _bindings(principals, prefix, filters=True)
+    if filters:
+        for future in admin.delete_acls(filters).values():
             future.result(timeout)

@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 
 from cli.namespace import drop_namespace
+from cli.ops import SERVICES
 from tests.support.infra import ROOT, Infra, infrastructure
 
 
@@ -24,8 +25,12 @@ def namespace() -> str:
 
 @pytest.fixture
 def service_env(infra: Infra, namespace: str) -> dict[str, str]:
-    """Environment for service processes: this test's broker, database, topics and schemas."""
-    return {
+    """Environment for service processes: this test's broker, database, topics and schemas.
+
+    Kafka: the admin principal (per-service ACLs name the platform's topics, not a test's
+    prefixed copies; tests/integration/test_least_privilege.py grants a namespace its own).
+    PostgreSQL: each service's own role where deploy/local made them, else the admin."""
+    env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "DATABASE_URL": infra.database_url,
         "BILLING_TOPIC_PREFIX": namespace,
@@ -33,6 +38,12 @@ def service_env(infra: Infra, namespace: str) -> dict[str, str]:
         "BILLING_RELAY_IDLE_MS": "100",
         "BILLING_RETRY_BACKOFF_MS": "50",
     }
+    for service in SERVICES:
+        password = infra.secrets and infra.secrets / f"postgres-{service}.password"
+        if password and password.exists():
+            env[f"{service.upper()}_DATABASE_URL"] = infra.role_url(service)
+            env[f"{service.upper()}_DATABASE_PASSWORD_FILE"] = str(password)
+    return env
 
 
 @pytest.fixture

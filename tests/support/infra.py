@@ -1,5 +1,9 @@
 """Where the tests find Kafka and PostgreSQL: the environment, else testcontainers when a Docker
-engine answers, else the project's own deploy/local scripts (started once, left running)."""
+engine answers, else the project's own deploy/local scripts (started once, left running).
+
+Fixtures connect as the admin (Kafka super user, PostgreSQL admin role): the credentials come from
+the environment (KAFKA_SASL_*, DATABASE_PASSWORD...) or, on deploy/local, from the admin.env it
+writes. With deploy/local's secrets at hand, services run with their own PostgreSQL roles."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +22,24 @@ ROOT = Path(__file__).resolve().parents[2]
 @dataclass(frozen=True)
 class Infra:
     kafka: str
+    # with the admin's credentials
     database_url: str
+    # deploy/local's credentials folder (postgres-<service>.password...) when it runs this broker
+    secrets: Path | None = None
+
+    def role_url(self, role: str) -> str:
+        """The database URL without credentials, for `role` (its password goes apart)."""
+        parts = urlsplit(self.database_url)
+        return urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
+
+
+def _local_secrets(kafka: str) -> Path | None:
+    """deploy/local's secrets folder, if its admin.env names this broker."""
+    folder = Path(os.environ.get("BILLING_VAR") or ROOT / "var") / "secrets"
+    try:
+        return folder if f"KAFKA_BOOTSTRAP_SERVERS={kafka}\n" in (folder / "admin.env").read_text() else None
+    except OSError:
+        return None
 
 
 def _docker_answers() -> bool:
@@ -31,9 +53,11 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def infrastructure() -> Iterator[Infra]:
+    from shared.settings import database_url, load_local_credentials
+
     env_kafka, env_db = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if env_kafka and env_db:
-        yield Infra(env_kafka, env_db)
+        yield Infra(env_kafka, database_url(), _local_secrets(env_kafka))
         return
     if _docker_answers():
         from testcontainers.kafka import KafkaContainer
@@ -45,6 +69,9 @@ def infrastructure() -> Iterator[Infra]:
         return
     # no Docker engine: the project's own scripts start a real broker and database on loopback
     subprocess.run([str(ROOT / "deploy/local/infra.sh"), "up"], check=True)
-    from shared.settings import DEFAULT_DATABASE_URL, DEFAULT_KAFKA
+    from shared.settings import DEFAULT_KAFKA
 
-    yield Infra(env_kafka or DEFAULT_KAFKA, env_db or DEFAULT_DATABASE_URL)
+    # its admin credentials, for this process and the services it starts
+    load_local_credentials(ROOT)
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
+    yield Infra(kafka, database_url(), _local_secrets(kafka))
