@@ -27,7 +27,7 @@ from cli.processes import ROOT, ServiceProcess
 from contracts import topics, wrap
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, ProductV1
 from contracts.usage import UsageRecordedV1
-from shared.settings import DEFAULT_DATABASE_URL, DEFAULT_KAFKA
+from shared.settings import DEFAULT_KAFKA, database_url
 from shared.kafka_security import client_options
 
 START = datetime(2026, 10, 10, 9, 0, tzinfo=timezone.utc)   # features start mid-October
@@ -86,7 +86,7 @@ async def _produce(bootstrap: str, ns: str, n: int) -> None:
 
 async def _bench(args: argparse.Namespace) -> dict:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
-    database = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    database = database_url()  # the admin role: it drops its namespace afterwards
     ns = f"bench{uuid.uuid4().hex[:6]}_"
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database, "BILLING_TOPIC_PREFIX": ns,
            "BILLING_SCHEMA_PREFIX": ns,

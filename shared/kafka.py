@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka import Topic as KafkaTopic
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts.envelope import Contract, Envelope
@@ -111,6 +112,12 @@ class Subscription:
     def physical_topic(self) -> str:
         return self.settings.topic(self.topic.name)
 
+    @property
+    def declared_topic(self) -> KafkaTopic:
+        # ensure_topics (or the operator) makes topics with the registry's partitions; FastStream
+        # would make missing ones with one, and a service under ACLs may not create any
+        return KafkaTopic(self.physical_topic, declare=False)
+
     def register(self) -> None:
         """Add the FastStream subscriber: its group per service, from the earliest offset,
         committing the offset only after the handler returned (NACK on error rewinds)."""
@@ -125,7 +132,7 @@ class Subscription:
             title=f"{self.settings.service}:{self.topic.name}",
         )
         if self.batch_handler is not None:
-            sub = self.broker.subscriber(self.physical_topic, batch=True,
+            sub = self.broker.subscriber(self.declared_topic, batch=True,
                                          max_records=self.max_records, **common)
 
             async def on_batch(message: KafkaMessage) -> None:
@@ -133,7 +140,7 @@ class Subscription:
 
             sub(on_batch)
         else:
-            sub = self.broker.subscriber(self.physical_topic, **common)
+            sub = self.broker.subscriber(self.declared_topic, **common)
 
             async def on_message(message: KafkaMessage) -> None:
                 await self._on_record(message.raw_message)

@@ -32,7 +32,8 @@ ACCESS: dict[str, Access] = {
                                 consumes=(t.PLATFORM_USERS, t.PROVISIONING_EVENTS, t.AUTO_PROVISIONING_COMMANDS)),
     "rating": Access(produces=(t.RATING_CHARGES,),
                      consumes=(t.PROVISIONING_EVENTS, t.USAGE_RECORDS, t.USER_COUNTS, t.RATING_REQUESTS)),
-    "invoicing": Access(produces=(t.INVOICING_EVENTS, t.RATING_REQUESTS, t.AUTO_PROVISIONING_COMMANDS),
+    # the registry allows invoicing auto_provisioning.commands too; it sends none yet
+    "invoicing": Access(produces=(t.INVOICING_EVENTS, t.RATING_REQUESTS),
                         consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS)),
     # designed, not built yet (../shared/DESIGN.md): their rows are ready for them
     "prepaid_credit": Access(produces=(), consumes=(t.RATING_CHARGES,)),

@@ -17,7 +17,7 @@ from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFai
 from contracts import topics
 from shared import db as kit_db
 from shared.kafka import ensure_topics
-from shared.kafka_acl import ACCESS, INTEGRATION, apply, revoke
+from shared.kafka_acl import INTEGRATION, apply, revoke
 from shared.kafka_security import KafkaSecurity
 from tests.support.kafka import read_all
 from tests.support.polling import eventually
@@ -153,13 +153,6 @@ async def test_a_principal_reads_only_with_its_own_group(infra, granted):
                 await asyncio.wait_for(consumer.getone(), 30)
         finally:
             await consumer.stop()
-
-
-def test_every_platform_topic_has_its_producers_and_only_rating_produces_charges():
-    assert {p for p, a in ACCESS.items() if topics.RATING_CHARGES in a.produces} == {"rating"}
-    for topic in topics.ALL:
-        named = {p for p in topic.producers if p in ACCESS}
-        assert named <= {p for p, a in ACCESS.items() if topic in a.produces}, topic.name
 
 
 async def test_rating_runs_with_its_own_principal_and_role(infra, granted, service_env, log_dir, db):

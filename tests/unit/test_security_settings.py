@@ -120,3 +120,13 @@ def test_each_service_may_use_the_topics_its_code_uses():
         access = ACCESS[service]
         assert {getattr(topics, n) for n in consumed} <= set(access.consumes), service
         assert {getattr(topics, n) for n in produced} <= set(access.produces), service
+
+
+def test_a_principal_writes_only_topics_the_registry_names_it_a_producer_of():
+    from contracts import topics
+
+    assert {p for p, a in ACCESS.items() if topics.RATING_CHARGES in a.produces} == {"rating"}
+    for principal, access in ACCESS.items():
+        for topic in access.produces:
+            named = "platform integrations" if principal == INTEGRATION else principal
+            assert named in topic.producers, f"{principal} may not produce {topic.name}"
