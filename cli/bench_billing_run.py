@@ -27,7 +27,7 @@ from cli.processes import ROOT, ServiceProcess
 from contracts import topics, wrap
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, ProductV1
 from contracts.usage import UsageRecordedV1
-from shared.settings import DEFAULT_KAFKA, database_url
+from shared.settings import DEFAULT_KAFKA, database_url, local_secrets, role_env
 from shared.kafka_security import client_options
 
 START = datetime(2026, 10, 10, 9, 0, tzinfo=timezone.utc)   # features start mid-October
@@ -93,6 +93,8 @@ async def _bench(args: argparse.Namespace) -> dict:
            "BILLING_SCHEDULER_MS": "3600000"}  # the bench requests the run itself
     log_dir = ROOT / "var" / "bench" / ns
     replicas = {"rating": args.rating_replicas, "invoicing": args.invoicing_replicas}
+    # on deploy/local, the services with their own PostgreSQL roles, as in production
+    env |= role_env(database, local_secrets(bootstrap, ROOT), list(replicas))
     services = [ServiceProcess(name, env, log_dir / f"{name}-{i}" if i else log_dir)
                 for name, count in replicas.items() for i in range(count)]
     try:

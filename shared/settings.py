@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -75,6 +75,30 @@ def load_local_credentials(root: Path, env: MutableMapping[str, str] | None = No
         if sep and not line.startswith("#"):
             env.setdefault(name.strip(), value.strip())
     return path
+
+
+def local_secrets(kafka: str, root: Path, env: Mapping[str, str] | None = None) -> Path | None:
+    """deploy/local's credentials folder (`$BILLING_VAR/secrets`), if its admin.env names `kafka`."""
+    env = os.environ if env is None else env
+    folder = Path(env.get("BILLING_VAR") or root / "var") / "secrets"
+    try:
+        return folder if f"KAFKA_BOOTSTRAP_SERVERS={kafka}\n" in (folder / "admin.env").read_text() else None
+    except OSError:
+        return None
+
+
+def role_env(url: str, secrets: Path | None, services: Sequence[str]) -> dict[str, str]:
+    """Environment that gives each of `services` its own PostgreSQL role (`<SERVICE>_DATABASE_URL`,
+    `..._PASSWORD_FILE`) where `secrets` holds its password, while the shared DATABASE_URL (the
+    admin's, for the caller) stays."""
+    parts, out = urlsplit(url), {}
+    host = parts.netloc.rpartition("@")[2]
+    for service in services:
+        password = secrets / f"postgres-{service}.password" if secrets else None
+        if password and password.exists():
+            out[f"{service.upper()}_DATABASE_URL"] = urlunsplit(parts._replace(netloc=f"{service}@{host}"))
+            out[f"{service.upper()}_DATABASE_PASSWORD_FILE"] = str(password)
+    return out
 
 
 @dataclass(frozen=True)

@@ -30,20 +30,15 @@ def service_env(infra: Infra, namespace: str) -> dict[str, str]:
     Kafka: the admin principal (per-service ACLs name the platform's topics, not a test's
     prefixed copies; tests/integration/test_least_privilege.py grants a namespace its own).
     PostgreSQL: each service's own role where deploy/local made them, else the admin."""
-    env = {
+    return {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "DATABASE_URL": infra.database_url,
         "BILLING_TOPIC_PREFIX": namespace,
         "BILLING_SCHEMA_PREFIX": namespace,
         "BILLING_RELAY_IDLE_MS": "100",
         "BILLING_RETRY_BACKOFF_MS": "50",
+        **infra.roles(SERVICES),
     }
-    for service in SERVICES:
-        password = infra.secrets and infra.secrets / f"postgres-{service}.password"
-        if password and password.exists():
-            env[f"{service.upper()}_DATABASE_URL"] = infra.role_url(service)
-            env[f"{service.upper()}_DATABASE_PASSWORD_FILE"] = str(password)
-    return env
 
 
 @pytest.fixture

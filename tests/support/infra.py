@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from shared.settings import role_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,19 +29,14 @@ class Infra:
     # deploy/local's credentials folder (postgres-<service>.password...) when it runs this broker
     secrets: Path | None = None
 
+    def roles(self, services) -> dict[str, str]:
+        """Environment giving each of `services` its own PostgreSQL role, where deploy/local made it."""
+        return role_env(self.database_url, self.secrets, services)
+
     def role_url(self, role: str) -> str:
         """The database URL without credentials, for `role` (its password goes apart)."""
         parts = urlsplit(self.database_url)
         return urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
-
-
-def _local_secrets(kafka: str) -> Path | None:
-    """deploy/local's secrets folder, if its admin.env names this broker."""
-    folder = Path(os.environ.get("BILLING_VAR") or ROOT / "var") / "secrets"
-    try:
-        return folder if f"KAFKA_BOOTSTRAP_SERVERS={kafka}\n" in (folder / "admin.env").read_text() else None
-    except OSError:
-        return None
 
 
 def _docker_answers() -> bool:
@@ -53,11 +50,11 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def infrastructure() -> Iterator[Infra]:
-    from shared.settings import database_url, load_local_credentials
+    from shared.settings import database_url, load_local_credentials, local_secrets
 
     env_kafka, env_db = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if env_kafka and env_db:
-        yield Infra(env_kafka, database_url(), _local_secrets(env_kafka))
+        yield Infra(env_kafka, database_url(), local_secrets(env_kafka, ROOT))
         return
     if _docker_answers():
         from testcontainers.kafka import KafkaContainer
@@ -74,4 +71,4 @@ def infrastructure() -> Iterator[Infra]:
     # its admin credentials, for this process and the services it starts
     load_local_credentials(ROOT)
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
-    yield Infra(kafka, database_url(), _local_secrets(kafka))
+    yield Infra(kafka, database_url(), local_secrets(kafka, ROOT))

@@ -130,3 +130,13 @@ def test_a_principal_writes_only_topics_the_registry_names_it_a_producer_of():
         for topic in access.produces:
             named = "platform integrations" if principal == INTEGRATION else principal
             assert named in topic.producers, f"{principal} may not produce {topic.name}"
+
+
+def test_role_env_gives_a_service_its_role_only_where_its_password_exists(tmp_path: Path):
+    from shared.settings import role_env
+
+    (tmp_path / "postgres-rating.password").write_text("pw")
+    env = role_env("postgresql://billing:admin@db:5432/billing", tmp_path, ["rating", "invoicing"])
+    assert env == {"RATING_DATABASE_URL": "postgresql://rating@db:5432/billing",
+                   "RATING_DATABASE_PASSWORD_FILE": str(tmp_path / "postgres-rating.password")}
+    assert role_env("postgresql://billing@db/billing", None, ["rating"]) == {}
