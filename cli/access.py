@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from cli.ops import SERVICES
-from shared.kafka_acl import INTEGRATION, apply, grants
+from shared.kafka_acl import ACCESS, INTEGRATION, apply, grants
 from shared.kafka_security import KafkaSecurity
 from shared.settings import DEFAULT_KAFKA
 
@@ -48,8 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, func, text in (("kafka", _kafka, "create or update the principals' passwords and ACLs"),
                              ("show", _show, "print the ACLs each principal gets")):
         verb = verbs.add_parser(name, help=text)
-        verb.add_argument("--principal", action="append", help="one principal (repeatable); default: "
-                          "every service of this checkout and 'integration'")
+        verb.add_argument("--principal", action="append", choices=sorted(ACCESS),
+                          help="one principal (repeatable); default: every service of this checkout "
+                          "and 'integration'")
         verb.add_argument("--prefix", default=os.environ.get("BILLING_TOPIC_PREFIX", ""),
                           help="topic and group prefix the ACLs name (a namespace)")
         if name == "kafka":

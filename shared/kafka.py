@@ -14,8 +14,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka import Topic as KafkaTopic
+from faststream.kafka import KafkaBroker, Topic as KafkaTopic
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts.envelope import Contract, Envelope

@@ -151,3 +151,16 @@ def test_local_scripts_exist_and_are_executable():
         path = ROOT / script
         assert path.exists() and path.stat().st_mode & 0o111, script
     assert "make test" in (ROOT / ".ci/run").read_text()
+
+
+def test_local_scripts_ask_passwords_and_authorize_kafka_clients():
+    infra = (ROOT / "deploy/local/infra.sh").read_text()
+    assert "host  all all 127.0.0.1/32   scram-sha-256" in infra
+    assert "NOSUPERUSER" in infra and "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE" in infra
+    for setting in ("listeners=SASL_PLAINTEXT://127.0.0.1:", "sasl.enabled.mechanisms=SCRAM-SHA-512",
+                    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                    "allow.everyone.if.no.acl.found=false", "auto.create.topics.enable=false"):
+        assert setting in infra, setting
+    assert "umask 077" in infra, "secrets readable by their owner only"
+    services = (ROOT / "deploy/local/services.sh").read_text()
+    assert '. "$VAR/secrets/$s.env"' in services, "each service with its own credentials"
