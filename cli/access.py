@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from cli.ops import SERVICES
-from shared.kafka_acl import ACCESS, INTEGRATION, apply, grants
+from shared.kafka_acl import ACCESS, INTEGRATION, apply, grants, prune
 from shared.kafka_security import KafkaSecurity
 from shared.settings import DEFAULT_KAFKA
 
@@ -29,6 +29,8 @@ def _kafka(args: argparse.Namespace) -> int:
     config = {"bootstrap.servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
               **KafkaSecurity.from_env().librdkafka()}
     apply(config, principals, args.prefix, passwords)
+    for removed in prune(config, principals, args.prefix):
+        print(f"removed the stale ACL {removed}")
     for principal in principals:
         print(f"User:{principal}: {len(grants(principal, args.prefix))} ACLs"
               + (", SCRAM-SHA-512 password set" if principal in passwords else ""))

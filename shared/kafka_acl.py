@@ -105,6 +105,34 @@ def apply(admin_config: dict[str, str], principals: Iterable[str], prefix: str =
             future.result(timeout)
 
 
+def prune(admin_config: dict[str, str], principals: Iterable[str], prefix: str = "",
+          timeout: float = 30) -> list[str]:
+    """Delete the ACLs of `principals` on the platform's resources named with `prefix` that
+    `grants` no longer gives them (a topic a service stopped producing, say), so that running
+    `apply` then `prune` converges. ACLs on other names (another namespace) stay. Returns them."""
+    from confluent_kafka.admin import (AclBindingFilter, AclOperation, AclPermissionType, AdminClient,
+                                       ResourcePatternType, ResourceType)
+
+    def key(b) -> tuple:
+        return (b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation, b.permission_type)
+
+    principals = list(principals)
+    ours = ({prefix + topic.name for topic in t.ALL} | {"kafka-cluster"}
+            | {prefix + p for p in ACCESS} | {prefix + dead_letter_topic(p) for p in ACCESS})
+    wanted = {key(b) for b in _bindings(principals, prefix)}
+    admin, stale = AdminClient(admin_config), []
+    for principal in principals:
+        found = admin.describe_acls(AclBindingFilter(
+            ResourceType.ANY, None, ResourcePatternType.ANY, f"User:{principal}", None,
+            AclOperation.ANY, AclPermissionType.ANY)).result(timeout)
+        stale += [b for b in found if b.name in ours and key(b) not in wanted]
+    if stale:
+        filters = [AclBindingFilter(*key(b)) for b in stale]
+        for future in admin.delete_acls(filters).values():
+            future.result(timeout)
+    return [f"{b.principal} {b.operation.name} {b.restype.name} {b.name}" for b in stale]
+
+
 def revoke(admin_config: dict[str, str], principals: Iterable[str], prefix: str = "",
            timeout: float = 30) -> None:
     """Delete the ACLs `apply` gave `principals` on the topics named with `prefix`."""

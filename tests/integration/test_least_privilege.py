@@ -17,7 +17,7 @@ from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFai
 from contracts import topics
 from shared import db as kit_db
 from shared.kafka import ensure_topics
-from shared.kafka_acl import INTEGRATION, apply, revoke
+from shared.kafka_acl import INTEGRATION, apply, prune, revoke
 from shared.kafka_security import KafkaSecurity
 from tests.support.kafka import read_all
 from tests.support.polling import eventually
@@ -153,6 +153,21 @@ async def test_a_principal_reads_only_with_its_own_group(infra, granted):
                 await asyncio.wait_for(consumer.getone(), 30)
         finally:
             await consumer.stop()
+
+
+async def test_a_stray_grant_is_pruned(infra, granted):
+    """An ACL the table no longer gives (here: invoicing allowed to write charges) is removed."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
+                                       ResourcePatternType, ResourceType)
+
+    admin = AdminClient(_admin_config(infra))
+    stray = AclBinding(ResourceType.TOPIC, f"{granted}rating.charges", ResourcePatternType.LITERAL,
+                       "User:invoicing", "*", AclOperation.WRITE, AclPermissionType.ALLOW)
+    for future in admin.create_acls([stray]).values():
+        future.result(30)
+    removed = await asyncio.to_thread(prune, _admin_config(infra), ["invoicing", "rating"], granted)
+    assert removed == [f"User:invoicing WRITE TOPIC {granted}rating.charges"]
+    assert await asyncio.to_thread(prune, _admin_config(infra), ["invoicing", "rating"], granted) == []
 
 
 async def test_rating_runs_with_its_own_principal_and_role(infra, granted, service_env, log_dir, db):
