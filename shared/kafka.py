@@ -20,8 +20,8 @@ from faststream.kafka.annotations import KafkaMessage
 from contracts.envelope import Contract, Envelope
 from contracts.registry import Topic, dead_letter_topic, parse
 from shared import inbox
-from shared.settings import Settings
 from shared.kafka_security import KafkaSecurity, client_options
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
 from contracts.topics import PROVISIONING_EVENTS, USAGE_RECORDS, USER_COUNTS
 from contracts.usage import UsageRecordedV1
-from shared.settings import Settings
 from shared.kafka_security import client_options
+from shared.settings import Settings
 
 from .model import ScenarioModel
 from .runner import _number
