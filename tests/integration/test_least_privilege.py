@@ -190,3 +190,12 @@ async def test_rating_runs_with_its_own_principal_and_role(infra, granted, servi
         assert await db.fetchval(owner, f"{granted}rating") == "rating"
     finally:
         proc.stop()
+
+
+async def test_a_service_run_as_a_superuser_says_so(infra, namespace, service_env, log_dir, db):
+    env = {k: v for k, v in service_env.items() if not k.startswith("PROVISIONING_DATABASE_")}
+    proc = ServiceProcess("provisioning", env, log_dir).start()
+    try:
+        assert "provisioning connects to PostgreSQL as a superuser" in proc.log()
+    finally:
+        proc.stop()
