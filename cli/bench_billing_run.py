@@ -30,6 +30,8 @@ from contracts.usage import UsageRecordedV1
 from shared import apikeys
 from shared.clock import SystemClock
 from shared.settings import DEFAULT_DATABASE_URL, DEFAULT_KAFKA
+from shared.settings import DEFAULT_KAFKA, database_url, local_secrets, role_env
+from shared.kafka_security import client_options
 
 START = datetime(2026, 10, 10, 9, 0, tzinfo=timezone.utc)   # features start mid-October
 MONTH = "2026-11"                                           # the November run: arrears + advance
@@ -62,7 +64,8 @@ def _facts(n: int, ns: str):
 
 
 async def _produce(bootstrap: str, ns: str, n: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20,
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(),
+                                enable_idempotence=True, linger_ms=20,
                                 max_batch_size=512 * 1024)
     await producer.start()
     try:
@@ -86,7 +89,7 @@ async def _produce(bootstrap: str, ns: str, n: int) -> None:
 
 async def _bench(args: argparse.Namespace) -> dict:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
-    database = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    database = database_url()  # the admin role: it drops its namespace afterwards
     ns = f"bench{uuid.uuid4().hex[:6]}_"
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database, "BILLING_TOPIC_PREFIX": ns,
            "BILLING_SCHEMA_PREFIX": ns,
@@ -97,6 +100,8 @@ async def _bench(args: argparse.Namespace) -> dict:
     args.api_key, _ = apikeys.create(log_dir / "keys" / "api-keys.json", "operator", None, "bench",
                                      SystemClock().now())
     replicas = {"rating": args.rating_replicas, "invoicing": args.invoicing_replicas}
+    # on deploy/local, the services with their own PostgreSQL roles, as in production
+    env |= role_env(database, local_secrets(bootstrap, ROOT), list(replicas))
     services = [ServiceProcess(name, env, log_dir / f"{name}-{i}" if i else log_dir)
                 for name, count in replicas.items() for i in range(count)]
     try:

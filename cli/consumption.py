@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from shared.kafka_security import client_options
 
 
 async def partitions_of(bootstrap: str, topics: Iterable[str]) -> list[TopicPartition]:
     """Every partition of the `topics` that exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -31,7 +32,8 @@ async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartit
     partitions = await partitions_of(bootstrap, topics)
     if not partitions:
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_options(),
+                                group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -45,7 +47,7 @@ async def wait_consumed(bootstrap: str, group: str, targets: Mapping[TopicPartit
     """Wait until `group` has committed at least `targets[tp]` on every partition (offsets are
     'next to read': pass the last offset you caused + 1, or an end offset)."""
     wanted = {tp: off for tp, off in targets.items() if off > 0}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         deadline = time.monotonic() + timeout

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
+
+from shared.settings import load_local_credentials
 
 # subcommand name -> module exposing `register(subparsers)`; each module adds its own parser(s)
 # and sets `func` (taking the parsed args, returning an exit code).
@@ -16,6 +19,7 @@ _COMMANDS = (
     "cli.runs",
     "cli.demo",
     "cli.keys",
+    "cli.access",
 )
 
 
@@ -35,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # on a machine running deploy/local, the operator's Kafka and PostgreSQL credentials
+    load_local_credentials(Path(__file__).resolve().parents[1])
     code = args.func(args)
     return int(code or 0)
 

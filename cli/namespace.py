@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
+from shared.kafka_security import client_options
 
 
 async def drop_namespace(bootstrap: str, database_url: str, prefix: str) -> None:
@@ -16,7 +17,7 @@ async def drop_namespace(bootstrap: str, database_url: str, prefix: str) -> None
             await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
     finally:
         await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         ours = [t for t in await admin.list_topics() if t.startswith(prefix)]

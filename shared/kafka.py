@@ -12,15 +12,18 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, Topic as KafkaTopic
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts.envelope import Contract, Envelope
 from contracts.registry import Topic, dead_letter_topic, parse, redrive_topic
 from shared import dead_letters, inbox
 from shared.dead_letters import Origin
+from contracts.registry import Topic, dead_letter_topic, parse
+from shared import inbox
+from shared.kafka_security import KafkaSecurity, client_options
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,13 +35,18 @@ BatchHandler = Callable[[asyncpg.Connection, list[tuple[Envelope, Contract]]], A
 def make_broker(settings: Settings) -> KafkaBroker:
     # per-message "Received/Processed" lines at DEBUG: at INFO they cost more than the handlers
     return KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service,
+                       security=KafkaSecurity.from_env().faststream(),
                        enable_idempotence=True, acks="all", log_level=logging.DEBUG)
 
 
 async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "",
                         services: Sequence[str] = ()) -> None:
-    """Create the registry's topics (and the services' dead-letter topics) where missing."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """Create the registry's topics (and the services' dead-letter topics) where missing.
+
+    A principal without CREATE (a service under ACLs: topics are the operator's, made by
+    `billing create-topics` as the admin) creates nothing and goes on with the topics it finds.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -49,9 +57,14 @@ async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "
         missing = [t for t in wanted if t.name not in existing]
         if missing:
             try:
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
             except TopicAlreadyExistsError:  # another process got there first
-                pass
+                return
+            refused = [name for name, code, *_ in getattr(response, "topic_errors", ())
+                       if code == TopicAuthorizationFailedError.errno]
+            if refused:
+                log.warning("not authorized to create %s: topics are created by `billing create-topics`",
+                            ", ".join(refused))
     finally:
         await admin.close()
 
@@ -135,6 +148,12 @@ class Subscription:
     def physical_topic(self) -> str:
         return self.settings.topic(self.topic.name)
 
+    @property
+    def declared_topic(self) -> KafkaTopic:
+        # ensure_topics (or the operator) makes topics with the registry's partitions; FastStream
+        # would make missing ones with one, and a service under ACLs may not create any
+        return KafkaTopic(self.physical_topic, declare=False)
+
     def register(self) -> None:
         """Add the FastStream subscriber: its group per service, from the earliest offset,
         committing the offset only after the handler returned (NACK on error rewinds)."""
@@ -150,7 +169,7 @@ class Subscription:
             title=f"{self.settings.service}:{self.topic.name}",
         )
         if self.batch_handler is not None:
-            sub = self.broker.subscriber(self.physical_topic, batch=True,
+            sub = self.broker.subscriber(self.declared_topic, batch=True,
                                          max_records=self.max_records, **common)
 
             async def on_batch(message: KafkaMessage) -> None:
@@ -158,7 +177,7 @@ class Subscription:
 
             sub(on_batch)
         else:
-            sub = self.broker.subscriber(self.physical_topic, **common)
+            sub = self.broker.subscriber(self.declared_topic, **common)
 
             async def on_message(message: KafkaMessage) -> None:
                 await self._on_record(message.raw_message)

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from contracts.envelope import Envelope
+from shared.kafka_security import client_options
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     """An idempotent producer: broker-side dedup of retried sends, acks from all replicas."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
+        **client_options(),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",

@@ -34,6 +34,10 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# a service should run as its own role, owning its schema only
+_SUPERUSER = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+
+
 class ServiceRuntime:
     """Everything one service process owns; subscriptions and HTTP routes are added before start."""
 
@@ -71,6 +75,9 @@ class ServiceRuntime:
         s = self.settings
         await db.migrate_dsn(s.database_url, s.db_schema, self.migrations)
         self.pool = await db.create_pool(s.database_url, s.db_schema, s.pool_min, s.pool_max)
+        if await self.pool.fetchval(_SUPERUSER):
+            log.warning("%s connects to PostgreSQL as a superuser: give it its own role (README, Security)",
+                        s.service)
         await ensure_topics(s.kafka_bootstrap_servers, topic_registry.ALL, s.topic_prefix, [s.service])
         self.producer = make_producer(s.kafka_bootstrap_servers, f"{s.service}-relay")
         await self.producer.start()

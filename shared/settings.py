@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 DEFAULT_DATABASE_URL = "postgresql://billing@127.0.0.1:55432/billing"
 DEFAULT_KAFKA = "127.0.0.1:9092"
@@ -17,6 +20,85 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def secret(env: Mapping[str, str], name: str) -> str:
+    """`name` from the environment, else the content of the file `<name>_FILE` names (a mounted
+    Kubernetes or Docker secret), trailing newline removed; empty when neither is set."""
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from exc
+
+
+def database_url(service: str = "", env: Mapping[str, str] | None = None) -> str:
+    """The PostgreSQL URL a process connects with, credentials included.
+
+    `<SERVICE>_DATABASE_URL` (with `<SERVICE>_DATABASE_USER`, `<SERVICE>_DATABASE_PASSWORD` or
+    `..._PASSWORD_FILE`) when set, else `DATABASE_URL` (with `DATABASE_USER`, `DATABASE_PASSWORD` or
+    `DATABASE_PASSWORD_FILE`). A user or password given apart replaces the URL's own, so the URL
+    can stay in a ConfigMap and the password in a Secret.
+    """
+    env = os.environ if env is None else env
+    prefix = f"{service.upper()}_" if service and env.get(f"{service.upper()}_DATABASE_URL") else ""
+    url = env.get(f"{prefix}DATABASE_URL") or DEFAULT_DATABASE_URL
+    user, password = env.get(f"{prefix}DATABASE_USER", ""), secret(env, f"{prefix}DATABASE_PASSWORD")
+    if not user and not password:
+        return url
+    parts = urlsplit(url)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    raw_user, _, raw_password = userinfo.partition(":")
+    user = quote(user, safe="") if user else raw_user
+    password = quote(password, safe="") if password else raw_password
+    netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_local_credentials(root: Path, env: MutableMapping[str, str] | None = None) -> Path | None:
+    """When the environment names no broker and no database of its own (the defaults: the platform
+    deploy/local runs), take their admin credentials from `$BILLING_VAR/secrets/admin.env`, which
+    deploy/local/infra.sh writes. Returns the file read, if any; variables already set win."""
+    env = os.environ if env is None else env
+    if env.get("KAFKA_BOOTSTRAP_SERVERS") or env.get("DATABASE_URL"):
+        return None
+    path = Path(env.get("BILLING_VAR") or root / "var") / "secrets" / "admin.env"
+    if not path.is_file():
+        return None
+    for line in path.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            env.setdefault(name.strip(), value.strip())
+    return path
+
+
+def local_secrets(kafka: str, root: Path, env: Mapping[str, str] | None = None) -> Path | None:
+    """deploy/local's credentials folder (`$BILLING_VAR/secrets`), if its admin.env names `kafka`."""
+    env = os.environ if env is None else env
+    folder = Path(env.get("BILLING_VAR") or root / "var") / "secrets"
+    try:
+        return folder if f"KAFKA_BOOTSTRAP_SERVERS={kafka}\n" in (folder / "admin.env").read_text() else None
+    except OSError:
+        return None
+
+
+def role_env(url: str, secrets: Path | None, services: Sequence[str]) -> dict[str, str]:
+    """Environment that gives each of `services` its own PostgreSQL role (`<SERVICE>_DATABASE_URL`,
+    `..._PASSWORD_FILE`) where `secrets` holds its password, while the shared DATABASE_URL (the
+    admin's, for the caller) stays."""
+    parts, out = urlsplit(url), {}
+    host = parts.netloc.rpartition("@")[2]
+    for service in services:
+        password = secrets / f"postgres-{service}.password" if secrets else None
+        if password and password.exists():
+            out[f"{service.upper()}_DATABASE_URL"] = urlunsplit(parts._replace(netloc=f"{service}@{host}"))
+            out[f"{service.upper()}_DATABASE_PASSWORD_FILE"] = str(password)
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,7 +133,7 @@ class Settings:
         env = os.environ
         return cls(
             service=service,
-            database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=database_url(service, env),
             kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
             topic_prefix=env.get("BILLING_TOPIC_PREFIX", ""),
             schema=env.get(f"{service.upper()}_SCHEMA", env.get("BILLING_SCHEMA_PREFIX", "") + service),

@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 
 from cli.namespace import drop_namespace
+from cli.ops import SERVICES
 from tests.support.http import TestKeys, session_keys
 from tests.support.infra import ROOT, Infra, infrastructure
 
@@ -33,7 +34,11 @@ def api_keys() -> TestKeys:
 @pytest.fixture
 def service_env(infra: Infra, namespace: str, api_keys: TestKeys) -> dict[str, str]:
     """Environment for service processes: this test's broker, database, topics and schemas, the
-    test key file, and the operator key for the CLI (BILLING_API_KEY)."""
+    test key file, and the operator key for the CLI (BILLING_API_KEY).
+
+    Kafka: the admin principal (per-service ACLs name the platform's topics, not a test's
+    prefixed copies; tests/integration/test_least_privilege.py grants a namespace its own).
+    PostgreSQL: each service's own role where deploy/local made them, else the admin."""
     return {
         "BILLING_API_KEYS_FILE": str(api_keys.path),
         "BILLING_API_KEY": api_keys.operator,
@@ -43,6 +48,7 @@ def service_env(infra: Infra, namespace: str, api_keys: TestKeys) -> dict[str, s
         "BILLING_SCHEMA_PREFIX": namespace,
         "BILLING_RELAY_IDLE_MS": "100",
         "BILLING_RETRY_BACKOFF_MS": "50",
+        **infra.roles(SERVICES),
     }
 
 

@@ -27,6 +27,7 @@ from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
 from contracts.topics import PROVISIONING_EVENTS, USAGE_RECORDS, USER_COUNTS
 from contracts.usage import UsageRecordedV1
+from shared.kafka_security import client_options
 from shared.settings import Settings
 
 from .model import ScenarioModel
@@ -79,7 +80,7 @@ class Replay:
         async with cli_http.async_client(key=self.endpoints.api_key) as http:
             self.http = http
             self.watch = await self._watch_provisioning_events()
-            self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers, **client_options(),
                                              enable_idempotence=True)
             await self.producer.start()
             try:
@@ -197,7 +198,7 @@ class Replay:
         partitions = await partitions_of(self.settings.kafka_bootstrap_servers, [topic])
         if not partitions:
             raise ReplayError(f"topic {topic} not found: is the platform running (make up)?")
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, **client_options(),
                                     group_id=None, enable_auto_commit=False)
         await consumer.start()
         consumer.assign(partitions)

@@ -26,7 +26,10 @@ up() {
     present "$s" || continue
     if running "$s"; then log "$s: already running (pid $(pid_of "$s"))"; continue; fi
     : > "$VAR/services/$s.log"
-    nohup "$BIN" serve "$s" >>"$VAR/services/$s.log" 2>&1 &
+    # each service with its own PostgreSQL role and Kafka principal (written by infra.sh up)
+    ( if [[ -f "$VAR/secrets/$s.env" ]]; then set -a; . "$VAR/secrets/$s.env"; set +a
+      else log "$s: no $VAR/secrets/$s.env: it connects with the environment's credentials"; fi
+      exec nohup "$BIN" serve "$s" >>"$VAR/services/$s.log" 2>&1 ) &
     echo $! > "$VAR/services/$s.pid"
     started+=("$s")
   done

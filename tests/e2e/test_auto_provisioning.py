@@ -23,6 +23,7 @@ from tests.support.http import client
 from tests.support.kafka import read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, free_port
+from shared.kafka_security import client_options
 
 pytestmark = pytest.mark.infra
 
@@ -68,7 +69,8 @@ def _envelope(customer: str, user: str, kind: str, at: datetime, flag: bool) -> 
 
 
 async def _send(bootstrap: str, topic: str, envelopes: list[Envelope]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(),
+                                enable_idempotence=True, linger_ms=20)
     await producer.start()
     try:
         for e in envelopes:

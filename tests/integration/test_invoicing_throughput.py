@@ -18,13 +18,15 @@ from tests.integration.test_invoicing_flow import Invoicing, charges, opened
 from shared.clock import FrozenClock
 from tests.integration.test_invoicing_flow import T0
 from tests.support.polling import eventually
+from shared.kafka_security import client_options
 
 pytestmark = pytest.mark.infra
 N = int(os.environ.get("BILLING_BENCH_INVOICES", "3000"))
 
 
 async def _publish_fast(bootstrap: str, topic: str, envelopes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20,
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(),
+                                enable_idempotence=True, linger_ms=20,
                                 max_batch_size=512 * 1024)
     await producer.start()
     try:

@@ -7,10 +7,11 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.envelope import Envelope
+from shared.kafka_security import client_options
 
 
 async def publish(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(), enable_idempotence=True)
     await producer.start()
     try:
         for key, value in values:
@@ -25,7 +26,8 @@ async def publish_envelopes(bootstrap: str, topic: str, envelopes: list[Envelope
 
 async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 60):
     """Records of `topic` from the beginning, waiting until at least `expect` arrived."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, **client_options(),
+                                auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     records = []

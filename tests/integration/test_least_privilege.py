@@ -1,0 +1,201 @@
+"""Least privilege on the real database and broker: a service's PostgreSQL role reaches only its
+own schema, and a Kafka principal produces only the topics its ACLs name (deploy/local's roles,
+principals and passwords; skipped where the infrastructure has none, e.g. testcontainers)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+
+from contracts import topics
+from shared import db as kit_db
+from shared.kafka import ensure_topics
+from shared.kafka_acl import INTEGRATION, apply, prune, revoke
+from shared.kafka_security import KafkaSecurity
+from tests.support.kafka import read_all
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.infra
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _secrets(infra, *names: str) -> Path:
+    if infra.secrets is None or not all((infra.secrets / f"{n}.password").exists() for n in names):
+        pytest.skip("needs deploy/local's roles and principals (deploy/local/infra.sh up)")
+    return infra.secrets
+
+
+async def _connect_as(infra, role: str) -> asyncpg.Connection:
+    password = (infra.secrets / f"postgres-{role}.password").read_text().strip()
+    return await asyncpg.connect(infra.role_url(role), password=password)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+async def test_a_service_role_reaches_only_its_own_schema(infra, namespace, db):
+    _secrets(infra, "postgres-rating", "postgres-invoicing")
+    rating, invoicing = await _connect_as(infra, "rating"), await _connect_as(infra, "invoicing")
+    try:
+        # each role creates (so owns) its schema, as a service does at start: here prefixed copies
+        await kit_db.migrate(rating, f"{namespace}rating", ROOT / "services/rating/migrations")
+        await kit_db.migrate(invoicing, f"{namespace}invoicing", ROOT / "services/invoicing/migrations")
+        assert await rating.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") is False
+        assert await rating.fetchval("SELECT count(*) FROM {}rating.outbox".format(namespace)) == 0
+
+        other = f"{namespace}invoicing"
+        forbidden = [
+            f"SELECT * FROM {other}.outbox",
+            f"INSERT INTO {other}.outbox (topic, key, event_id, event_type, payload) "
+            f"VALUES ('rating.charges', 'acme', gen_random_uuid(), 'rating.charges.rated', '\\x00')",
+            f"DELETE FROM {other}.inbox",
+            f"CREATE TABLE {other}.planted (id int)",
+            f"DROP TABLE {other}.outbox",
+            f"ALTER SCHEMA {other} OWNER TO rating",
+            "CREATE ROLE intruder LOGIN SUPERUSER",
+        ]
+        for statement in forbidden:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await rating.execute(statement)
+        # nor can it lend itself another's privileges
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await rating.execute("SET ROLE invoicing")
+        assert await invoicing.fetchval(f"SELECT count(*) FROM {other}.outbox") == 0
+    finally:
+        await rating.close()
+        await invoicing.close()
+
+
+async def test_tcp_connections_need_the_password(infra):
+    _secrets(infra, "postgres-rating")
+    for password in ("", "wrong", "\u0000" * 3, "x" * 10_000):
+        with pytest.raises((asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError,
+                            ValueError)):
+            await asyncpg.connect(infra.role_url("rating"), password=password or None, timeout=10)
+
+
+# ---------------------------------------------------------------- Kafka
+def _security(infra, principal: str) -> KafkaSecurity:
+    secrets = _secrets(infra, f"kafka-{principal}")
+    if not KafkaSecurity.from_env().sasl:
+        pytest.skip("the broker takes unauthenticated clients")
+    return KafkaSecurity(protocol="SASL_PLAINTEXT", username=principal,
+                         password=(secrets / f"kafka-{principal}.password").read_text().strip())
+
+
+def _admin_config(infra) -> dict[str, str]:
+    return {"bootstrap.servers": infra.kafka, **KafkaSecurity.from_env().librdkafka()}
+
+
+@pytest.fixture
+async def granted(infra, namespace, db):
+    """The namespace's topics, and ACLs for its copies for rating, invoicing and the integrations
+    (literal ACLs name `<namespace>rating.charges`, not the platform's `rating.charges`)."""
+    _security(infra, "rating")
+    principals = ["rating", "invoicing", INTEGRATION]
+    await ensure_topics(infra.kafka, topics.ALL, namespace, ["rating", "invoicing"])
+    await asyncio.to_thread(apply, _admin_config(infra), principals, namespace)
+    # the broker applies new ACLs a moment after the controller committed them
+    for principal in principals:
+        await eventually(lambda: _sees(infra, principal, f"{namespace}usage.records"), timeout=30,
+                         what=f"{principal}'s ACLs in force")
+    yield namespace
+    await asyncio.to_thread(revoke, _admin_config(infra), principals, namespace)
+
+
+async def _sees(infra, principal: str, topic: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **_security(infra, principal).aiokafka())
+    await admin.start()
+    try:
+        return topic in await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+async def _produce(infra, principal: str, topic: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, enable_idempotence=True,
+                                request_timeout_ms=10_000, **_security(infra, principal).aiokafka())
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"acme")
+    finally:
+        await producer.stop()
+
+
+async def test_only_rating_may_produce_charges(infra, granted):
+    charges = f"{granted}rating.charges"
+    forged = b'{"type": "rating.charges.rated", "forged": true}'
+    for intruder in ("invoicing", INTEGRATION):
+        with pytest.raises(TopicAuthorizationFailedError):
+            await _produce(infra, intruder, charges, forged)
+    await _produce(infra, "rating", charges, b'{"type": "rating.charges.rated"}')
+    await _produce(infra, INTEGRATION, f"{granted}usage.records", b"{}")
+    # the broker kept rating's record only
+    records = await read_all(infra.kafka, charges, expect=2, timeout=5)
+    assert [r.value for r in records] == [b'{"type": "rating.charges.rated"}']
+
+
+async def test_a_principal_reads_only_with_its_own_group(infra, granted):
+    security = _security(infra, "invoicing")
+    for group, topic, refused in ((f"{granted}rating", f"{granted}rating.charges", GroupAuthorizationFailedError),
+                                  (f"{granted}invoicing", f"{granted}platform.users", TopicAuthorizationFailedError)):
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=infra.kafka, group_id=group,
+                                    auto_offset_reset="earliest", **security.aiokafka())
+        try:
+            with pytest.raises(refused):
+                await consumer.start()
+                await asyncio.wait_for(consumer.getone(), 30)
+        finally:
+            await consumer.stop()
+
+
+async def test_a_stray_grant_is_pruned(infra, granted):
+    """An ACL the table no longer gives (here: invoicing allowed to write charges) is removed."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
+                                       ResourcePatternType, ResourceType)
+
+    admin = AdminClient(_admin_config(infra))
+    stray = AclBinding(ResourceType.TOPIC, f"{granted}rating.charges", ResourcePatternType.LITERAL,
+                       "User:invoicing", "*", AclOperation.WRITE, AclPermissionType.ALLOW)
+    for future in admin.create_acls([stray]).values():
+        future.result(30)
+    removed = await asyncio.to_thread(prune, _admin_config(infra), ["invoicing", "rating"], granted)
+    assert removed == [f"User:invoicing WRITE TOPIC {granted}rating.charges"]
+    assert await asyncio.to_thread(prune, _admin_config(infra), ["invoicing", "rating"], granted) == []
+
+
+async def test_rating_runs_with_its_own_principal_and_role(infra, granted, service_env, log_dir, db):
+    """Its ACLs are enough to start, join its group, and dead-letter a poison message."""
+    security = _security(infra, "rating")
+    env = {**service_env, "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "rating",
+           "KAFKA_SASL_PASSWORD": security.password, "KAFKA_SASL_PASSWORD_FILE": ""}
+    proc = ServiceProcess("rating", env, log_dir).start()
+    try:
+        poison = f"poison-{uuid.uuid4()}".encode()
+        await _produce(infra, INTEGRATION, f"{granted}usage.records", poison)
+
+        async def dead_lettered():
+            records = await read_all(infra.kafka, f"{granted}rating.dead-letter", expect=1, timeout=2)
+            return any(r.value == poison for r in records)
+
+        await eventually(dead_lettered, timeout=60)
+        assert "not authorized" not in proc.log().lower()
+        owner = "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1"
+        assert await db.fetchval(owner, f"{granted}rating") == "rating"
+    finally:
+        proc.stop()
+
+
+async def test_a_service_run_as_a_superuser_says_so(infra, namespace, service_env, log_dir, db):
+    env = {k: v for k, v in service_env.items() if not k.startswith("PROVISIONING_DATABASE_")}
+    proc = ServiceProcess("provisioning", env, log_dir).start()
+    try:
+        assert "provisioning connects to PostgreSQL as a superuser" in proc.log()
+    finally:
+        proc.stop()
