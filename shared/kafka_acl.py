@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from contracts import topics as t
-from contracts.registry import Topic, dead_letter_topic
+from contracts.registry import Topic, dead_letter_topic, redrive_topic
 
 # The principal that platform integrations (usage meters, user directories) publish facts with.
 INTEGRATION = "integration"
@@ -19,7 +19,8 @@ class Access:
 
     produces: tuple[Topic, ...]
     consumes: tuple[Topic, ...] = ()
-    # consuming services park poison messages on <service>.dead-letter
+    # consuming services park poison messages on <service>.dead-letter, and re-send a redriven
+    # one to themselves on <service>.redrive (docs/dead-letters.md)
     dead_letter: bool = True
 
 
@@ -65,6 +66,8 @@ def grants(principal: str, prefix: str = "", topics: Sequence[Topic] = t.ALL) ->
     if access.dead_letter and access.consumes:
         dead = prefix + dead_letter_topic(principal)
         out += [Grant("topic", dead, "DESCRIBE"), Grant("topic", dead, "WRITE")]
+        redrive = prefix + redrive_topic(principal)
+        out += [Grant("topic", redrive, op) for op in ("DESCRIBE", "WRITE", "READ")]
     return out
 
 
@@ -118,7 +121,8 @@ def prune(admin_config: dict[str, str], principals: Iterable[str], prefix: str =
 
     principals = list(principals)
     ours = ({prefix + topic.name for topic in t.ALL} | {"kafka-cluster"}
-            | {prefix + p for p in ACCESS} | {prefix + dead_letter_topic(p) for p in ACCESS})
+            | {prefix + p for p in ACCESS} | {prefix + dead_letter_topic(p) for p in ACCESS}
+            | {prefix + redrive_topic(p) for p in ACCESS})
     wanted = {key(b) for b in _bindings(principals, prefix)}
     admin, stale = AdminClient(admin_config), []
     for principal in principals:

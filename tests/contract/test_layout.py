@@ -128,7 +128,8 @@ def test_kubernetes_references_each_services_own_secret_and_inlines_none():
         name, pod = d["metadata"]["name"], d["spec"]["template"]["spec"]
         refs = {v["valueFrom"]["secretKeyRef"]["name"] for v in pod["containers"][0]["env"] if "valueFrom" in v}
         mounted = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
-        assert refs == mounted == {f"billing-{name}"}, name
+        # its own credentials, and the API keys' hashes every HTTP service reads (README "Security")
+        assert refs == {f"billing-{name}"} and mounted == {f"billing-{name}", "billing-api-keys"}, name
 
 
 def test_kubernetes_denies_by_default_and_lets_only_http_edges_in():
