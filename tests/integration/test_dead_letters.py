@@ -17,6 +17,7 @@ from contracts.registry import Topic, redrive_topic
 from shared import auth, dead_letter_api
 from shared.db import KIT_MIGRATIONS, migrate_dsn
 from shared.kafka import ensure_topics
+from shared.kafka_security import client_options
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from tests.support.http import asgi_client, session_keys
@@ -242,7 +243,7 @@ async def test_list_pages_newest_first_and_filters_by_topic(svc, infra, namespac
 async def test_tombstones_and_stray_redrive_records_are_kept_and_refused_clearly(svc, infra, namespace):
     s = await svc()
     redrive = namespace + redrive_topic("svc")
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **client_options())
     await producer.start()
     try:
         await producer.send_and_wait(namespace + "orders", value=None, key=b"acme")  # a tombstone
@@ -279,7 +280,7 @@ async def test_hostile_keys_and_redrive_headers_never_stall_a_partition(svc, inf
         [("consumer", None), ("source_topic", b"\xff\xfe"), ("redrive_of", b"1e3")],
     ]
     await s.fetchval("INSERT INTO refs VALUES ('after')")
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **client_options())
     await producer.start()
     try:
         await producer.send_and_wait(namespace + "orders", value=b"junk \x00", key=b"a\x00b\xff")
