@@ -8,16 +8,19 @@ import logging
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from contracts.envelope import Contract, Envelope
 from contracts.platform import RequestMeteringV1
 from contracts.provisioning import AccountOpenedV1
+from contracts.types import Id, Instant
 from services.auto_provisioning import service, store
+from shared import http
+from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 def platform_handler(runtime: ServiceRuntime):
@@ -62,7 +65,7 @@ def metering_scheduler(runtime: ServiceRuntime) -> asyncio.Task:
 
 
 class MeteringIn(BaseModel):
-    at: AwareDatetime | None = None
+    at: Instant | None = None
 
 
 @router.post("/metering", summary="Report each partner's voice-enabled users for the metering point at or before `at`")
@@ -75,7 +78,7 @@ async def trigger_metering(request: Request, body: MeteringIn | None = None):
 
 
 @router.get("/customers/{customer_id}/users", summary="A customer's users, voice flags and licences")
-async def list_users(customer_id: str, request: Request):
+async def list_users(customer_id: Id, request: Request):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await store.list_users(conn, customer_id)
     return [{"user_id": r["user_id"], "present": r["present"], "voice_enabled": r["voice"],
@@ -87,4 +90,5 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Auto-provisioning", version="1")
     app.state.runtime = runtime
     app.include_router(router)
+    http.install(app)
     return app

@@ -6,9 +6,8 @@ from typing import Literal
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel, Field
 
 from contracts import wrap
 from contracts.common import CommandRejectedV1
@@ -20,11 +19,13 @@ from contracts.provisioning import (
 )
 from contracts.registry import type_of
 from contracts.topics import REJECTIONS
+from contracts.types import Currency, Id, Instant
 from services.provisioning import queries, service
-from shared import outbox
+from shared import http, outbox
+from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 STATUS = {"unknown_account": 404, "unknown_customer": 404, "unknown_product": 404,
           "unknown_subscription": 404, "duplicate_subscription": 409, "duplicate_account": 409,
@@ -34,20 +35,20 @@ STATUS = {"unknown_account": 404, "unknown_customer": 404, "unknown_product": 40
 class CatalogIn(BaseModel):
     """The FORMAT.md `catalog` shape."""
 
-    currency: str = "USD"
-    products: list[ProductV1]
+    currency: Currency = "USD"
+    products: list[ProductV1] = Field(max_length=10_000)
 
 
 class When(BaseModel):
     """The instant a removal or termination takes effect (default: now)."""
 
-    at: AwareDatetime | None = None
+    at: Instant | None = None
 
 
 class Placement(BaseModel):
-    brand_id: str | None = None
-    region_ids: list[str] = []
-    at: AwareDatetime | None = None
+    brand_id: Id | None = None
+    region_ids: list[Id] = Field(default=[], max_length=1000)
+    at: Instant | None = None
 
 
 def _rt(request: Request) -> ServiceRuntime:
@@ -55,7 +56,7 @@ def _rt(request: Request) -> ServiceRuntime:
 
 
 def _refused(rej: service.Rejected) -> JSONResponse:
-    return JSONResponse({"reason": rej.reason, "detail": rej.detail}, status_code=STATUS.get(rej.reason, 422))
+    return http.error(STATUS.get(rej.reason, 422), rej.reason, rej.detail)
 
 
 def _shown(events: list[Contract]) -> dict:
@@ -77,7 +78,7 @@ async def _read(request: Request, query, *args, what: str, with_now: bool = Fals
     async with rt.pool.acquire() as conn:
         found = await query(conn, *args, *((rt.clock.now(),) if with_now else ()))
     if found is None:
-        return JSONResponse({"reason": f"unknown_{what}", "detail": f"no {what} {args[0]}"}, status_code=404)
+        return http.error(404, f"unknown_{what}", f"no {what} {args[0]}")
     return found
 
 
@@ -110,24 +111,24 @@ async def list_accounts(request: Request):
 
 
 @router.get("/accounts/{account_id}")
-async def show_account(account_id: str, request: Request):
+async def show_account(account_id: Id, request: Request):
     return await _read(request, queries.show_account, account_id, what="account")
 
 
 @router.get("/accounts/{account_id}/customers")
-async def list_customers(account_id: str, request: Request):
+async def list_customers(account_id: Id, request: Request):
     return await _read(request, queries.list_customers, account_id, what="account")
 
 
 @router.get("/accounts/{account_id}/subscriptions")
-async def list_subscriptions(account_id: str, request: Request, part_number: str | None = None,
+async def list_subscriptions(account_id: Id, request: Request, part_number: Id | None = None,
                              role: Literal["feature", "brand", "region", "pack"] | None = None):
     return await _read(request, queries.list_subscriptions, account_id, role, part_number,
                        what="account", with_now=True)
 
 
 @router.get("/accounts/{account_id}/{kind}", summary="features, brands, regions or packs of an account")
-async def list_by_kind(account_id: str, kind: Literal["features", "brands", "regions", "packs"],
+async def list_by_kind(account_id: Id, kind: Literal["features", "brands", "regions", "packs"],
                        request: Request):
     return await _read(request, queries.list_subscriptions, account_id, queries.ROLES[kind], None,
                        what="account", with_now=True)
@@ -140,7 +141,7 @@ async def provision_customer(cmd: ProvisionCustomerV1, request: Request):
 
 
 @router.put("/customers/{customer_id}/placement", summary="Place a customer on a brand and regions")
-async def place_customer(customer_id: str, body: Placement, request: Request):
+async def place_customer(customer_id: Id, body: Placement, request: Request):
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
         account = await conn.fetchval("SELECT account_id FROM customers WHERE customer_id = $1", customer_id)
@@ -152,13 +153,13 @@ async def place_customer(customer_id: str, body: Placement, request: Request):
 
 
 @router.post("/customers/{customer_id}/removal", status_code=201, summary="Remove a customer")
-async def remove_customer(customer_id: str, request: Request, body: When | None = None):
+async def remove_customer(customer_id: Id, request: Request, body: When | None = None):
     return await _run(request, service.remove_customer,
                       RemoveCustomerV1(customer_id=customer_id, at=body.at if body else None))
 
 
 @router.get("/customers/{customer_id}")
-async def show_customer(customer_id: str, request: Request):
+async def show_customer(customer_id: Id, request: Request):
     return await _read(request, queries.show_customer, customer_id, what="customer")
 
 
@@ -184,32 +185,28 @@ async def onboard_partner(cmd: OnboardPartnerV1, request: Request):
 
 
 @router.post("/subscriptions/{subscription_id}/removal", status_code=201, summary="Remove a feature")
-async def remove_feature(subscription_id: str, request: Request, body: When | None = None):
+async def remove_feature(subscription_id: Id, request: Request, body: When | None = None):
     return await _run(request, service.remove_feature,
                       RemoveFeatureV1(subscription_id=subscription_id, at=body.at if body else None))
 
 
 @router.post("/subscriptions/{subscription_id}/termination", status_code=201,
              summary="Terminate a brand, region or pack (end of month, minimum term)")
-async def request_termination(subscription_id: str, request: Request, body: When | None = None):
+async def request_termination(subscription_id: Id, request: Request, body: When | None = None):
     return await _run(request, service.request_termination,
                       RequestTerminationV1(subscription_id=subscription_id, at=body.at if body else None))
 
 
 @router.get("/subscriptions/{subscription_id}")
-async def show_subscription(subscription_id: str, request: Request):
+async def show_subscription(subscription_id: Id, request: Request):
     return await _read(request, queries.show_subscription, subscription_id, what="subscription", with_now=True)
-
-
-async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return JSONResponse({"reason": "invalid_request", "detail": exc.errors()}, status_code=422)
 
 
 def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Onboarding API (provisioning)", version="1")
     app.state.runtime = runtime
     app.include_router(router)
-    app.add_exception_handler(RequestValidationError, _invalid)
+    http.install(app)
     return app
 
 

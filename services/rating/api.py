@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
 
+from contracts.types import Id
+from shared import http
+from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 RUNS = """
 SELECT r.run_id, r.month, r.requested_at, r.status, r.rated_at,
@@ -38,20 +40,20 @@ async def runs(request: Request):
 
 
 @router.get("/runs/{run_id}")
-async def run(run_id: str, request: Request):
+async def run(run_id: Id, request: Request):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await conn.fetch(RUNS, run_id)
     if not rows:
-        return JSONResponse({"reason": "unknown_run", "detail": f"no run {run_id}"}, status_code=404)
+        return http.error(404, "unknown_run", f"no run {run_id}")
     return _jsonable(rows[0])
 
 
 @router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months")
-async def account(account_id: str, request: Request):
+async def account(account_id: Id, request: Request):
     async with request.app.state.runtime.pool.acquire() as conn:
         found = await conn.fetchrow(ACCOUNT, account_id)
         if found is None:
-            return JSONResponse({"reason": "unknown_account", "detail": f"no account {account_id}"}, status_code=404)
+            return http.error(404, "unknown_account", f"no account {account_id}")
         return {**_jsonable(found),
                 "subscriptions": [_jsonable(r) for r in await conn.fetch(ACCOUNT_SUBSCRIPTIONS, account_id)],
                 "rated_months": [_jsonable(r) for r in await conn.fetch(ACCOUNT_RUNS, account_id)]}
@@ -62,6 +64,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="The platform's one place where prices are computed. Read-only operator view.")
     app.state.runtime = runtime
     app.include_router(router)
+    http.install(app)
 
     @app.get("/health")
     async def health():

@@ -77,7 +77,7 @@ async def test_happy_paths_publish_each_event_keyed_by_account(api, db, namespac
     await _setup(api)
     calls = [
         ("/v1/accounts", {"account_id": "child-1", "parent_account_id": "partner-a", "mode": "prepaid",
-                          "currency": "EUR", "time_zone": "America/New_York"}),
+                          "currency": "USD", "time_zone": "America/New_York"}),
         ("/v1/brands", {"account_id": "partner-a", "subscription_id": "brand-1", "part_number": "HCM-FULL-BRAND",
                         "cloud": "government", "at": "2026-03-16T10:00:00Z"}),
         ("/v1/regions", {"account_id": "partner-a", "subscription_id": "region-1", "part_number": "HCM-REGION",
@@ -162,9 +162,31 @@ REFUSALS = [
     ("duplicate_account", 409, "/v1/accounts", {"account_id": "partner-a"}),
     ("duplicate_customer", 409, "/v1/customers", {"account_id": "partner-a", "customer_id": "c1"}),
     ("customers_provisioned", 409, "/v1/subscriptions/brand-1/termination", {}),
-    ("invalid_time_zone", 422, "/v1/accounts", {"account_id": "z", "time_zone": "Mars/Olympus"}),
+    ("invalid_request", 422, "/v1/accounts", {"account_id": "z", "time_zone": "Mars/Olympus"}),
     ("invalid_request", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "q",
                                               "part_number": "XDM00001", "quantity": 0}),
+    # issue 9: what was accepted, stored, or answered with a 5xx
+    ("currency_not_in_catalog", 422, "/v1/accounts", {"account_id": "gbp", "currency": "GBP"}),
+    ("before_account_opened", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "old",
+                                                    "part_number": "XDM00001", "at": "2000-01-01T00:00:00Z"}),
+    ("before_account_opened", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "old",
+                                                    "part_number": "XDM00001", "at": "2026-02-28T00:00:00Z"}),
+    *[("invalid_request", 422, "/v1/accounts", body) for body in (
+        {"account_id": "z", "time_zone": ""}, {"account_id": "z", "time_zone": "\u0000"},
+        {"account_id": "z", "currency": "notacurrency"}, {"account_id": "z", "currency": "XXX"},
+        {"account_id": "z", "payment_terms_days": 100_000_000}, {"account_id": "z", "payment_terms_days": 10**12},
+        {"account_id": "z", "payment_terms_days": -1}, {"account_id": "a/b"}, {"account_id": "a\u0000"},
+        {"account_id": "x" * 900_000}, {"account_id": "z", "name": "n\u0000"}, {"account_id": "z", "name": "n" * 201},
+        {"account_id": "z", "at": "0001-01-01T00:00:00Z"}, {"account_id": "z", "at": "0001-01-01T00:00:00+01:00"},
+        {"account_id": "z", "at": "9999-12-31T23:59:59-01:00"}, {"account_id": "z", "at": "9999-12-31T00:00:00Z"},
+        {"account_id": "z", "price_book": {"id": "b", "prices": {"XDM00001": "1e999999"}}},
+    )],
+    *[("invalid_request", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "q",
+                                                "part_number": "XDM00001", **extra}) for extra in (
+        {"quantity": -5}, {"quantity": 2**31}, {"quantity": 10**40}, {"at": "0001-01-01T00:00:00Z"},
+        {"at": "1900-01-01T00:00:00Z"}, {"customer_id": "c\u0000"}, {"subscription_id": "s/1"},
+    )],
+    ("unknown_product", 404, "/v1/accounts", {"account_id": "z", "price_book": {"id": "b", "prices": {"NOPE": "1"}}}),
 ]
 
 

@@ -1,0 +1,79 @@
+"""The HTTP edge every service shares: one error body, its OpenAPI description, and the handlers
+that turn invalid requests (and data PostgreSQL refuses) into that body with a 4xx."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS = 20  # problems reported per request: a 10,000-item body does not get 10,000 lines back
+
+
+class Problem(BaseModel):
+    """One invalid field: where (`loc`, from the request's body, path or query), what is wrong
+    (`msg`) and pydantic's error type. The offending value is never echoed back."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a reason code (`invalid_request`, `unknown_account`, ...) and a detail,
+    a sentence or, for `invalid_request`, the list of invalid fields."""
+
+    reason: str = Field(examples=["invalid_request"])
+    detail: str | list[Problem] = ""
+
+
+def error(status: int, reason: str, detail: str | list[dict] = "",
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    """The error body every service sends for a refusal."""
+    return JSONResponse({"reason": reason, "detail": detail}, status_code=status, headers=headers)
+
+
+def _described(text: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": text}
+
+
+# The 4xx every route may answer; given to each router so the OpenAPI documents say what is sent
+# (and FastAPI's own 422 schema, which nobody sends, is not added).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: _described("Not found: `unknown_account`, `unknown_invoice`, ... (reason codes per service)"),
+    409: _described("Conflict with what exists: `duplicate_account`, `payment_id_reused`, ..."),
+    422: _described("Invalid request: `invalid_request` with the invalid fields, or a rule's reason code"),
+}
+
+
+def problems(errors: list[dict]) -> list[dict]:
+    """Pydantic's errors without their input and context (which may hold the 900 KB value, or an
+    exception that is not JSON), at most MAX_ERRORS, messages cut to 300 characters."""
+    return [{"loc": [p if isinstance(p, (int, str)) else str(p) for p in e.get("loc", ())],
+             "msg": str(e.get("msg", ""))[:300], "type": str(e.get("type", ""))}
+            for e in errors[:MAX_ERRORS]]
+
+
+async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    return error(422, "invalid_request", problems(list(exc.errors())))
+
+
+async def _invalid_data(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+    # The checked types keep bad values out; this is the last line should one slip past them:
+    # a value PostgreSQL cannot store (out of range, \u0000 in text) is the caller's input, not a
+    # failure of the service.
+    log.warning("%s %s: data refused by PostgreSQL: %s", request.method, request.url.path, exc)
+    return error(422, "invalid_request", f"a value cannot be stored: {type(exc).__name__}")
+
+
+def install(app: FastAPI) -> None:
+    """Give `app` the shared error handlers (each service's http_app calls this)."""
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(asyncpg.DataError, _invalid_data)
