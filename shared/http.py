@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def _described(text: str) -> dict[str, Any]:
 # The 4xx every route may answer; given to each router so the OpenAPI documents say what is sent
 # (and FastAPI's own 422 schema, which nobody sends, is not added).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _described("Unreadable request: `invalid_request` (a body that is not UTF-8 JSON)"),
     404: _described("Not found: `unknown_account`, `unknown_invoice`, ... (reason codes per service)"),
     409: _described("Conflict with what exists: `duplicate_account`, `payment_id_reused`, ..."),
     422: _described("Invalid request: `invalid_request` with the invalid fields, or a rule's reason code"),
@@ -65,6 +67,16 @@ async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONRespo
     return error(422, "invalid_request", problems(list(exc.errors())))
 
 
+# Reason codes of the framework's own refusals (an unreadable body, an unknown path or method).
+_HTTP_REASONS = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
+                 413: "request_too_large", 415: "unsupported_media_type"}
+
+
+async def _http_refusal(_: Request, exc: HTTPException) -> JSONResponse:
+    return error(exc.status_code, _HTTP_REASONS.get(exc.status_code, "refused"), str(exc.detail)[:300],
+                 headers=getattr(exc, "headers", None))
+
+
 async def _invalid_data(request: Request, exc: asyncpg.DataError) -> JSONResponse:
     # The checked types keep bad values out; this is the last line should one slip past them:
     # a value PostgreSQL cannot store (out of range, \u0000 in text) is the caller's input, not a
@@ -77,3 +89,4 @@ def install(app: FastAPI) -> None:
     """Give `app` the shared error handlers (each service's http_app calls this)."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(asyncpg.DataError, _invalid_data)
+    app.add_exception_handler(HTTPException, _http_refusal)

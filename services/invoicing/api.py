@@ -15,6 +15,8 @@ from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+# CSV exports: 200 is text/csv, refusals stay the JSON error body
+CSV: dict = {200: {"description": "CSV, one header line", "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 class RunRequest(BaseModel):
@@ -80,7 +82,7 @@ async def show_invoice(number: Id, request: Request):
         return await queries.invoice(conn, number)
 
 
-@router.get("/invoices/{number}/lines.csv", response_class=PlainTextResponse)
+@router.get("/invoices/{number}/lines.csv", responses=CSV)
 async def invoice_lines_csv(number: Id, request: Request):
     async with _rt(request).pool.acquire() as conn:
         text = await queries.lines_csv(conn, number)
@@ -112,7 +114,7 @@ async def account_statement(account_id: Id, month: Month, request: Request):
         return await queries.statement(conn, account_id, month)
 
 
-@router.get("/accounts/{account_id}/usage.csv", response_class=PlainTextResponse)
+@router.get("/accounts/{account_id}/usage.csv", responses=CSV)
 async def account_usage_csv(account_id: Id, request: Request, from_: LocalDate = Query(alias="from"),
                             to: LocalDate = Query()):
     """The account's usage records used in [from, to) (days in the account's time zone)."""

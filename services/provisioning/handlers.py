@@ -140,15 +140,15 @@ async def provision_customer(cmd: ProvisionCustomerV1, request: Request):
     return await _run(request, service.provision_customer, cmd)
 
 
-@router.put("/customers/{customer_id}/placement", summary="Place a customer on a brand and regions")
+@router.put("/customers/{customer_id}/placement", status_code=201, summary="Place a customer on a brand and regions")
 async def place_customer(customer_id: Id, body: Placement, request: Request):
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
         account = await conn.fetchval("SELECT account_id FROM customers WHERE customer_id = $1", customer_id)
-    cmd = ProvisionCustomerV1(account_id=account or "", customer_id=customer_id, brand_id=body.brand_id,
-                              region_ids=body.region_ids, at=body.at)
     if account is None:
         return _refused(service.Rejected("unknown_customer", f"no customer {customer_id}"))
+    cmd = ProvisionCustomerV1(account_id=account, customer_id=customer_id, brand_id=body.brand_id,
+                              region_ids=body.region_ids, at=body.at)
     return await _run(request, service.provision_customer, cmd, placement=True)
 
 
