@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -63,7 +64,7 @@ async def request_run(body: RunRequest, request: Request):
 
 
 @router.get("/runs")
-async def list_runs(request: Request, month: Month | None = Query(default=None)):
+async def list_runs(request: Request, month: Annotated[Month | None, Query()] = None):
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
         return await queries.runs(conn, month, rt.clock.now())
@@ -115,8 +116,8 @@ async def account_statement(account_id: Id, month: Month, request: Request):
 
 
 @router.get("/accounts/{account_id}/usage.csv", responses=CSV)
-async def account_usage_csv(account_id: Id, request: Request, from_: LocalDate = Query(alias="from"),
-                            to: LocalDate = Query()):
+async def account_usage_csv(account_id: Id, request: Request, from_: Annotated[LocalDate, Query(alias="from")],
+                            to: Annotated[LocalDate, Query()]):
     """The account's usage records used in [from, to) (days in the account's time zone)."""
     if to <= from_:
         return _error(422, "invalid_period", "`to` must be after `from` (the period is half-open)")
