@@ -5,10 +5,13 @@ recorded once."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
-from tests.integration.test_invoicing_flow import invoicing  # noqa: F401 (fixture)
+from contracts.envelope import Envelope
+from tests.integration.test_invoicing_flow import T0, charges, invoicing, opened  # noqa: F401 (fixture)
+from tests.support.polling import eventually
 from tests.integration.test_invoicing_payments import _issue
 
 pytestmark = pytest.mark.infra
@@ -84,3 +87,29 @@ async def test_hostile_run_requests_are_422_and_request_nothing(invoicing, db, b
     r = await invoicing.http.post("/v1/runs", json=body)
     assert r.status_code == 422, r.text
     assert await db.fetchval(f"SELECT count(*) FROM {invoicing.schema}.runs") == 0
+
+
+async def test_invalid_accounts_and_charges_on_its_topics_are_dead_lettered(invoicing, db):  # noqa: F811
+    """One AccountOpenedV1 with a zone or currency nothing can bill in, or charges with terms that
+    overflow a due date, never reach invoicing's tables (nor its scheduler): dead letters, and the
+    partition goes on."""
+    at = "2026-01-10T00:00:00Z"
+    poison = [
+        Envelope(type="provisioning.account.opened", occurred_at=T0, producer="test", key="z",
+                 payload={"account_id": "z", "at": at, **bad})
+        for bad in ({"time_zone": "Mars/Olympus"}, {"currency": "notacurrency"}, {"payment_terms_days": 10**8})]
+    await invoicing.publish("provisioning.events", [*poison, opened("z")])
+    good = charges("run-z", "z", ["10.00"])
+    bad_charges = Envelope(**{**good.model_dump(), "event_id": uuid.uuid4(),
+                              "payload": {**good.payload, "payment_terms_days": 100_000_000}})
+    await invoicing.publish("rating.charges", [bad_charges, good])
+
+    async def settled():
+        dead = await db.fetchval(f"SELECT count(*) FROM {invoicing.schema}.dead_letters")
+        invoices = await db.fetchval(f"SELECT count(*) FROM {invoicing.schema}.invoices")
+        return dead == 4 and invoices == 1
+    await eventually(settled, what="poison dead-lettered, the valid account invoiced once")
+    account = await db.fetchrow(f"SELECT time_zone, currency FROM {invoicing.schema}.accounts WHERE account_id = 'z'")
+    assert (account["time_zone"], account["currency"]) == ("UTC", "USD")
+    due = await db.fetchval(f"SELECT due_date - issue_date FROM {invoicing.schema}.invoices")
+    assert due == 30
