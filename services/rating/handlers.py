@@ -36,8 +36,11 @@ async def on_provisioning_events(conn: asyncpg.Connection, batch: list[tuple[Env
         use_case = _PROVISIONING.get(type(payload))
         if use_case is not None:  # customers and the rest do not change what rating bills
             await use_case(conn, envelope, payload)
-    if any(isinstance(p, (AccountOpenedV1, CatalogPublishedV1)) for _, p in batch):
-        await pending.release(conn)  # facts that were waiting for this account or product
+    # facts that were waiting for these accounts (or, with a catalogue, for any product)
+    if any(isinstance(p, CatalogPublishedV1) for _, p in batch):
+        await pending.release(conn)
+    elif opened := [p.account_id for _, p in batch if isinstance(p, AccountOpenedV1)]:
+        await pending.release(conn, opened)
 
 
 async def on_user_counts(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:

@@ -41,11 +41,12 @@ INSERT INTO pending_facts (event_id, kind, account_id, part_number, envelope)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[])
 ON CONFLICT (event_id) DO NOTHING
 """
-# held facts whose account (and, for usage, product) rating now knows: taken out to be applied
+# held facts whose account (and, for usage, product) rating now knows: taken out to be applied;
+# only those of the accounts in $1 (just opened), or all when $1 is NULL (catalogue, sweep)
 RELEASE = """
 DELETE FROM pending_facts f
 USING accounts a
-WHERE a.account_id = f.account_id
+WHERE a.account_id = f.account_id AND ($1::text[] IS NULL OR f.account_id = ANY($1::text[]))
   AND (f.kind = 'user_count' OR EXISTS (
       SELECT 1 FROM products p WHERE p.currency = a.currency AND p.part_number = f.part_number))
 RETURNING f.kind, f.envelope
@@ -87,9 +88,10 @@ async def _hold(conn: asyncpg.Connection, kind: str, items: list[tuple[Envelope,
                            [env.encode() for env, _ in items])
 
 
-async def release(conn: asyncpg.Connection) -> int:
-    """Apply the held facts that now name what rating knows (in the caller's transaction)."""
-    rows = await conn.fetch(RELEASE)
+async def release(conn: asyncpg.Connection, account_ids: list[str] | None = None) -> int:
+    """Apply the held facts that now name what rating knows (of `account_ids`, or of every
+    account), in the caller's transaction."""
+    rows = await conn.fetch(RELEASE, account_ids)
     usage, counts = [], []
     for row in rows:
         envelope = Envelope.decode(row["envelope"])
