@@ -53,6 +53,9 @@ async def on_usage(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contrac
 
 async def on_run_request(conn: asyncpg.Connection, envelope: Envelope, payload: Contract) -> None:
     if isinstance(payload, RequestBillingRunV1):
+        # facts held for an account or product that has arrived since are applied before the
+        # run can read them (the sweep might not have come by yet)
+        await pending.release(conn)
         await service.request_run(conn, envelope, payload)
         await conn.execute("SELECT pg_notify(current_schema() || '_runs', '')")
 
