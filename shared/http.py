@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 20  # problems reported per request: a 10,000-item body does not get 10,000 lines back
+# Bytes in one request body: a catalogue of 10,000 products is about 3 MB; more is refused unread.
+MAX_BODY = 8 * 1024 * 1024
 
 
 class Problem(BaseModel):
@@ -51,6 +53,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _described("Unreadable request: `invalid_request` (a body that is not UTF-8 JSON)"),
     404: _described("Not found: `unknown_account`, `unknown_invoice`, ... (reason codes per service)"),
     409: _described("Conflict with what exists: `duplicate_account`, `payment_id_reused`, ..."),
+    413: _described(f"`request_too_large`: a body over {MAX_BODY:,} bytes"),
     422: _described("Invalid request: `invalid_request` with the invalid fields, or a rule's reason code"),
 }
 
@@ -85,8 +88,24 @@ async def _invalid_data(request: Request, exc: asyncpg.DataError) -> JSONRespons
     return error(422, "invalid_request", f"a value cannot be stored: {type(exc).__name__}")
 
 
+class _BodyLimit:
+    """Refuses a request whose declared Content-Length is over MAX_BODY before reading it."""
+
+    def __init__(self, app, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > self.limit:
+                await error(413, "request_too_large", f"a body is at most {self.limit} bytes")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
-    """Give `app` the shared error handlers (each service's http_app calls this)."""
+    """Give `app` the shared error handlers and body limit (each service's http_app calls this)."""
+    app.add_middleware(_BodyLimit)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(asyncpg.DataError, _invalid_data)
     app.add_exception_handler(HTTPException, _http_refusal)

@@ -241,3 +241,10 @@ async def test_commands_on_the_topic_use_the_same_rules_and_reject_with_a_reason
     topics = await db.fetch(f"SELECT DISTINCT topic FROM {namespace}provisioning.outbox")
     assert {r["topic"] for r in topics} == {f"{namespace}provisioning.events", f"{namespace}platform.rejections"}
     assert json.loads(events[1].encode())["payload"]["account_id"] == "partner-a"
+
+
+async def test_a_body_over_the_limit_is_413_unread(api, db, namespace):
+    body = b'{"account_id": "big", "name": "' + b"n" * (9 * 1024 * 1024) + b'"}'
+    r = await api.post("/v1/accounts", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["reason"] == "request_too_large"
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.accounts") == 0
