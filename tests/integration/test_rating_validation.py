@@ -4,17 +4,21 @@ on), and facts naming an unknown account or product are held, applied once known
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from contracts import wrap
+from contracts import parse, wrap
 from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1
+from contracts.rating import RequestBillingRunV1
 from contracts.usage import UsageRecordedV1
+from services.rating import handlers, pending
+from shared import db as shared_db
+from shared.settings import Settings
 from tests.support.kafka import publish_envelopes, read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
@@ -22,6 +26,7 @@ from tests.support.processes import ServiceProcess
 pytestmark = pytest.mark.infra
 SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
 T0 = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+MIGRATIONS = Path(handlers.__file__).parent / "migrations"
 
 
 def env(payload, key: str) -> Envelope:
@@ -119,3 +124,51 @@ async def test_unknown_accounts_and_products_are_held_then_applied_or_rejected(r
     assert reasons == [("unknown_account", "ghost-1"), ("unknown_product", "nope-1")]
     assert all(e.payload["command_type"] == "usage.recorded" for e in rejected)
 
+
+
+@pytest.fixture
+async def rating_db(infra, namespace, db):
+    """Rating's schema on the real database, without the process: the use cases called directly."""
+    schema = f"{namespace}rating"
+    await shared_db.migrate_dsn(infra.database_url, schema, MIGRATIONS)
+    pool = await shared_db.create_pool(infra.database_url, schema)
+    yield pool
+    await pool.close()
+
+
+async def test_held_facts_are_applied_by_the_opening_or_before_a_run_and_expire_by_settings(rating_db, namespace):
+    settings = Settings(service="rating", topic_prefix=namespace, schema=f"{namespace}rating",
+                        extra={"BILLING_PENDING_FACTS_S": "3600"})
+    usage = [(e, e_payload) for e, e_payload in ((env(p, p.account_id), p) for p in (
+        UsageRecordedV1(record_id="r1", account_id="first", part_number="FAX-PAGE-OUT", quantity=Decimal(1),
+                        used_at=T0),
+        UsageRecordedV1(record_id="r2", account_id="second", part_number="FAX-PAGE-OUT", quantity=Decimal(2),
+                        used_at=T0)))]
+    async with rating_db.acquire() as conn:
+        async with conn.transaction():
+            await handlers.on_provisioning_events(conn, [(e, parse(e)) for e in [env(_catalog(), "catalog")]])
+            await handlers.on_usage(conn, usage)
+        assert await conn.fetchval("SELECT count(*) FROM pending_facts") == 2
+        # the opening of one account releases its own facts, not the other's
+        async with conn.transaction():
+            opened = env(AccountOpenedV1(account_id="first", at=T0), "first")
+            await handlers.on_provisioning_events(conn, [(opened, parse(opened))])
+        assert [r["record_id"] for r in await conn.fetch("SELECT record_id FROM usage_records")] == ["r1"]
+        # an account stored while its fact was being held (the race): the run request applies it
+        await conn.execute("INSERT INTO accounts (account_id, time_zone, mode, currency, payment_terms_days, "
+                           "opened_at) VALUES ('second', 'UTC', 'subscription', 'USD', 30, $1)", T0)
+        request = env(RequestBillingRunV1(run_id="run-1", month="2026-02", requested_at=T0), "2026-02")
+        async with conn.transaction():
+            await handlers.on_run_request(conn, request, parse(request))
+        assert await conn.fetchval("SELECT count(*) FROM usage_records") == 2
+        assert await conn.fetchval("SELECT count(*) FROM pending_facts") == 0
+        # held past the setting: rejected into the outbox, once
+        ghost = env(UsageRecordedV1(record_id="g", account_id="ghost", part_number="FAX-PAGE-OUT",
+                                    quantity=Decimal(1), used_at=T0), "ghost")
+        await handlers.on_usage(conn, [(ghost, parse(ghost))])
+        now = datetime.now(timezone.utc)
+        assert await pending.sweep(conn, settings, now) == (0, 0)
+        assert await pending.sweep(conn, settings, now + timedelta(hours=1, seconds=1)) == (0, 1)
+        [row] = await conn.fetch("SELECT topic, payload FROM outbox WHERE event_type = 'command.rejected'")
+        assert row["topic"] == f"{namespace}platform.rejections"
+        assert Envelope.decode(row["payload"]).payload["reason"] == "unknown_account"
