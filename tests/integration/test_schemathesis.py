@@ -5,6 +5,7 @@ against the real service on a real PostgreSQL schema: no 5xx for any input, and 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -38,8 +39,9 @@ SERVICES: dict[str, tuple[Callable, Path]] = {
                          ("rating", rating), ("invoicing", invoicing))}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
-# Bounded and reproducible: the same examples on every run, at most ~2 minutes for all services.
-FUZZ = settings(max_examples=20, deadline=None, derandomize=True, database=None,
+# Bounded and reproducible: the same examples on every run, at most ~2 minutes for all services
+# (BILLING_FUZZ_EXAMPLES raises the bound for a deeper local search).
+FUZZ = settings(max_examples=int(os.environ.get("BILLING_FUZZ_EXAMPLES", 20)), deadline=None, derandomize=True, database=None,
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                        HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
