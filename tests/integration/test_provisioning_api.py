@@ -12,7 +12,7 @@ import pytest
 
 from contracts import wrap
 from contracts.envelope import Envelope
-from contracts.provisioning import ProvisionFeatureV1, RemoveFeatureV1
+from contracts.provisioning import OpenAccountV1, ProvisionFeatureV1, RemoveFeatureV1
 from contracts.registry import parse
 from services.provisioning import handlers
 from shared import db as shared_db
@@ -241,6 +241,23 @@ async def test_commands_on_the_topic_use_the_same_rules_and_reject_with_a_reason
     topics = await db.fetch(f"SELECT DISTINCT topic FROM {namespace}provisioning.outbox")
     assert {r["topic"] for r in topics} == {f"{namespace}provisioning.events", f"{namespace}platform.rejections"}
     assert json.loads(events[1].encode())["payload"]["account_id"] == "partner-a"
+
+
+async def test_commands_on_the_topic_refuse_unknown_currencies_and_back_dating(api, db, namespace):
+    await _setup(api)
+    handle = handlers.command_handler(api.runtime)
+    at = datetime(2026, 4, 2, tzinfo=timezone.utc)
+    commands = [OpenAccountV1(account_id="gbp", currency="GBP", at=at),
+                ProvisionFeatureV1(account_id="partner-a", subscription_id="old", part_number="XDM00001",
+                                   at=datetime(2001, 1, 1, tzinfo=timezone.utc))]
+    batch = [(e, parse(e)) for e in (wrap(c, key="partner-a", producer="test", occurred_at=at) for c in commands)]
+    async with api.runtime.pool.acquire() as conn, conn.transaction():
+        await handle(conn, batch)
+    events = (await _events(db, namespace))[-2:]
+    assert [parse(e).reason for e in events] == ["currency_not_in_catalog", "before_account_opened"]
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.accounts WHERE account_id = 'gbp'") == 0
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.subscriptions "
+                             "WHERE subscription_id = 'old'") == 0
 
 
 async def test_a_body_over_the_limit_is_413_unread(api, db, namespace):
