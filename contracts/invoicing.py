@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field
 
 from contracts.envelope import Contract
 from contracts.rating import ChargeLineV1
