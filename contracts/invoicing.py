@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-
 from contracts.envelope import Contract
 from contracts.rating import ChargeLineV1
 from contracts.registry import event
