@@ -8,7 +8,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.types import Instant
 
 
 class Contract(BaseModel):
@@ -34,7 +36,7 @@ class Envelope(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)
     type: str
     schema_version: int = 1
-    occurred_at: AwareDatetime
+    occurred_at: Instant  # in the platform window: usage takes it as its arrival instant
     producer: str
     key: str
     correlation_id: UUID | None = None

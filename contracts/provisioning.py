@@ -2,47 +2,49 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts.envelope import Contract
 from contracts.registry import event
+from contracts.types import (
+    MAX_COUNT, Currency, Id, Instant, LocalDate, Name, PaymentTerms, Quantity, SmallCount, TierBound, TimeZone,
+    UnitPrice,
+)
 
 
 @event("provisioning.feature.provision", 1)
 class ProvisionFeatureV1(Contract):
     """Command: provision `quantity` units of a product (by part number) for a billing account."""
 
-    account_id: str
-    subscription_id: str
-    part_number: str
-    quantity: int = Field(default=1, ge=1)
-    customer_id: str | None = None
-    at: AwareDatetime | None = None  # when it takes effect; default: when received
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    quantity: Quantity = 1
+    customer_id: Id | None = None
+    at: Instant | None = None  # when it takes effect; default: when received
 
 
 @event("provisioning.feature.provisioned", 1)
 class FeatureProvisionedV1(Contract):
     """A feature subscription started at `at`."""
 
-    account_id: str
-    subscription_id: str
-    part_number: str
-    quantity: int
-    customer_id: str | None = None
-    at: AwareDatetime
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    quantity: Quantity
+    customer_id: Id | None = None
+    at: Instant
 
 
 @event("provisioning.feature.removed", 1)
 class FeatureRemovedV1(Contract):
     """A feature subscription ended at `at`."""
 
-    account_id: str
-    subscription_id: str
-    at: AwareDatetime
+    account_id: Id
+    subscription_id: Id
+    at: Instant
 
 
 @event("provisioning.account.opened", 1)
@@ -53,32 +55,32 @@ class AccountOpenedV1(Contract):
     `time_zone` (IANA) is fixed at creation: all calendar arithmetic for the account uses it.
     """
 
-    account_id: str
-    name: str = ""
-    parent_account_id: str | None = None
-    time_zone: str = "UTC"
+    account_id: Id
+    name: Name = ""
+    parent_account_id: Id | None = None
+    time_zone: TimeZone = "UTC"
     mode: Literal["subscription", "prepaid"] = "subscription"
-    currency: str = "USD"
-    payment_terms_days: int = 30
+    currency: Currency = "USD"
+    payment_terms_days: PaymentTerms = 30
     automatic_runs: bool = True  # False: runs only on an operator's request (previews, replays)
     price_book: PriceBookV1 | None = None
-    at: AwareDatetime
+    at: Instant
 
 
 # ------------------------------------------------------------------ the catalogue
 class TierV1(Contract):
     """A usage tier: units up to and including `up_to` (None: no bound) at `unit_price`."""
 
-    up_to: int | None = None
-    unit_price: Decimal
+    up_to: TierBound | None = None
+    unit_price: UnitPrice
 
 
 class PriceVersionV1(Contract):
     """An effective-dated price of a product, in force from `effective_from` (a local date)."""
 
-    id: str = Field(min_length=1)
-    effective_from: date
-    unit_price: Decimal
+    id: Id
+    effective_from: LocalDate
+    unit_price: UnitPrice
     tiers: list[TierV1] = []
     tier_mode: Literal["graduated", "volume"] | None = None
 
@@ -86,25 +88,25 @@ class PriceVersionV1(Contract):
 class PriceBookV1(Contract):
     """A partner's negotiated flat unit prices per part number, overriding the catalogue."""
 
-    id: str = Field(min_length=1)
-    prices: dict[str, Decimal]
+    id: Id
+    prices: dict[Id, UnitPrice] = Field(max_length=1000)
 
 
 class ProductV1(Contract):
     """A catalogue product, in the shape of the scenario format's PRODUCT (FORMAT.md)."""
 
-    part_number: str = Field(min_length=1)
-    name: str = ""
+    part_number: Id
+    name: Name = ""
     kind: Literal["recurring", "pack", "usage"]
-    unit_price: Decimal
-    minimum_days: int = Field(default=0, ge=0)
-    minimum_term_months: int = Field(default=0, ge=0)
+    unit_price: UnitPrice
+    minimum_days: SmallCount = 0
+    minimum_term_months: SmallCount = 0
     termination: Literal["immediate", "end_of_month"] = "immediate"
-    pack_size: int = Field(default=100_000, ge=1)
-    minimum_packs: int = Field(default=1, ge=0)
-    tiers: list[TierV1] = []
+    pack_size: Annotated[int, Field(ge=1, le=MAX_COUNT)] = 100_000
+    minimum_packs: SmallCount = 1
+    tiers: list[TierV1] = Field(default=[], max_length=100)
     tier_mode: Literal["graduated", "volume"] | None = None
-    versions: list[PriceVersionV1] = []
+    versions: list[PriceVersionV1] = Field(default=[], max_length=100)
 
 
 @event("provisioning.catalog.published", 1)
@@ -112,9 +114,9 @@ class CatalogPublishedV1(Contract):
     """The products provisioning validates against (added or updated; none removed), for rating
     to price with the same catalogue. Key: `catalog`."""
 
-    currency: str = "USD"
-    products: list[ProductV1]
-    at: AwareDatetime
+    currency: Currency = "USD"
+    products: list[ProductV1] = Field(max_length=10_000)
+    at: Instant
 
 
 # ------------------------------------------------------------------ commands
@@ -122,17 +124,17 @@ class CatalogPublishedV1(Contract):
 class OpenAccountV1(Contract):
     """Command: open a billing account (a partner, or a child partner under `parent_account_id`)."""
 
-    account_id: str = Field(min_length=1)
-    name: str = ""
-    parent_account_id: str | None = None
-    time_zone: str = "UTC"
+    account_id: Id
+    name: Name = ""
+    parent_account_id: Id | None = None
+    time_zone: TimeZone = "UTC"
     mode: Literal["subscription", "prepaid"] = "subscription"
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    payment_terms_days: int = Field(default=30, ge=0)
+    currency: Currency = "USD"
+    payment_terms_days: PaymentTerms = 30
     automatic_runs: bool = Field(default=True, description="False: the invoicing scheduler never "
                                  "requests this account's runs; an operator does (previews, replays, demos)")
     price_book: PriceBookV1 | None = None
-    at: AwareDatetime | None = None
+    at: Instant | None = None
 
 
 @event("provisioning.customer.provision", 1)
@@ -140,51 +142,51 @@ class ProvisionCustomerV1(Contract):
     """Command: provision a customer of an account, optionally on a brand and regions. For a
     customer that exists, it places it on `brand_id` and `region_ids` instead."""
 
-    account_id: str
-    customer_id: str = Field(min_length=1)
-    brand_id: str | None = None
-    region_ids: list[str] = []
-    at: AwareDatetime | None = None
+    account_id: Id
+    customer_id: Id
+    brand_id: Id | None = None
+    region_ids: list[Id] = Field(default=[], max_length=1000)
+    at: Instant | None = None
 
 
 @event("provisioning.customer.remove", 1)
 class RemoveCustomerV1(Contract):
     """Command: remove a customer (it leaves its brand and regions)."""
 
-    customer_id: str
-    account_id: str | None = None
-    at: AwareDatetime | None = None
+    customer_id: Id
+    account_id: Id | None = None
+    at: Instant | None = None
 
 
 @event("provisioning.feature.remove", 1)
 class RemoveFeatureV1(Contract):
     """Command: remove a feature subscription (end-of-month products are terminated instead)."""
 
-    subscription_id: str
-    account_id: str | None = None
-    at: AwareDatetime | None = None
+    subscription_id: Id
+    account_id: Id | None = None
+    at: Instant | None = None
 
 
 @event("provisioning.brand.declare_ready", 1)
 class MarkBrandReadyV1(Contract):
     """Command: a brand is Ready for Customisation on `cloud` (a known brand gains a cloud)."""
 
-    account_id: str
-    subscription_id: str = Field(min_length=1)
-    part_number: str
-    cloud: str = "commercial"
-    at: AwareDatetime | None = None
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    cloud: Id = "commercial"
+    at: Instant | None = None
 
 
 @event("provisioning.region.activate", 1)
 class ActivateRegionV1(Contract):
     """Command: an Additional Region is made available to the named Full Brands."""
 
-    account_id: str
-    subscription_id: str = Field(min_length=1)
-    part_number: str
-    brand_ids: list[str] = Field(min_length=1)
-    at: AwareDatetime | None = None
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    brand_ids: list[Id] = Field(min_length=1, max_length=1000)
+    at: Instant | None = None
 
 
 @event("provisioning.partner.onboard", 1)
@@ -192,20 +194,20 @@ class OnboardPartnerV1(Contract):
     """Command: start a partner's user packs (a pack product), from the Full Brand's readiness
     when `full_brand_id` names one."""
 
-    account_id: str
-    subscription_id: str = Field(min_length=1)
-    part_number: str
-    full_brand_id: str | None = None
-    at: AwareDatetime | None = None
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    full_brand_id: Id | None = None
+    at: Instant | None = None
 
 
 @event("provisioning.termination.request", 1)
 class RequestTerminationV1(Contract):
     """Command: terminate a brand, region, pack or feature (per its product's termination rule)."""
 
-    subscription_id: str
-    account_id: str | None = None
-    at: AwareDatetime | None = None
+    subscription_id: Id
+    account_id: Id | None = None
+    at: Instant | None = None
 
 
 # ------------------------------------------------------------------ events
@@ -213,20 +215,20 @@ class RequestTerminationV1(Contract):
 class CustomerProvisionedV1(Contract):
     """A customer exists (or was placed) on `brand_id` and `region_ids` from `at`."""
 
-    account_id: str
-    customer_id: str
-    brand_id: str | None = None
-    region_ids: list[str] = []
-    at: AwareDatetime
+    account_id: Id
+    customer_id: Id
+    brand_id: Id | None = None
+    region_ids: list[Id] = Field(default=[], max_length=1000)
+    at: Instant
 
 
 @event("provisioning.customer.removed", 1)
 class CustomerRemovedV1(Contract):
     """A customer was removed at `at`."""
 
-    account_id: str
-    customer_id: str
-    at: AwareDatetime
+    account_id: Id
+    customer_id: Id
+    at: Instant
 
 
 @event("provisioning.brand.ready", 1)
@@ -234,35 +236,35 @@ class BrandReadyV1(Contract):
     """A brand is Ready for Customisation on `cloud`; `billing_started` when this is its first
     commercial readiness (billing starts at `at`)."""
 
-    account_id: str
-    subscription_id: str
-    part_number: str
-    cloud: str
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    cloud: Id
     billing_started: bool
-    at: AwareDatetime
+    at: Instant
 
 
 @event("provisioning.region.activated", 1)
 class RegionActivatedV1(Contract):
     """An Additional Region is available to `brand_ids`; `billing_started` on its Activation Date."""
 
-    account_id: str
-    subscription_id: str
-    part_number: str
-    brand_ids: list[str]
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    brand_ids: list[Id]
     billing_started: bool
-    at: AwareDatetime
+    at: Instant
 
 
 @event("provisioning.partner.onboarded", 1)
 class PartnerOnboardedV1(Contract):
     """A partner's user packs start (from `at`, or from `full_brand_id`'s readiness when later)."""
 
-    account_id: str
-    subscription_id: str
-    part_number: str
-    full_brand_id: str | None = None
-    at: AwareDatetime
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    full_brand_id: Id | None = None
+    at: Instant
 
 
 @event("provisioning.termination.scheduled", 1)
@@ -270,9 +272,9 @@ class TerminationScheduledV1(Contract):
     """A termination was accepted at `requested_at`; the subscription ends at `effective_at`
     (the metering point it takes effect at, or the request itself for one never billed)."""
 
-    account_id: str
-    subscription_id: str
-    part_number: str
-    requested_at: AwareDatetime
-    effective_at: AwareDatetime
-    effective_date: date
+    account_id: Id
+    subscription_id: Id
+    part_number: Id
+    requested_at: Instant
+    effective_at: Instant
+    effective_date: LocalDate

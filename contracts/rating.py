@@ -6,10 +6,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts.envelope import Contract
 from contracts.registry import event
+from contracts.types import Currency, Id, Instant, Month, Name, PaymentTerms, TimeZone
 
 
 @event("rating.run.request", 1)
@@ -20,18 +21,18 @@ class RequestBillingRunV1(Contract):
     a repeated request publishes nothing new but an empty summary.
     """
 
-    run_id: str
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    requested_at: AwareDatetime
-    requested_by: str = "operator"
-    account_ids: list[str] | None = None
+    run_id: Id
+    month: Month
+    requested_at: Instant
+    requested_by: Name = "operator"
+    account_ids: list[Id] | None = Field(default=None, max_length=100_000)
 
 
 class ChargeLineV1(Contract):
     """One rated line, explained: what, how many, at which price and version, over which days."""
 
-    subscription_id: str | None = None
-    part_number: str
+    subscription_id: Id | None = None
+    part_number: Id
     product_name: str = ""
     from_date: date = Field(alias="from")
     to_date: date = Field(alias="to")
@@ -53,13 +54,13 @@ class AccountChargesRatedV1(Contract):
     """The charges of one account for one run, tagged for settlement by the account's mode:
     `invoice` (subscription accounts) or `prepaid` (credit debits)."""
 
-    run_id: str
-    month: str
-    account_id: str
-    currency: str
+    run_id: Id
+    month: Month
+    account_id: Id
+    currency: Currency
     settlement: Literal["invoice", "prepaid"]
-    payment_terms_days: int = 30
-    time_zone: str = "UTC"
+    payment_terms_days: PaymentTerms = 30
+    time_zone: TimeZone = "UTC"
     lines: list[ChargeLineV1]
     total: Decimal
 
@@ -69,11 +70,11 @@ class BillingRunRatedV1(Contract):
     """Summary of a run, for downstream reconciliation: how many accounts got charges, how many
     lines, and the totals per settlement and currency (`{"invoice": {"USD": "12.00"}}`)."""
 
-    run_id: str
-    month: str
+    run_id: Id
+    month: Month
     accounts: int
     lines: int
     totals: dict[str, dict[str, Decimal]]
     invoice_accounts: int = 0
     prepaid_accounts: int = 0
-    rated_at: AwareDatetime
+    rated_at: Instant

@@ -53,7 +53,7 @@ REJECTIONS = Topic(
     name="platform.rejections",
     description="Commands refused with a reason code; nothing changed.",
     messages=("command.rejected",),
-    producers=("provisioning",),
+    producers=("provisioning", "rating"),
     consumers=("partner systems",),
 )
 PLATFORM_USERS = Topic(

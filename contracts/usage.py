@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from pydantic import AwareDatetime, Field
-
 from contracts.envelope import Contract
 from contracts.registry import event
+from contracts.types import Id, Instant, UsageQuantity
 
 
 @event("usage.recorded", 1)
@@ -20,9 +17,9 @@ class UsageRecordedV1(Contract):
     it is late.
     """
 
-    record_id: str = Field(min_length=1)
-    account_id: str
-    part_number: str
-    quantity: Decimal = Field(gt=0)
-    used_at: AwareDatetime
-    received_at: AwareDatetime | None = None
+    record_id: Id
+    account_id: Id
+    part_number: Id
+    quantity: UsageQuantity
+    used_at: Instant
+    received_at: Instant | None = None

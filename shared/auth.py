@@ -16,9 +16,8 @@ import asyncpg
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
 
-from shared import apikeys
+from shared import apikeys, http
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,21 +50,7 @@ SELECT DISTINCT account_id FROM down
 """
 
 
-class Refusal(BaseModel):
-    """The body of every refusal: a stable reason code and a sentence for people."""
-
-    reason: str
-    detail: str | list | dict = ""
-
-
-_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}  # also on CSV routes
-RESPONSES = {
-    401: {"model": Refusal, "content": _JSON, "description": "No valid API key: `missing_credentials`, "
-          "`malformed_credentials`, `malformed_key`, `unknown_key`, `revoked_key` or `expired_key` "
-          "(with `WWW-Authenticate: Bearer`)"},
-    403: {"model": Refusal, "content": _JSON,
-          "description": "The key's role may not do this: `forbidden_role` or `forbidden_field`"},
-}
+# 401/403 are documented with every other refusal in shared/http.py (ERROR_RESPONSES)
 
 
 # RFC 6750 section 3: no error code when no credentials came, invalid_request for a broken header
@@ -96,8 +81,7 @@ class Caller:
 
 
 async def _auth_error(_: Request, exc: AuthError) -> JSONResponse:
-    return JSONResponse({"reason": exc.reason, "detail": exc.detail}, status_code=exc.status_code,
-                        headers=exc.headers)
+    return http.error(exc.status_code, exc.reason, exc.detail, headers=exc.headers)
 
 
 def install(app: FastAPI, settings: Settings) -> None:

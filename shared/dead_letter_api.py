@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from contracts.registry import redrive_topic
 from shared import auth, dead_letters
+from shared.http import ERROR_RESPONSES, ErrorBody
 
 MAX_ID = 2**63 - 1  # bigserial: a larger id can only be unknown, and must not reach asyncpg
 # who acted: an operator's name or a key's label; printable, no control characters
@@ -17,14 +18,7 @@ ACTOR = r"^[^\x00-\x1f\x7f]{1,100}$"
 
 # operators only: dead letters hold any account's payloads
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"], dependencies=[Depends(auth.OPERATOR)],
-                   responses=auth.RESPONSES)
-
-
-class DeadLetterRefusal(BaseModel):
-    """A refusal: its reason code and a sentence."""
-
-    reason: str = Field(examples=["already_redriven"])
-    detail: str
+                   responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403)})
 
 
 class Action(BaseModel):
@@ -35,8 +29,8 @@ class Action(BaseModel):
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    404: {"model": DeadLetterRefusal, "description": "`unknown_dead_letter`"},
-    409: {"model": DeadLetterRefusal, "description": "`already_redriven`, `already_discarded`, `empty_payload` "
+    404: {"model": ErrorBody, "description": "`unknown_dead_letter`"},
+    409: {"model": ErrorBody, "description": "`already_redriven`, `already_discarded`, `empty_payload` "
                                            "or `no_consumer`"},
 }
 DeadLetterId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dead letter's id")]

@@ -7,9 +7,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from contracts.types import MAX_AMOUNT, MAX_USAGE, Count, Currency, Id, Instant, Month, PaymentTerms, Quantity, TimeZone
 
 
 class ScenarioError(Exception):
@@ -27,25 +27,22 @@ def _decimal(value: str) -> str:
         raise ValueError(f"not a decimal string: {value!r}") from None
     if not number.is_finite():
         raise ValueError(f"not a finite decimal: {value!r}")
-    return value
-
-
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    if not 0 <= number <= MAX_AMOUNT or number.as_tuple().exponent < -6:
+        raise ValueError("must be 0 to 1,000,000,000 with at most 6 decimals")
     return value
 
 
 Money = Annotated[str, AfterValidator(_decimal)]
 
 
-def _non_negative(value: int | str) -> int | str:
-    if Decimal(value) < 0:
-        raise ValueError("must not be negative")
+def _usage_quantity(value: int | str) -> int | str:
+    number = Decimal(value)
+    if not 0 < number <= MAX_USAGE or number.as_tuple().exponent < -6:
+        raise ValueError("must be positive, at most 1e9, with at most 6 decimals")
     return value
-MonthStr = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+MonthStr = Month
 
 
 class _Strict(BaseModel):
@@ -60,7 +57,7 @@ class TierModel(_Strict):
 class VersionModel(_Strict):
     """Extension: an effective-dated price version of a product."""
 
-    id: str
+    id: Id
     effective_from: date
     unit_price: Money
     tiers: list[TierModel] | None = None
@@ -68,7 +65,7 @@ class VersionModel(_Strict):
 
 
 class ProductModel(_Strict):
-    part_number: str
+    part_number: Id
     name: str | None = None
     kind: Literal["recurring", "pack", "usage"]
     unit_price: Money
@@ -83,97 +80,97 @@ class ProductModel(_Strict):
 
 
 class CatalogModel(_Strict):
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    currency: Currency
     products: list[ProductModel]
 
 
 class PriceBookModel(_Strict):
     """Extension: a partner price book overriding unit prices of some part numbers."""
 
-    id: str
+    id: Id
     prices: dict[str, Money]
 
 
 class AccountModel(_Strict):
-    id: str
-    time_zone: Annotated[str, AfterValidator(_zone)] = "UTC"
-    payment_terms_days: Annotated[int, Field(ge=0)] = 30
+    id: Id
+    time_zone: TimeZone = "UTC"
+    payment_terms_days: PaymentTerms = 30
     price_book: PriceBookModel | None = None
 
 
 class _Event(_Strict):
-    at: AwareDatetime
+    at: Instant
 
 
 class PartnerOnboarded(_Event):
     type: Literal["partner_onboarded"]
-    account: str
-    subscription: str
-    part_number: str
-    full_brand: str | None = None
+    account: Id
+    subscription: Id
+    part_number: Id
+    full_brand: Id | None = None
 
 
 class BrandReady(_Event):
     type: Literal["brand_ready"]
-    account: str
-    subscription: str
-    part_number: str
-    cloud: str = "commercial"
+    account: Id
+    subscription: Id
+    part_number: Id
+    cloud: Id = "commercial"
 
 
 class RegionActivated(_Event):
     type: Literal["region_activated"]
-    account: str
-    subscription: str
-    part_number: str
-    brands: list[str] = []
+    account: Id
+    subscription: Id
+    part_number: Id
+    brands: list[Id] = []
 
 
 class CustomerProvisioned(_Event):
     type: Literal["customer_provisioned"]
-    account: str
-    customer: str
-    brand: str | None = None
-    regions: list[str] = []
+    account: Id
+    customer: Id
+    brand: Id | None = None
+    regions: list[Id] = []
 
 
 class CustomerRemoved(_Event):
     type: Literal["customer_removed"]
-    customer: str
+    customer: Id
 
 
 class FeatureProvisioned(_Event):
     type: Literal["feature_provisioned"]
-    account: str
-    subscription: str
-    part_number: str
-    quantity: Annotated[int, Field(gt=0)] = 1
-    customer: str | None = None
+    account: Id
+    subscription: Id
+    part_number: Id
+    quantity: Quantity = 1
+    customer: Id | None = None
 
 
 class FeatureRemoved(_Event):
     type: Literal["feature_removed"]
-    subscription: str
+    subscription: Id
 
 
 class TerminationRequested(_Event):
     type: Literal["termination_requested"]
-    subscription: str
+    subscription: Id
 
 
 class UserCount(_Event):
     type: Literal["user_count"]
-    account: str
-    count: Annotated[int, Field(ge=0)]
+    account: Id
+    count: Count
 
 
 class Usage(_Event):
     type: Literal["usage"]
-    id: str
-    account: str
-    part_number: str
-    quantity: Annotated[Union[int, Money], AfterValidator(_non_negative)]
-    used_at: AwareDatetime | None = None
+    id: Id
+    account: Id
+    part_number: Id
+    quantity: Annotated[Union[int, Money], AfterValidator(_usage_quantity)]
+    used_at: Instant | None = None
 
 
 class BillingRun(_Event):

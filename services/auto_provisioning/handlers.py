@@ -8,19 +8,20 @@ import logging
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from contracts.envelope import Contract, Envelope
 from contracts.platform import RequestMeteringV1
 from contracts.provisioning import AccountOpenedV1
+from contracts.types import Id, Instant
 from services.auto_provisioning import service, store
-from shared import auth
+from shared import auth, http
 from shared.auth import Caller
+from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", responses=auth.RESPONSES)
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 # the customer's account as this service knows it (its analytics flag, else its users)
 CUSTOMER_ACCOUNT = """
 SELECT account_id FROM customers WHERE customer_id = $1
@@ -71,7 +72,7 @@ def metering_scheduler(runtime: ServiceRuntime) -> asyncio.Task:
 
 
 class MeteringIn(BaseModel):
-    at: AwareDatetime | None = None
+    at: Instant | None = None
 
 
 @router.post("/metering", summary="Report each partner's voice-enabled users for the metering point at or before `at`")
@@ -85,13 +86,12 @@ async def trigger_metering(request: Request, body: MeteringIn | None = None,
 
 
 @router.get("/customers/{customer_id}/users", summary="A customer's users, voice flags and licences")
-async def list_users(customer_id: str, request: Request, caller: Caller = Depends(auth.allow("partner"))):
+async def list_users(customer_id: Id, request: Request, caller: Caller = Depends(auth.allow("partner"))):
     async with request.app.state.runtime.pool.acquire() as conn:
         if caller.is_partner and not await auth.may_see(conn, caller,
                                                         await conn.fetchval(CUSTOMER_ACCOUNT, customer_id)):
             # another partner's customer does not exist for this one (an unknown one lists no users)
-            return JSONResponse({"reason": "unknown_customer", "detail": f"no customer {customer_id}"},
-                                status_code=404)
+            return http.error(404, "unknown_customer", f"no customer {customer_id}")
         rows = await store.list_users(conn, customer_id)
     return [{"user_id": r["user_id"], "present": r["present"], "voice_enabled": r["voice"],
              "last_event_at": r["last_at"].isoformat(), "licence": r["licence"],
@@ -102,5 +102,6 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Auto-provisioning", version="1")
     app.state.runtime = runtime
     app.include_router(router)
+    http.install(app)
     auth.install(app, runtime.settings)
     return app

@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
+
+from contracts.types import Amount, Currency, Id, Instant, LocalDate, Month, Name
 
 from services.invoicing import domain, payments, queries, service, store
-from shared import auth
+from shared import auth, http
 from shared.auth import Caller
+from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
-router = APIRouter(prefix="/v1", responses=auth.RESPONSES)
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 # the operator everything; a partner its tree's invoices, payments, statements and runs
 PARTNER = Depends(auth.allow("partner"))
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+# CSV exports: 200 is text/csv, refusals stay the JSON error body
+CSV: dict = {200: {"description": "CSV, one header line", "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 class RunRequest(BaseModel):
-    month: str = Field(pattern=MONTH, examples=["2026-05"])
-    account_ids: list[str] | None = None
-    requested_by: str = "operator"
-    as_of: AwareDatetime | None = Field(default=None, description="the run's requested_at (default: now); "
+    month: Month
+    account_ids: list[Id] | None = Field(default=None, max_length=10_000)
+    requested_by: Name = "operator"
+    as_of: Instant | None = Field(default=None, description="the run's requested_at (default: now); "
                                         "rating bills accounts whose metering point is at or before it")
 
 
 class PaymentIn(BaseModel):
-    amount: Decimal = Field(examples=["3000.00"])
-    method: str = Field(examples=["bank_transfer", "card"])
-    paid_at: AwareDatetime | None = None
-    currency: str | None = None
-    payment_id: str | None = Field(default=None, description="client idempotency key")
+    amount: Amount = Field(examples=["3000.00"])
+    method: Name = Field(examples=["bank_transfer", "card"])
+    paid_at: Instant | None = None
+    currency: Currency | None = None
+    payment_id: Id | None = Field(default=None, description="client idempotency key")
 
 
 def _rt(request: Request) -> ServiceRuntime:
@@ -42,7 +44,7 @@ def _rt(request: Request) -> ServiceRuntime:
 
 
 def _error(status: int, reason: str, detail: str = "") -> JSONResponse:
-    return JSONResponse({"reason": reason, "detail": detail}, status_code=status)
+    return http.error(status, reason, detail)
 
 
 async def _check_account(conn, caller: Caller, account_id: str) -> None:
@@ -91,8 +93,7 @@ async def request_run(body: RunRequest, request: Request, caller: Caller = PARTN
 
 
 @router.get("/runs")
-async def list_runs(request: Request, month: str | None = Query(default=None, pattern=MONTH),
-                    caller: Caller = PARTNER):
+async def list_runs(request: Request, month: Annotated[Month | None, Query()] = None, caller: Caller = PARTNER):
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
         if caller.is_partner:
@@ -101,7 +102,7 @@ async def list_runs(request: Request, month: str | None = Query(default=None, pa
 
 
 @router.get("/runs/{run_id}")
-async def run_status(run_id: str, request: Request, caller: Caller = PARTNER):
+async def run_status(run_id: Id, request: Request, caller: Caller = PARTNER):
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
         await _check_run(conn, caller, run_id)
@@ -109,14 +110,14 @@ async def run_status(run_id: str, request: Request, caller: Caller = PARTNER):
 
 
 @router.get("/invoices/{number}")
-async def show_invoice(number: str, request: Request, caller: Caller = PARTNER):
+async def show_invoice(number: Id, request: Request, caller: Caller = PARTNER):
     async with _rt(request).pool.acquire() as conn:
         await _check_invoice(conn, caller, number)
         return await queries.invoice(conn, number)
 
 
-@router.get("/invoices/{number}/lines.csv", response_class=PlainTextResponse)
-async def invoice_lines_csv(number: str, request: Request, caller: Caller = PARTNER):
+@router.get("/invoices/{number}/lines.csv", responses=CSV)
+async def invoice_lines_csv(number: Id, request: Request, caller: Caller = PARTNER):
     async with _rt(request).pool.acquire() as conn:
         await _check_invoice(conn, caller, number)
         text = await queries.lines_csv(conn, number)
@@ -125,7 +126,7 @@ async def invoice_lines_csv(number: str, request: Request, caller: Caller = PART
 
 
 @router.post("/invoices/{number}/payments", status_code=201)
-async def pay_invoice(number: str, body: PaymentIn, request: Request, caller: Caller = PARTNER):
+async def pay_invoice(number: Id, body: PaymentIn, request: Request, caller: Caller = PARTNER):
     """Record a payment (bank_transfer or card). Card payments of invoices of 3,000.00 or more
     add a 3% surcharge, returned in `surcharge`."""
     rt = _rt(request)
@@ -137,23 +138,23 @@ async def pay_invoice(number: str, body: PaymentIn, request: Request, caller: Ca
 
 
 @router.get("/accounts/{account_id}/invoices")
-async def account_invoices(account_id: str, request: Request, caller: Caller = PARTNER):
+async def account_invoices(account_id: Id, request: Request, caller: Caller = PARTNER):
     async with _rt(request).pool.acquire() as conn:
         await _check_account(conn, caller, account_id)
         return await queries.account_invoices(conn, account_id)
 
 
 @router.get("/accounts/{account_id}/statements/{month}")
-async def account_statement(account_id: str, month: str, request: Request, caller: Caller = PARTNER):
+async def account_statement(account_id: Id, month: Month, request: Request, caller: Caller = PARTNER):
     domain.parse_month(month)
     async with _rt(request).pool.acquire() as conn:
         await _check_account(conn, caller, account_id)
         return await queries.statement(conn, account_id, month)
 
 
-@router.get("/accounts/{account_id}/usage.csv", response_class=PlainTextResponse)
-async def account_usage_csv(account_id: str, request: Request, from_: date = Query(alias="from"),
-                            to: date = Query(), caller: Caller = PARTNER):
+@router.get("/accounts/{account_id}/usage.csv", responses=CSV)
+async def account_usage_csv(account_id: Id, request: Request, from_: Annotated[LocalDate, Query(alias="from")],
+                            to: Annotated[LocalDate, Query()], caller: Caller = PARTNER):
     """The account's usage records used in [from, to) (days in the account's time zone)."""
     if to <= from_:
         return _error(422, "invalid_period", "`to` must be after `from` (the period is half-open)")
@@ -186,10 +187,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     async def invalid(_: Request, exc: ValueError):
         return _error(422, "invalid_input", str(exc))
 
-    @app.exception_handler(RequestValidationError)
-    async def validation(_: Request, exc: RequestValidationError):
-        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _error(422, "invalid_input", detail)
+    http.install(app)
 
     @app.get("/health")
     async def health():

@@ -44,7 +44,19 @@ async def record_payment(conn: asyncpg.Connection, settings: Settings, number: s
     payment (and its surcharge), update the invoice, write the events. A refused payment raises
     domain.PaymentRefused after writing only a PaymentRejectedV1 event; a repeated `payment_id`
     returns the first recording."""
+    try:
+        return await _record(conn, settings, number, request, now)
+    except asyncpg.UniqueViolationError:
+        # the same payment_id recorded meanwhile for another invoice (one invoice's payments
+        # are serialised by its row lock, so a retry there finds the first recording instead)
+        raise Conflict("payment_id_reused", f"payment {request.payment_id} was recorded differently") from None
+
+
+async def _record(conn: asyncpg.Connection, settings: Settings, number: str, request: PaymentRequest,
+                  now: datetime) -> dict:
     async with conn.transaction():
+        # the invoice's lock first: concurrent payments with one payment_id then see each other
+        invoice = await conn.fetchrow(store.LOCK_INVOICE, number)
         if request.payment_id is not None:
             previous = await conn.fetchrow(store.GET_PAYMENT, request.payment_id)
             if previous is not None:
@@ -53,7 +65,6 @@ async def record_payment(conn: asyncpg.Connection, settings: Settings, number: s
                 surcharge = await conn.fetchval(
                     "SELECT amount FROM surcharges WHERE payment_id = $1", request.payment_id)
                 return _result(previous, surcharge or Decimal("0.00"), None)
-        invoice = await conn.fetchrow(store.LOCK_INVOICE, number)
         if invoice is None:
             raise NotFound("unknown_invoice", f"no invoice {number}")
         outstanding = invoice["total"] + invoice["surcharge_total"] - invoice["paid_total"]

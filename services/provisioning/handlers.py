@@ -6,9 +6,8 @@ from typing import Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel, Field
 
 from contracts import wrap
 from contracts.common import CommandRejectedV1
@@ -20,12 +19,14 @@ from contracts.provisioning import (
 )
 from contracts.registry import type_of
 from contracts.topics import REJECTIONS
+from contracts.types import Currency, Id, Instant
 from services.provisioning import queries, service
-from shared import auth, outbox
+from shared import auth, http, outbox
 from shared.auth import Caller
+from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
-router = APIRouter(prefix="/v1", responses=auth.RESPONSES)
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 # who may call what: the operator everything; a partner its own tree (checked per object below);
 # an integration the commands platforms send (customers, features, brands, regions, removals)
 OPERATOR = Depends(auth.OPERATOR)
@@ -43,20 +44,20 @@ STATUS = {"unknown_account": 404, "unknown_customer": 404, "unknown_product": 40
 class CatalogIn(BaseModel):
     """The FORMAT.md `catalog` shape."""
 
-    currency: str = "USD"
-    products: list[ProductV1]
+    currency: Currency = "USD"
+    products: list[ProductV1] = Field(max_length=10_000)
 
 
 class When(BaseModel):
     """The instant a removal or termination takes effect (default: now)."""
 
-    at: AwareDatetime | None = None
+    at: Instant | None = None
 
 
 class Placement(BaseModel):
-    brand_id: str | None = None
-    region_ids: list[str] = []
-    at: AwareDatetime | None = None
+    brand_id: Id | None = None
+    region_ids: list[Id] = Field(default=[], max_length=1000)
+    at: Instant | None = None
 
 
 def _rt(request: Request) -> ServiceRuntime:
@@ -64,7 +65,7 @@ def _rt(request: Request) -> ServiceRuntime:
 
 
 def _refused(rej: service.Rejected) -> JSONResponse:
-    return JSONResponse({"reason": rej.reason, "detail": rej.detail}, status_code=STATUS.get(rej.reason, 422))
+    return http.error(STATUS.get(rej.reason, 422), rej.reason, rej.detail)
 
 
 def _shown(events: list[Contract]) -> dict:
@@ -104,7 +105,7 @@ async def _read(request: Request, caller: Caller, query, *args, what: str, with_
     async with rt.pool.acquire() as conn:
         found = await query(conn, *args, *((rt.clock.now(),) if with_now else ()))
     if found is None:
-        return JSONResponse({"reason": f"unknown_{what}", "detail": f"no {what} {args[0]}"}, status_code=404)
+        return http.error(404, f"unknown_{what}", f"no {what} {args[0]}")
     return found
 
 
@@ -146,17 +147,17 @@ async def list_accounts(request: Request, caller: Caller = READER):
 
 
 @router.get("/accounts/{account_id}")
-async def show_account(account_id: str, request: Request, caller: Caller = READER):
+async def show_account(account_id: Id, request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.show_account, account_id, what="account")
 
 
 @router.get("/accounts/{account_id}/customers")
-async def list_customers(account_id: str, request: Request, caller: Caller = READER):
+async def list_customers(account_id: Id, request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.list_customers, account_id, what="account")
 
 
 @router.get("/accounts/{account_id}/subscriptions")
-async def list_subscriptions(account_id: str, request: Request, part_number: str | None = None,
+async def list_subscriptions(account_id: Id, request: Request, part_number: Id | None = None,
                              role: Literal["feature", "brand", "region", "pack"] | None = None,
                              caller: Caller = READER):
     return await _read(request, caller, queries.list_subscriptions, account_id, role, part_number,
@@ -164,7 +165,7 @@ async def list_subscriptions(account_id: str, request: Request, part_number: str
 
 
 @router.get("/accounts/{account_id}/{kind}", summary="features, brands, regions or packs of an account")
-async def list_by_kind(account_id: str, kind: Literal["features", "brands", "regions", "packs"],
+async def list_by_kind(account_id: Id, kind: Literal["features", "brands", "regions", "packs"],
                        request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.list_subscriptions, account_id, queries.ROLES[kind], None,
                        what="account", with_now=True)
@@ -178,22 +179,22 @@ async def provision_customer(cmd: ProvisionCustomerV1, request: Request, caller:
     return await _run(request, service.provision_customer, cmd)
 
 
-@router.put("/customers/{customer_id}/placement", summary="Place a customer on a brand and regions")
-async def place_customer(customer_id: str, body: Placement, request: Request, caller: Caller = COMMANDER):
+@router.put("/customers/{customer_id}/placement", status_code=201, summary="Place a customer on a brand and regions")
+async def place_customer(customer_id: Id, body: Placement, request: Request, caller: Caller = COMMANDER):
     if not await _reaches(request, caller, customer_id, CUSTOMER_ACCOUNT):
         return _hidden("customer", customer_id)
     rt = _rt(request)
     async with rt.pool.acquire() as conn:
         account = await conn.fetchval(CUSTOMER_ACCOUNT, customer_id)
-    cmd = ProvisionCustomerV1(account_id=account or "", customer_id=customer_id, brand_id=body.brand_id,
-                              region_ids=body.region_ids, at=body.at)
     if account is None:
         return _refused(service.Rejected("unknown_customer", f"no customer {customer_id}"))
+    cmd = ProvisionCustomerV1(account_id=account, customer_id=customer_id, brand_id=body.brand_id,
+                              region_ids=body.region_ids, at=body.at)
     return await _run(request, service.provision_customer, cmd, placement=True)
 
 
 @router.post("/customers/{customer_id}/removal", status_code=201, summary="Remove a customer")
-async def remove_customer(customer_id: str, request: Request, body: When | None = None,
+async def remove_customer(customer_id: Id, request: Request, body: When | None = None,
                           caller: Caller = COMMANDER):
     if not await _reaches(request, caller, customer_id, CUSTOMER_ACCOUNT):
         return _hidden("customer", customer_id)
@@ -202,7 +203,7 @@ async def remove_customer(customer_id: str, request: Request, body: When | None 
 
 
 @router.get("/customers/{customer_id}")
-async def show_customer(customer_id: str, request: Request, caller: Caller = READER):
+async def show_customer(customer_id: Id, request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.show_customer, customer_id, what="customer",
                        lookup=CUSTOMER_ACCOUNT)
 
@@ -231,7 +232,7 @@ async def onboard_partner(cmd: OnboardPartnerV1, request: Request, _: Caller = O
 
 
 @router.post("/subscriptions/{subscription_id}/removal", status_code=201, summary="Remove a feature")
-async def remove_feature(subscription_id: str, request: Request, body: When | None = None,
+async def remove_feature(subscription_id: Id, request: Request, body: When | None = None,
                          caller: Caller = COMMANDER):
     if not await _reaches(request, caller, subscription_id, SUBSCRIPTION_ACCOUNT):
         return _hidden("subscription", subscription_id)
@@ -241,7 +242,7 @@ async def remove_feature(subscription_id: str, request: Request, body: When | No
 
 @router.post("/subscriptions/{subscription_id}/termination", status_code=201,
              summary="Terminate a brand, region or pack (end of month, minimum term)")
-async def request_termination(subscription_id: str, request: Request, body: When | None = None,
+async def request_termination(subscription_id: Id, request: Request, body: When | None = None,
                               caller: Caller = COMMANDER):
     if not await _reaches(request, caller, subscription_id, SUBSCRIPTION_ACCOUNT):
         return _hidden("subscription", subscription_id)
@@ -250,20 +251,16 @@ async def request_termination(subscription_id: str, request: Request, body: When
 
 
 @router.get("/subscriptions/{subscription_id}")
-async def show_subscription(subscription_id: str, request: Request, caller: Caller = READER):
+async def show_subscription(subscription_id: Id, request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.show_subscription, subscription_id, what="subscription",
                        with_now=True, lookup=SUBSCRIPTION_ACCOUNT)
-
-
-async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return JSONResponse({"reason": "invalid_request", "detail": exc.errors()}, status_code=422)
 
 
 def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Onboarding API (provisioning)", version="1")
     app.state.runtime = runtime
     app.include_router(router)
-    app.add_exception_handler(RequestValidationError, _invalid)
+    http.install(app)
     auth.install(app, runtime.settings)
     return app
 

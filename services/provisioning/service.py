@@ -28,7 +28,8 @@ CATALOG_KEY = "catalog"
 @dataclass(frozen=True)
 class Rejected(Exception):
     """A refused command: `reason` is a FORMAT.md reason code (or duplicate_account,
-    duplicate_customer, invalid_time_zone, invalid_instant); nothing changed."""
+    duplicate_customer, invalid_time_zone, invalid_instant, currency_not_in_catalog,
+    before_account_opened); nothing changed."""
 
     reason: str
     detail: str = ""
@@ -46,6 +47,13 @@ async def open_account(conn: asyncpg.Connection, settings: Settings, cmd: OpenAc
     async with conn.transaction():
         if cmd.parent_account_id and await store.lock_account(conn, cmd.parent_account_id) is None:
             raise Rejected("unknown_account", f"parent account {cmd.parent_account_id} does not exist")
+        # An account rating cannot price (no product in its currency) would fail every run it
+        # is in: it is refused here instead.
+        if not await store.catalog_has_currency(conn, cmd.currency):
+            raise Rejected("currency_not_in_catalog", f"no product of the catalogue is priced in {cmd.currency}")
+        unknown = await store.unknown_products(conn, list(cmd.price_book.prices) if cmd.price_book else [])
+        if unknown:
+            raise Rejected("unknown_product", f"the price book names unknown products: {', '.join(unknown[:10])}")
         if not await store.insert_account(conn, cmd.account_id, cmd.name, cmd.parent_account_id,
                                           cmd.time_zone, cmd.mode, cmd.currency, cmd.payment_terms_days, at,
                                           cmd.automatic_runs,
@@ -128,6 +136,10 @@ async def _execute(conn: asyncpg.Connection, settings: Settings, cmd: domain.Com
     async with conn.transaction():
         account_id = cmd.account or await store.account_of(conn, cmd.subscription, cmd.customer)
         account = await store.lock_account(conn, account_id) if account_id else None
+        if account is not None and cmd.at < account["opened_at"]:
+            # nothing is billed from before its account existed (no back-billing of decades)
+            raise Rejected("before_account_opened", f"{cmd.at.isoformat()} is before account {account_id} "
+                                                    f"was opened ({account['opened_at'].isoformat()})")
         state, before = await _load(conn, cmd, account)
         result = domain.handle(state, cmd)
         if isinstance(result, domain.Rejection):

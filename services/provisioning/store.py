@@ -10,6 +10,11 @@ import asyncpg
 # ------------------------------------------------------------------ accounts
 # the row lock serialises every use case of one account: its outbox rows get ids in commit order
 LOCK_ACCOUNT = "SELECT * FROM accounts WHERE account_id = $1 FOR UPDATE"
+CATALOG_HAS_CURRENCY = "SELECT EXISTS (SELECT 1 FROM products WHERE currency = $1)"
+UNKNOWN_PRODUCTS = """
+SELECT p FROM unnest($1::text[]) AS p
+WHERE NOT EXISTS (SELECT 1 FROM products WHERE part_number = p) ORDER BY p
+"""
 
 INSERT_ACCOUNT = """
 INSERT INTO accounts (account_id, name, parent_account_id, time_zone, mode, currency,
@@ -92,6 +97,15 @@ GET_CUSTOMER = "SELECT * FROM customers WHERE customer_id = $1"
 
 async def lock_account(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(LOCK_ACCOUNT, account_id)
+
+
+async def catalog_has_currency(conn: asyncpg.Connection, currency: str) -> bool:
+    return await conn.fetchval(CATALOG_HAS_CURRENCY, currency)
+
+
+async def unknown_products(conn: asyncpg.Connection, part_numbers: list[str]) -> list[str]:
+    """The part numbers of `part_numbers` the catalogue does not hold, sorted."""
+    return [r["p"] for r in await conn.fetch(UNKNOWN_PRODUCTS, part_numbers)] if part_numbers else []
 
 
 async def insert_account(conn: asyncpg.Connection, account_id: str, name: str, parent: str | None,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
 
-from shared import auth
+from contracts.types import Id
+from shared import auth, http
 from shared.auth import Caller
+from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
 # runs span every account: an operator's view; an account's view is its partner's too
-router = APIRouter(prefix="/v1", responses=auth.RESPONSES)
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 RUNS = """
 SELECT r.run_id, r.month, r.requested_at, r.status, r.rated_at,
@@ -41,20 +42,20 @@ async def runs(request: Request, _: Caller = Depends(auth.OPERATOR)):
 
 
 @router.get("/runs/{run_id}")
-async def run(run_id: str, request: Request, _: Caller = Depends(auth.OPERATOR)):
+async def run(run_id: Id, request: Request, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await conn.fetch(RUNS, run_id)
     if not rows:
-        return JSONResponse({"reason": "unknown_run", "detail": f"no run {run_id}"}, status_code=404)
+        return http.error(404, "unknown_run", f"no run {run_id}")
     return _jsonable(rows[0])
 
 
 @router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months")
-async def account(account_id: str, request: Request, caller: Caller = Depends(auth.allow("partner"))):
+async def account(account_id: Id, request: Request, caller: Caller = Depends(auth.allow("partner"))):
     async with request.app.state.runtime.pool.acquire() as conn:
         found = await conn.fetchrow(ACCOUNT, account_id)
         if found is None or not await auth.may_see(conn, caller, account_id):
-            return JSONResponse({"reason": "unknown_account", "detail": f"no account {account_id}"}, status_code=404)
+            return http.error(404, "unknown_account", f"no account {account_id}")
         return {**_jsonable(found),
                 "subscriptions": [_jsonable(r) for r in await conn.fetch(ACCOUNT_SUBSCRIPTIONS, account_id)],
                 "rated_months": [_jsonable(r) for r in await conn.fetch(ACCOUNT_RUNS, account_id)]}
@@ -65,6 +66,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="The platform's one place where prices are computed. Read-only operator view.")
     app.state.runtime = runtime
     app.include_router(router)
+    http.install(app)
     auth.install(app, runtime.settings)
 
     @app.get("/health")

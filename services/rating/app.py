@@ -20,6 +20,7 @@ def build() -> tuple[ServiceRuntime, object]:
     runtime.subscribe_batch(USAGE_RECORDS, handlers.on_usage)
     runtime.subscribe(RATING_REQUESTS, handlers.on_run_request)
     runtime.background(handlers.run_workers)
+    runtime.background(handlers.pending_sweeper)
     return runtime, api.http_app(runtime)
 
 

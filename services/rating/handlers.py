@@ -14,7 +14,7 @@ from contracts.provisioning import (
     PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
 )
 from contracts.rating import RequestBillingRunV1
-from services.rating import service
+from services.rating import pending, service
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +36,47 @@ async def on_provisioning_events(conn: asyncpg.Connection, batch: list[tuple[Env
         use_case = _PROVISIONING.get(type(payload))
         if use_case is not None:  # customers and the rest do not change what rating bills
             await use_case(conn, envelope, payload)
+    # facts that were waiting for these accounts (or, with a catalogue, for any product)
+    if any(isinstance(p, CatalogPublishedV1) for _, p in batch):
+        await pending.release(conn)
+    elif opened := [p.account_id for _, p in batch if isinstance(p, AccountOpenedV1)]:
+        await pending.release(conn, opened)
 
 
 async def on_user_counts(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
-    for envelope, payload in batch:
-        if isinstance(payload, UserCountReportedV1):
-            await service.record_user_count(conn, envelope, payload)
+    await pending.record_user_counts(conn, [(e, p) for e, p in batch if isinstance(p, UserCountReportedV1)])
 
 
 async def on_usage(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
-    await service.record_usage(conn, batch)
+    await pending.record_usage(conn, batch)
 
 
 async def on_run_request(conn: asyncpg.Connection, envelope: Envelope, payload: Contract) -> None:
     if isinstance(payload, RequestBillingRunV1):
+        # facts held for an account or product that has arrived since are applied before the
+        # run can read them (the sweep might not have come by yet)
+        await pending.release(conn)
         await service.request_run(conn, envelope, payload)
         await conn.execute("SELECT pg_notify(current_schema() || '_runs', '')")
+
+
+def pending_sweeper(runtime) -> asyncio.Task:
+    """Every BILLING_PENDING_SWEEP_S seconds (default 5): apply held facts whose account or
+    product arrived meanwhile, reject those held past BILLING_PENDING_FACTS_S."""
+    interval = float(runtime.settings.extra.get("BILLING_PENDING_SWEEP_S", 5))
+
+    async def loop() -> None:
+        while True:
+            try:
+                async with runtime.pool.acquire() as conn:
+                    await pending.sweep(conn, runtime.settings, runtime.clock.now())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sweeping pending facts failed; retrying")
+            await asyncio.sleep(interval)
+
+    return asyncio.create_task(loop(), name="rating-pending-sweeper")
 
 
 def run_workers(runtime) -> asyncio.Task:

@@ -42,7 +42,7 @@ def test_openapi_documents_the_scheme_and_refusals(name):
             assert op.get("security") == [{"ApiKey": []}], (path, method)
             for status in ("401", "403"):
                 assert op["responses"][status]["content"]["application/json"]["schema"] == {
-                    "$ref": "#/components/schemas/Refusal"}, (path, method, status)
+                    "$ref": "#/components/schemas/ErrorBody"}, (path, method, status)
 
 
 @pytest.mark.parametrize("name", APPS)

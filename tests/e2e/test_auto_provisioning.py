@@ -104,7 +104,7 @@ async def test_licences_follow_10000_shuffled_events_and_the_snapshot(services, 
             {"part_number": "XDM00001", "name": "Insights User", "kind": "recurring", "unit_price": "12.00",
              "minimum_days": 30}]})
         assert r.status_code == 200, r.text
-        assert (await http.post("/v1/accounts", json={"account_id": ACCOUNT})).status_code == 201
+        assert (await http.post("/v1/accounts", json={"account_id": ACCOUNT, "at": T0.isoformat()})).status_code == 201
         for c in CUSTOMERS:
             r = await http.post("/v1/customers", json={"account_id": ACCOUNT, "customer_id": c,
                                                        "at": T0.isoformat()})

@@ -172,7 +172,7 @@ async def test_run_requested_over_http_goes_through_the_outbox(invoicing, db):
                                                          "as_of": "2026-04-01T00:00:00Z"})
     assert replay.json()["account_ids"] == 1 and replay.json()["requested_at"] == "2026-04-01T00:00:00+00:00"
     bad = await invoicing.http.post("/v1/runs", json={"month": "2026-13"})
-    assert bad.status_code == 422 and bad.json()["reason"] == "invalid_input"
+    assert bad.status_code == 422 and bad.json()["reason"] == "invalid_request"
 
 
 async def test_a_run_as_of_the_future_only_for_preview_accounts(invoicing, db):

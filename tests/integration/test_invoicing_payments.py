@@ -124,7 +124,7 @@ async def test_statement_balance_forward_charges_payments_closing(invoicing, db)
     assert may["closing_balance"] == "120.30"
     assert [c["ref"] for c in may["charges"]][0] == numbers["st"]
     bad = await http.get("/v1/accounts/st/statements/2026-5")
-    assert bad.status_code == 422 and bad.json()["reason"] == "invalid_input"
+    assert bad.status_code == 422 and bad.json()["reason"] == "invalid_request"
     assert (await http.get("/v1/accounts/nobody/statements/2026-05")).status_code == 404
 
 

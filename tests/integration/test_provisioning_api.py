@@ -11,7 +11,7 @@ import pytest
 
 from contracts import wrap
 from contracts.envelope import Envelope
-from contracts.provisioning import ProvisionFeatureV1, RemoveFeatureV1
+from contracts.provisioning import OpenAccountV1, ProvisionFeatureV1, RemoveFeatureV1
 from contracts.registry import parse
 from services.provisioning import handlers
 from shared import db as shared_db
@@ -76,7 +76,7 @@ async def test_happy_paths_publish_each_event_keyed_by_account(api, db, namespac
     await _setup(api)
     calls = [
         ("/v1/accounts", {"account_id": "child-1", "parent_account_id": "partner-a", "mode": "prepaid",
-                          "currency": "EUR", "time_zone": "America/New_York"}),
+                          "currency": "USD", "time_zone": "America/New_York"}),
         ("/v1/brands", {"account_id": "partner-a", "subscription_id": "brand-1", "part_number": "HCM-FULL-BRAND",
                         "cloud": "government", "at": "2026-03-16T10:00:00Z"}),
         ("/v1/regions", {"account_id": "partner-a", "subscription_id": "region-1", "part_number": "HCM-REGION",
@@ -161,9 +161,31 @@ REFUSALS = [
     ("duplicate_account", 409, "/v1/accounts", {"account_id": "partner-a"}),
     ("duplicate_customer", 409, "/v1/customers", {"account_id": "partner-a", "customer_id": "c1"}),
     ("customers_provisioned", 409, "/v1/subscriptions/brand-1/termination", {}),
-    ("invalid_time_zone", 422, "/v1/accounts", {"account_id": "z", "time_zone": "Mars/Olympus"}),
+    ("invalid_request", 422, "/v1/accounts", {"account_id": "z", "time_zone": "Mars/Olympus"}),
     ("invalid_request", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "q",
                                               "part_number": "XDM00001", "quantity": 0}),
+    # issue 9: what was accepted, stored, or answered with a 5xx
+    ("currency_not_in_catalog", 422, "/v1/accounts", {"account_id": "gbp", "currency": "GBP"}),
+    ("before_account_opened", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "old",
+                                                    "part_number": "XDM00001", "at": "2000-01-01T00:00:00Z"}),
+    ("before_account_opened", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "old",
+                                                    "part_number": "XDM00001", "at": "2026-02-28T00:00:00Z"}),
+    *[("invalid_request", 422, "/v1/accounts", body) for body in (
+        {"account_id": "z", "time_zone": ""}, {"account_id": "z", "time_zone": "\u0000"},
+        {"account_id": "z", "currency": "notacurrency"}, {"account_id": "z", "currency": "XXX"},
+        {"account_id": "z", "payment_terms_days": 100_000_000}, {"account_id": "z", "payment_terms_days": 10**12},
+        {"account_id": "z", "payment_terms_days": -1}, {"account_id": "a/b"}, {"account_id": "a\u0000"},
+        {"account_id": "x" * 900_000}, {"account_id": "z", "name": "n\u0000"}, {"account_id": "z", "name": "n" * 201},
+        {"account_id": "z", "at": "0001-01-01T00:00:00Z"}, {"account_id": "z", "at": "0001-01-01T00:00:00+01:00"},
+        {"account_id": "z", "at": "9999-12-31T23:59:59-01:00"}, {"account_id": "z", "at": "9999-12-31T00:00:00Z"},
+        {"account_id": "z", "price_book": {"id": "b", "prices": {"XDM00001": "1e999999"}}},
+    )],
+    *[("invalid_request", 422, "/v1/features", {"account_id": "partner-a", "subscription_id": "q",
+                                                "part_number": "XDM00001", **extra}) for extra in (
+        {"quantity": -5}, {"quantity": 2**31}, {"quantity": 10**40}, {"at": "0001-01-01T00:00:00Z"},
+        {"at": "1900-01-01T00:00:00Z"}, {"customer_id": "c\u0000"}, {"subscription_id": "s/1"},
+    )],
+    ("unknown_product", 404, "/v1/accounts", {"account_id": "z", "price_book": {"id": "b", "prices": {"NOPE": "1"}}}),
 ]
 
 
@@ -218,3 +240,27 @@ async def test_commands_on_the_topic_use_the_same_rules_and_reject_with_a_reason
     topics = await db.fetch(f"SELECT DISTINCT topic FROM {namespace}provisioning.outbox")
     assert {r["topic"] for r in topics} == {f"{namespace}provisioning.events", f"{namespace}platform.rejections"}
     assert json.loads(events[1].encode())["payload"]["account_id"] == "partner-a"
+
+
+async def test_commands_on_the_topic_refuse_unknown_currencies_and_back_dating(api, db, namespace):
+    await _setup(api)
+    handle = handlers.command_handler(api.runtime)
+    at = datetime(2026, 4, 2, tzinfo=timezone.utc)
+    commands = [OpenAccountV1(account_id="gbp", currency="GBP", at=at),
+                ProvisionFeatureV1(account_id="partner-a", subscription_id="old", part_number="XDM00001",
+                                   at=datetime(2001, 1, 1, tzinfo=timezone.utc))]
+    batch = [(e, parse(e)) for e in (wrap(c, key="partner-a", producer="test", occurred_at=at) for c in commands)]
+    async with api.runtime.pool.acquire() as conn, conn.transaction():
+        await handle(conn, batch)
+    events = (await _events(db, namespace))[-2:]
+    assert [parse(e).reason for e in events] == ["currency_not_in_catalog", "before_account_opened"]
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.accounts WHERE account_id = 'gbp'") == 0
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.subscriptions "
+                             "WHERE subscription_id = 'old'") == 0
+
+
+async def test_a_body_over_the_limit_is_413_unread(api, db, namespace):
+    body = b'{"account_id": "big", "name": "' + b"n" * (9 * 1024 * 1024) + b'"}'
+    r = await api.post("/v1/accounts", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["reason"] == "request_too_large"
+    assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.accounts") == 0

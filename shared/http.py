@@ -1,0 +1,118 @@
+"""The HTTP edge every service shares: one error body, its OpenAPI description, and the handlers
+that turn invalid requests (and data PostgreSQL refuses) into that body with a 4xx."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+MAX_ERRORS = 20  # problems reported per request: a 10,000-item body does not get 10,000 lines back
+# Bytes in one request body: a catalogue of 10,000 products is about 3 MB; more is refused unread.
+MAX_BODY = 8 * 1024 * 1024
+
+
+class Problem(BaseModel):
+    """One invalid field: where (`loc`, from the request's body, path or query), what is wrong
+    (`msg`) and pydantic's error type. The offending value is never echoed back."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a reason code (`invalid_request`, `unknown_account`, ...) and a detail,
+    a sentence or, for `invalid_request`, the list of invalid fields."""
+
+    reason: str = Field(examples=["invalid_request"])
+    detail: str | list[Problem] = ""
+
+
+def error(status: int, reason: str, detail: str | list[dict] = "",
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    """The error body every service sends for a refusal."""
+    return JSONResponse({"reason": reason, "detail": detail}, status_code=status, headers=headers)
+
+
+# the JSON error body, also on routes whose 200 is CSV
+_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
+def _described(text: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "content": _JSON, "description": text}
+
+
+# The 4xx every route may answer; given to each router so the OpenAPI documents say what is sent
+# (and FastAPI's own 422 schema, which nobody sends, is not added).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _described("Unreadable request: `invalid_request` (a body that is not UTF-8 JSON)"),
+    401: _described("No valid API key: `missing_credentials`, `malformed_credentials`, `malformed_key`, "
+                    "`unknown_key`, `revoked_key` or `expired_key` (with `WWW-Authenticate: Bearer`)"),
+    403: _described("The key's role may not do this: `forbidden_role` or `forbidden_field`"),
+    404: _described("Not found: `unknown_account`, `unknown_invoice`, ... (reason codes per service)"),
+    409: _described("Conflict with what exists: `duplicate_account`, `payment_id_reused`, ..."),
+    413: _described(f"`request_too_large`: a body over {MAX_BODY:,} bytes"),
+    422: _described("Invalid request: `invalid_request` with the invalid fields, or a rule's reason code"),
+}
+
+
+def problems(errors: list[dict]) -> list[dict]:
+    """Pydantic's errors without their input and context (which may hold the 900 KB value, or an
+    exception that is not JSON), at most MAX_ERRORS, messages cut to 300 characters."""
+    return [{"loc": [p if isinstance(p, (int, str)) else str(p) for p in e.get("loc", ())],
+             "msg": str(e.get("msg", ""))[:300], "type": str(e.get("type", ""))}
+            for e in errors[:MAX_ERRORS]]
+
+
+async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    return error(422, "invalid_request", problems(list(exc.errors())))
+
+
+# Reason codes of the framework's own refusals (an unreadable body, an unknown path or method).
+_HTTP_REASONS = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
+                 413: "request_too_large", 415: "unsupported_media_type"}
+
+
+async def _http_refusal(_: Request, exc: HTTPException) -> JSONResponse:
+    return error(exc.status_code, _HTTP_REASONS.get(exc.status_code, "refused"), str(exc.detail)[:300],
+                 headers=getattr(exc, "headers", None))
+
+
+async def _invalid_data(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+    # The checked types keep bad values out; this is the last line should one slip past them:
+    # a value PostgreSQL cannot store (out of range, \u0000 in text) is the caller's input, not a
+    # failure of the service.
+    log.warning("%s %s: data refused by PostgreSQL: %s", request.method, request.url.path, exc)
+    return error(422, "invalid_request", f"a value cannot be stored: {type(exc).__name__}")
+
+
+class _BodyLimit:
+    """Refuses a request whose declared Content-Length is over MAX_BODY before reading it."""
+
+    def __init__(self, app, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > self.limit:
+                await error(413, "request_too_large", f"a body is at most {self.limit} bytes")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Give `app` the shared error handlers and body limit (each service's http_app calls this)."""
+    app.add_middleware(_BodyLimit)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(asyncpg.DataError, _invalid_data)
+    app.add_exception_handler(HTTPException, _http_refusal)
