@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.rating import quarantine
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
 
 RUNS = """
-SELECT r.run_id, r.month, r.requested_at, r.status, r.rated_at,
+SELECT r.run_id, r.month, r.requested_at, r.status, r.error, r.rated_at,
        count(a.account_id) AS accounts_rated, coalesce(sum(a.lines), 0) AS lines
 FROM runs r LEFT JOIN account_runs a USING (run_id)
 WHERE ($1::text IS NULL OR r.run_id = $1)
@@ -41,9 +42,19 @@ async def runs(request: Request):
 async def run(run_id: str, request: Request):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await conn.fetch(RUNS, run_id)
-    if not rows:
-        return JSONResponse({"reason": "unknown_run", "detail": f"no run {run_id}"}, status_code=404)
-    return _jsonable(rows[0])
+        if not rows:
+            return JSONResponse({"reason": "unknown_run", "detail": f"no run {run_id}"}, status_code=404)
+        set_aside = await quarantine.of_run(conn, run_id)
+        count = await quarantine.count_of_run(conn, run_id) if set_aside else 0
+    return {**_jsonable(rows[0]), "quarantined_accounts": count, "quarantined": [_jsonable(q) for q in set_aside]}
+
+
+@router.get("/quarantine", summary="Accounts set aside by runs because rating them failed, with why "
+                                   "(open ones; resolved=true adds those a later run rated)")
+async def quarantined(request: Request, month: str | None = None, account: str | None = None,
+                      resolved: bool = False):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return [_jsonable(r) for r in await quarantine.listing(conn, month, account, resolved)]
 
 
 @router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months")
