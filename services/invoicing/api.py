@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.invoicing import domain, payments, queries, service, store
+from services.invoicing import containment_api, domain, payments, queries, service, store
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1")
@@ -128,6 +128,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="Invoices, billing runs, payments, statements and CSV exports.")
     app.state.runtime = runtime
     app.include_router(router)
+    app.include_router(containment_api.router)
 
     @app.exception_handler(payments.NotFound)
     async def not_found(_: Request, exc: payments.NotFound):

@@ -1,0 +1,58 @@
+"""Invoicing's operator routes for what was set aside: quarantined charges and their re-invoicing,
+charges waiting for an unknown account, accounts the periodic tasks skipped."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from services.invoicing import containment, quarantine
+from shared import task_failures
+
+router = APIRouter(prefix="/v1", tags=["containment"])
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class ReinvoiceRequest(BaseModel):
+    account_id: str = Field(min_length=1, max_length=200)
+    month: str = Field(pattern=MONTH, examples=["2026-05"])
+    payment_terms_days: int | None = Field(default=None, ge=0, le=3650,
+                                           description="the operator's correction of the charge's payment terms")
+
+
+def _json(row) -> dict:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if v is not None and not isinstance(
+        v, (int, str, bool)) else v) for k, v in dict(row).items()}
+
+
+@router.get("/quarantine", summary="Charges whose invoice could not be issued, with why (open ones; "
+                                   "resolved=true adds the re-invoiced ones)")
+async def quarantined(request: Request, month: str | None = Query(default=None, pattern=MONTH),
+                      account: str | None = None, resolved: bool = False):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return [_json(r) for r in await quarantine.listing(conn, month, account, resolved)]
+
+
+@router.post("/quarantine/reinvoice", summary="Issue the invoices of an account's quarantined charges "
+                                              "for a month once the cause is fixed")
+async def reinvoice(body: ReinvoiceRequest, request: Request):
+    rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        results = await containment.reinvoice(conn, rt.settings, body.account_id, body.month, rt.clock.now(),
+                                              body.payment_terms_days)
+    return {"account_id": body.account_id, "month": body.month, "results": results}
+
+
+@router.get("/pending-charges", summary="Charges waiting for an account invoicing does not know yet "
+                                        "(they expire into the quarantine after BILLING_PENDING_CHARGES_TTL_HOURS)")
+async def pending_charges(request: Request):
+    rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        return await containment.pending(conn, rt.clock.now())
+
+
+@router.get("/task-failures", summary="Accounts the periodic tasks (billing_runs, overdue) skip because "
+                                      "their data makes the task fail, with the last error")
+async def failures(request: Request, task: str | None = None):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return await task_failures.listing(conn, task)
