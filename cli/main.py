@@ -13,6 +13,7 @@ _COMMANDS = (
     "cli.bench",
     "cli.ops",
     "cli.runs",
+    "cli.containment",
     "cli.demo",
 )
 
