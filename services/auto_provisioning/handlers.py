@@ -14,6 +14,7 @@ from contracts.envelope import Contract, Envelope
 from contracts.platform import RequestMeteringV1
 from contracts.provisioning import AccountOpenedV1
 from services.auto_provisioning import service, store
+from shared import task_failures
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,13 @@ async def trigger_metering(request: Request, body: MeteringIn | None = None):
     async with rt.pool.acquire() as conn:
         reported = await service.report_user_counts(conn, rt.settings, (body.at if body else None) or now, now)
     return {"reported": [r.model_dump(mode="json") for r in reported]}
+
+
+@router.get("/task-failures", summary="Accounts the metering task skips because their data makes it fail, "
+                                      "with the last error")
+async def failures(request: Request):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return await task_failures.listing(conn)
 
 
 @router.get("/customers/{customer_id}/users", summary="A customer's users, voice flags and licences")
