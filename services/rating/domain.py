@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -73,6 +75,8 @@ def failure(account_id: str, exc: BaseException) -> AccountFailure:
 def month_error(month: str) -> str | None:
     """Why `month` ('YYYY-MM') cannot be rated at all, or None: a run's months reach one month
     back (usage in arrears) and one forward (charges in advance), so all three must be dates."""
+    if not re.fullmatch(r"\d{4}-\d{2}", month):
+        return f"month {month!r} cannot be rated: not YYYY-MM"
     try:
         year, mon = as_month(month)
         first = date(year, mon, 1)
