@@ -11,10 +11,11 @@ from shared import task_failures
 
 router = APIRouter(prefix="/v1", tags=["containment"])
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+ACCOUNT = r"^[^\x00-\x1f\x7f]{1,200}$"  # no control characters (PostgreSQL text holds no NUL)
 
 
 class ReinvoiceRequest(BaseModel):
-    account_id: str = Field(min_length=1, max_length=200)
+    account_id: str = Field(pattern=ACCOUNT)
     month: str = Field(pattern=MONTH, examples=["2026-05"])
     payment_terms_days: int | None = Field(default=None, ge=0, le=3650,
                                            description="the operator's correction of the charge's payment terms")
@@ -28,7 +29,7 @@ def _json(row) -> dict:
 @router.get("/quarantine", summary="Charges whose invoice could not be issued, with why (open ones; "
                                    "resolved=true adds the re-invoiced ones)")
 async def quarantined(request: Request, month: str | None = Query(default=None, pattern=MONTH),
-                      account: str | None = None, resolved: bool = False):
+                      account: str | None = Query(default=None, pattern=ACCOUNT), resolved: bool = False):
     async with request.app.state.runtime.pool.acquire() as conn:
         return [_json(r) for r in await quarantine.listing(conn, month, account, resolved)]
 
@@ -53,6 +54,6 @@ async def pending_charges(request: Request):
 
 @router.get("/task-failures", summary="Accounts the periodic tasks (billing_runs, overdue) skip because "
                                       "their data makes the task fail, with the last error")
-async def failures(request: Request, task: str | None = None):
+async def failures(request: Request, task: str | None = Query(default=None, pattern=ACCOUNT)):
     async with request.app.state.runtime.pool.acquire() as conn:
         return await task_failures.listing(conn, task)

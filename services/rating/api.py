@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.rating import quarantine
@@ -51,7 +51,8 @@ async def run(run_id: str, request: Request):
 
 @router.get("/quarantine", summary="Accounts set aside by runs because rating them failed, with why "
                                    "(open ones; resolved=true adds those a later run rated)")
-async def quarantined(request: Request, month: str | None = None, account: str | None = None,
+async def quarantined(request: Request, month: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}$"),
+                      account: str | None = Query(default=None, pattern=r"^[^\x00-\x1f\x7f]{1,200}$"),
                       resolved: bool = False):
     async with request.app.state.runtime.pool.acquire() as conn:
         return [_jsonable(r) for r in await quarantine.listing(conn, month, account, resolved)]

@@ -7,6 +7,7 @@ envelopes, rows written straight into invoicing's tables, a trigger that refuses
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -160,3 +161,20 @@ async def test_periodic_tasks_skip_a_poisoned_account_and_go_on(invoicing, db):
     assert set(failures) == {("billing_runs", "mars"), ("overdue", "mars")}
     assert failures[("billing_runs", "mars")]["failures"] >= 2  # met again at each tick
     assert "Mars/Olympus" in failures[("overdue", "mars")]["error"]
+
+
+async def test_concurrent_reinvoices_issue_one_invoice(invoicing, db):
+    s = invoicing.schema
+    await invoicing.publish("provisioning.events", [opened("twice")])
+    await eventually(lambda: _count(db, f"SELECT count(*) = 1 FROM {s}.accounts"), what="account known")
+    await invoicing.publish("rating.charges", [raw(charges("run-c", "twice", ["9.00"]), payment_terms_days=10**8)])
+    await eventually(lambda: _count(db, f"SELECT count(*) = 1 FROM {s}.quarantined_charges"), what="quarantined")
+    body = {"account_id": "twice", "month": "2026-05", "payment_terms_days": 30}
+    responses = await asyncio.gather(*(invoicing.http.post("/v1/quarantine/reinvoice", json=body) for _ in range(8)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [404] * 7, [r.text for r in responses]
+    assert await _count(db, f"SELECT count(*) FROM {s}.invoices WHERE account_id = 'twice'") == 1
+    bad = await invoicing.http.post("/v1/quarantine/reinvoice", json={**body, "payment_terms_days": 10**12})
+    assert bad.status_code == 422
+    unicode = await invoicing.http.post("/v1/quarantine/reinvoice", json={"account_id": "ü\u0000x", "month": "2026-05"})
+    assert unicode.status_code in (404, 422)
