@@ -141,7 +141,7 @@ _DUE_RANGES = {
     (True, False): "a.account_id > $6",
     (False, True): "a.account_id <= $6",
     (False, False): "true",
-    "one": "a.account_id = $6",  # one account, when a failed chunk is rated account by account
+    "only": "a.account_id = ANY($6::text[])",  # some accounts, when a failed chunk is rated in parts
 }
 # the chunk's accounts not rated for the month yet, without the metering-point test (an
 # account's bad time zone fails that test's make_timestamptz, and with it the whole query)
@@ -249,10 +249,10 @@ def _range(chunk: asyncpg.Record) -> tuple[str, list[str]]:
 
 
 async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record,
-                       only: str | None = None) -> list[asyncpg.Record]:
-    """The accounts of `chunk` (or only account `only`) due in `run`, in id order."""
+                       only: list[str] | None = None) -> list[asyncpg.Record]:
+    """The accounts of `chunk` (or only those of `only`) due in `run`, in id order."""
     year, mon = map(int, run["month"].split("-"))
-    where, bounds = (_DUE_RANGES["one"], [only]) if only is not None else _range(chunk)
+    where, bounds = (_DUE_RANGES["only"], [only]) if only is not None else _range(chunk)
     return await conn.fetch(DUE_ACCOUNTS.format(range=where), run["month"], year, mon,
                             run["requested_at"], run["account_ids"], *bounds)
 

@@ -167,13 +167,30 @@ async def test_rerate_after_the_fix_rates_the_account_once(rating_db, db, namesp
 
 
 async def test_a_clean_chunk_takes_the_fast_path(rating_db, db, namespace, caplog):
-    """No account fails: no chunk falls back to account-by-account rating, nothing is quarantined."""
+    """No account fails: no chunk falls back to rating in parts, nothing is quarantined."""
     settings, pool = rating_db
     await _request(pool, "r1", "2026-04")
     await _drain(pool, settings)
-    assert "account by account" not in caplog.text
+    assert "failed as a whole" not in caplog.text
     assert await db.fetchval(f"SELECT count(*) FROM {namespace}rating.quarantined_accounts") == 0
     [summary] = [p for p in await _published(db, namespace) if p["type"] == "rating.run.rated"]
     assert summary["quarantined"] == [] and summary["quarantined_accounts"] == 0
 
 
+
+
+async def test_a_chunk_with_many_bad_accounts_is_cut_down_to_them(rating_db, db, namespace):
+    """Accounts whose zone PostgreSQL does not know fail the chunk's statements as a whole: the
+    chunk is halved until each is alone; all the others are rated, in one chunk of 60."""
+    settings, pool = rating_db
+    s = f"{namespace}rating"
+    async with pool.acquire() as conn:
+        for i in range(54):
+            await _open(conn, f"many-{i:02d}")
+    await db.execute(f"UPDATE {s}.accounts SET time_zone = 'Nowhere/' || account_id "
+                     "WHERE account_id IN ('many-03', 'many-04', 'many-31', 'many-50', 'many-53')")
+    await _request(pool, "r1", "2026-04")
+    await _drain(pool, settings, chunk=60)
+    held = sorted(r["account_id"] for r in await db.fetch(f"SELECT account_id FROM {s}.quarantined_accounts"))
+    assert held == ["many-03", "many-04", "many-31", "many-50", "many-53"]
+    assert await db.fetchval(f"SELECT count(*) FROM {s}.account_runs") == 60 - 5
