@@ -187,10 +187,13 @@ async def test_a_chunk_with_many_bad_accounts_is_cut_down_to_them(rating_db, db,
     async with pool.acquire() as conn:
         for i in range(54):
             await _open(conn, f"many-{i:02d}")
-    await db.execute(f"UPDATE {s}.accounts SET time_zone = 'Nowhere/' || account_id "
+    await db.execute(f"UPDATE {s}.accounts SET time_zone = 'Mars/Olympus' "
                      "WHERE account_id IN ('many-03', 'many-04', 'many-31', 'many-50', 'many-53')")
     await _request(pool, "r1", "2026-04")
     await _drain(pool, settings, chunk=60)
     held = sorted(r["account_id"] for r in await db.fetch(f"SELECT account_id FROM {s}.quarantined_accounts"))
     assert held == ["many-03", "many-04", "many-31", "many-50", "many-53"]
     assert await db.fetchval(f"SELECT count(*) FROM {s}.account_runs") == 60 - 5
+    # PostgreSQL refused the zone, not zoneinfo: the chunk failed as a whole and was cut down
+    errors = {r["error"] for r in await db.fetch(f"SELECT error FROM {s}.quarantined_accounts")}
+    assert errors == {'time zone "Mars/Olympus" not recognized'}
