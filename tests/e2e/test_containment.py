@@ -75,6 +75,10 @@ async def test_quarantined_account_is_reported_then_rerated(service_env, log_dir
         assert invoice["currency"] == "GBP" and invoice["month"] == "2026-04"
         code, out = await _billing(cli_env, "quarantine", "--month", "2026-04")
         assert code == 0 and "rating (not rated: fix, then `billing rerate`): 0" in out
+        code, out = await _billing(cli_env, "reinvoice", "--month", "2026-04", "--account", "e1")
+        assert code == 2 and "nothing_quarantined" in out
+        code, out = await _billing(cli_env, "pending-charges")
+        assert code == 0 and '{"waiting": 0, "expired": 0}' in out
     finally:
         for proc in procs:
             proc.stop()
