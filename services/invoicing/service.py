@@ -4,7 +4,6 @@ subscriber's, or their own)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -24,13 +23,10 @@ from contracts.usage import UsageRecordedV1
 from services.invoicing import domain, quarantine, store
 from shared import outbox, task_failures
 from shared.settings import Settings
+from shared.transient import TRANSIENT
 
 log = logging.getLogger(__name__)
 
-# failures of the database or the network, not of a charge: the batch is retried as it is
-TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-             asyncpg.exceptions.TransactionRollbackError, asyncpg.exceptions.InsufficientResourcesError,
-             asyncpg.exceptions.OperatorInterventionError)
 SCHEDULER_TASK, OVERDUE_TASK = "billing_runs", "overdue"  # names in task_failures
 RUN_REQUEST_CHUNK = 5_000  # accounts per scheduled request: keeps a message well under 1 MB
 _ISSUED = type_of(InvoiceIssuedV1)

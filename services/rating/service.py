@@ -23,16 +23,12 @@ from services.rating import domain, quarantine, store
 from services.rating.wire import charges_envelope
 from shared import outbox
 from shared.settings import Settings
+from shared.transient import TRANSIENT
 
 log = logging.getLogger(__name__)
 
 _YIELD_EVERY = 100  # accounts rated between two turns given to the event loop
 
-# failures of the database or the network, not of an account: the chunk is retried as it is
-# (quarantining every account of a chunk because the connection dropped would be wrong)
-TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-             asyncpg.exceptions.TransactionRollbackError, asyncpg.exceptions.InsufficientResourcesError,
-             asyncpg.exceptions.OperatorInterventionError)
 
 # ---------------------------------------------------------------- facts
 

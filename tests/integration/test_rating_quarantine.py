@@ -6,7 +6,6 @@ rating's tables, behind the edges' validation, as an old row or a bypassing prod
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
