@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     q.add_argument("--month", help="YYYY-MM")
     q.add_argument("--account")
     q.add_argument("--resolved", action="store_true", help="also those rated or invoiced since")
-    q.set_defaults(func=quarantine)
+    q.set_defaults(func=_refusals(quarantine))
 
     r = subparsers.add_parser("rerate", help="rate accounts quarantined by rating again, once fixed")
     r.add_argument("--month", required=True, help="YYYY-MM")
@@ -37,17 +37,42 @@ def register(subparsers) -> None:
     r.add_argument("--force", action="store_true", help="even if rating has no open quarantine for it")
     r.add_argument("--wait", action="store_true", help="wait until the re-rate's run is reconciled")
     r.add_argument("--timeout", type=float, default=600)
-    r.set_defaults(func=rerate)
+    r.set_defaults(func=_refusals(rerate))
 
     i = subparsers.add_parser("reinvoice", help="issue the invoice of charges quarantined by invoicing, once fixed")
     i.add_argument("--month", required=True, help="YYYY-MM")
     i.add_argument("--account", required=True)
     i.add_argument("--payment-terms", type=int, help="correct the charge's payment terms (days)")
-    i.set_defaults(func=reinvoice)
+    i.set_defaults(func=_refusals(reinvoice))
 
     p = subparsers.add_parser("pending-charges", help="charges waiting for an account invoicing does not know, "
                                                       "and those that expired into the quarantine")
-    p.set_defaults(func=pending_charges)
+    p.set_defaults(func=_refusals(pending_charges))
+
+
+class Refused(Exception):
+    """A service refused the command's request: printed, exit 2."""
+
+
+def _get(http: httpx.Client, path: str, **params) -> list | dict:
+    response = http.get(path, params=params or None)
+    if response.status_code != 200:
+        raise Refused(f"refused ({response.status_code}): {response.text}")
+    return response.json()
+
+
+def _refusals(func):
+    """Exit 2 with the service's reason when it refuses a request (a 4xx with a reason code) or
+    cannot be reached."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except Refused as exc:
+            print(exc)
+        except httpx.TransportError as exc:
+            print(f"cannot reach {exc.request.url}: {exc}")
+        return 2
+    return run
 
 
 def _table(title: str, rows: list[dict], columns: tuple[str, ...]) -> None:
@@ -60,9 +85,9 @@ def quarantine(args: argparse.Namespace) -> int:
     params = {k: v for k, v in (("month", args.month), ("account", args.account)) if v}
     params["resolved"] = str(args.resolved).lower()
     with _client(_url("rating", 8003)) as rating, _client(_url("invoicing", 8005)) as invoicing:
-        rated = rating.get("/v1/quarantine", params=params).json()
-        invoiced = invoicing.get("/v1/quarantine", params=params).json()
-        skipped = invoicing.get("/v1/task-failures").json()
+        rated = _get(rating, "/v1/quarantine", **params)
+        invoiced = _get(invoicing, "/v1/quarantine", **params)
+        skipped = _get(invoicing, "/v1/task-failures")
     _table("rating (not rated: fix, then `billing rerate`)", rated,
            ("month", "account_id", "run_id", "reason", "error", "resolved_run"))
     _table("invoicing (rated, no invoice: fix, then `billing reinvoice`)", invoiced,
@@ -76,7 +101,7 @@ def rerate(args: argparse.Namespace) -> int:
     its invoices). Rating rates each account once per month: an account rated meanwhile is not
     rated again."""
     with _client(_url("rating", 8003)) as rating:
-        open_ = {q["account_id"] for q in rating.get("/v1/quarantine", params={"month": args.month}).json()}
+        open_ = {q["account_id"] for q in _get(rating, "/v1/quarantine", month=args.month)}
     missing = [a for a in args.accounts if a not in open_]
     if missing and not args.force:
         print(f"rating has no open quarantine for {', '.join(missing)} in {args.month} (--force to run anyway)")
@@ -94,7 +119,7 @@ def rerate(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.timeout
         while run["status"] not in FINAL and time.monotonic() < deadline:
             time.sleep(1)
-            run = http.get(f"/v1/runs/{run['run_id']}").json()
+            run = _get(http, f"/v1/runs/{run['run_id']}")
     print(_summary(run))
     return exit_code(run["status"])
 
@@ -115,8 +140,8 @@ def reinvoice(args: argparse.Namespace) -> int:
 
 def pending_charges(args: argparse.Namespace) -> int:
     with _client(_url("invoicing", 8005)) as http:
-        waiting = http.get("/v1/pending-charges").json()
-        expired = [q for q in http.get("/v1/quarantine").json() if q["reason"] == "pending_charge_expired"]
+        waiting = _get(http, "/v1/pending-charges")
+        expired = [q for q in _get(http, "/v1/quarantine") if q["reason"] == "pending_charge_expired"]
     _table("waiting for their account", waiting, ("account_id", "event_id", "parked_at", "waiting_hours"))
     _table("expired into the quarantine (open)", expired, ("month", "account_id", "run_id", "total", "error"))
     print(json.dumps({"waiting": len(waiting), "expired": len(expired)}))
