@@ -17,6 +17,7 @@ _COMMANDS = (
     "cli.bench",
     "cli.ops",
     "cli.runs",
+    "cli.containment",
     "cli.demo",
     "cli.keys",
     "cli.access",

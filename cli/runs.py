@@ -39,11 +39,21 @@ def run_billing(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.timeout
         while True:
             run = http.get(f"/v1/runs/{run['run_id']}").json()
-            if run["status"] in ("reconciled", "mismatch") or time.monotonic() > deadline:
+            if run["status"] in FINAL or time.monotonic() > deadline:
                 break
             time.sleep(1)
     print(_summary(run))
-    return 0 if run["status"] == "reconciled" else 1
+    return exit_code(run["status"])
+
+
+# statuses a run does not leave; exit codes of --wait: 0 reconciled, 3 completed with quarantined
+# accounts (every other invoice issued; see the list), 1 mismatch, failed or still open at timeout
+FINAL = ("reconciled", "completed_with_quarantine", "mismatch", "failed")
+EXIT_QUARANTINE = 3
+
+
+def exit_code(status: str) -> int:
+    return {"reconciled": 0, "completed_with_quarantine": EXIT_QUARANTINE}.get(status, 1)
 
 
 def _summary(run: dict) -> str:
@@ -53,4 +63,7 @@ def _summary(run: dict) -> str:
              f"invoices: {run['invoices']} (+{run['accounts_without_lines']} accounts without lines)",
              f"totals:   {json.dumps(run['received_totals'])} (expected {json.dumps(run['expected_totals'])})"]
     lines += [f"problem:  {p}" for p in run["problems"]]
+    lines += [f"quarantined: {q['account_id']} ({q['stage']}: {q['reason']}: {q['error']})"
+              + (f", since invoiced as {q['invoice']}" if q.get("invoice") else "")
+              for q in run.get("quarantined", [])]
     return "\n".join(lines)

@@ -65,10 +65,28 @@ class AccountChargesRatedV1(Contract):
     total: Decimal
 
 
+class QuarantinedAccountV1(Contract):
+    """An account a run set aside because rating it failed: `reason` is a short code (the
+    failure's kind), `error` the text an operator reads. The account stays unrated for the month
+    until a later run (an operator's re-rate) rates it."""
+
+    account_id: str
+    reason: str
+    error: str = ""
+
+
+QUARANTINE_LISTED = 1000  # accounts named in a summary: keeps the message well under 1 MB
+
+
 @event("rating.run.rated", 1)
 class BillingRunRatedV1(Contract):
     """Summary of a run, for downstream reconciliation: how many accounts got charges, how many
-    lines, and the totals per settlement and currency (`{"invoice": {"USD": "12.00"}}`)."""
+    lines, and the totals per settlement and currency (`{"invoice": {"USD": "12.00"}}`).
+
+    Additive since the first release: `quarantined_accounts` counts the accounts set aside (not
+    rated, not in the counts and totals), `quarantined` names the first `QUARANTINE_LISTED` of
+    them with their reasons, and `failure` says why a run rated nothing at all (a month that
+    cannot be rated)."""
 
     run_id: Id
     month: Month
@@ -78,3 +96,6 @@ class BillingRunRatedV1(Contract):
     invoice_accounts: int = 0
     prepaid_accounts: int = 0
     rated_at: Instant
+    quarantined_accounts: int = 0
+    quarantined: list[QuarantinedAccountV1] = []
+    failure: str | None = None

@@ -15,7 +15,7 @@ from contracts.platform import RequestMeteringV1
 from contracts.provisioning import AccountOpenedV1
 from contracts.types import Id, Instant
 from services.auto_provisioning import service, store
-from shared import auth, http
+from shared import auth, http, task_failures
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
@@ -83,6 +83,13 @@ async def trigger_metering(request: Request, body: MeteringIn | None = None,
     async with rt.pool.acquire() as conn:
         reported = await service.report_user_counts(conn, rt.settings, (body.at if body else None) or now, now)
     return {"reported": [r.model_dump(mode="json") for r in reported]}
+
+
+@router.get("/task-failures", summary="Accounts the metering task skips because their data makes it fail, "
+                                      "with the last error")
+async def failures(request: Request, _: Caller = Depends(auth.OPERATOR)):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return await task_failures.listing(conn)
 
 
 @router.get("/customers/{customer_id}/users", summary="A customer's users, voice flags and licences")

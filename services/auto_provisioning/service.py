@@ -17,9 +17,10 @@ from contracts.platform import (
 from contracts.provisioning import AccountOpenedV1, ProvisionFeatureV1, RemoveFeatureV1
 from contracts.topics import PROVISIONING_COMMANDS, USER_COUNTS
 from services.auto_provisioning import domain, store
-from shared import outbox
+from shared import outbox, task_failures
 from shared.settings import Settings
 
+METERING_TASK = "metering"  # its name in task_failures
 _USER_STATE = {UserAddedV1: None, UserRemovedV1: (False, False),
                UserVoiceEnabledV1: (True, True), UserVoiceDisabledV1: (True, False)}
 
@@ -91,13 +92,22 @@ async def record_account(conn: asyncpg.Connection, event: AccountOpenedV1) -> No
 async def report_user_counts(conn: asyncpg.Connection, settings: Settings, at: datetime,
                              now: datetime) -> list[UserCountReportedV1]:
     """Publish each partner's enterprise-voice users for its latest metering point at or before
-    `at`, once per account and metering point (a repeated trigger publishes nothing new)."""
-    reported = []
+    `at`, once per account and metering point (a repeated trigger publishes nothing new). An
+    account whose own data fails (its time zone) is skipped and recorded in task_failures: the
+    others are reported."""
+    reported, done, failed = [], [], []
     async with conn.transaction():
         for row in await store.voice_counts(conn):
-            point = domain.metering_point(at, row["time_zone"])
+            try:
+                point = domain.metering_point(at, row["time_zone"])
+            except Exception as exc:  # this account's data: its own failure
+                failed.append((row["account_id"], exc))
+                continue
+            done.append(row["account_id"])
             if await store.insert_count(conn, row["account_id"], point, row["count"], now):
                 reported.append(UserCountReportedV1(account_id=row["account_id"], count=row["count"], at=point))
+        await task_failures.clear(conn, METERING_TASK, done)
+        await task_failures.record(conn, METERING_TASK, failed, now)
         await outbox.add(conn, settings.topic(USER_COUNTS.name), [
             wrap(r, key=r.account_id, producer=settings.service, occurred_at=now) for r in reported])
     return reported

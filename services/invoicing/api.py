@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from contracts.types import Amount, Currency, Id, Instant, LocalDate, Month, Name
 
-from services.invoicing import domain, payments, queries, service, store
+from services.invoicing import containment_api, domain, payments, queries, service, store
 from shared import auth, http
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
@@ -169,6 +169,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
                   description="Invoices, billing runs, payments, statements and CSV exports.")
     app.state.runtime = runtime
     app.include_router(router)
+    app.include_router(containment_api.router)
     auth.install(app, runtime.settings)
 
     @app.exception_handler(payments.NotFound)

@@ -23,6 +23,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> tuple
     runtime.subscribe_batch(USAGE_RECORDS, handlers.on_usage_records, max_records=1000)
     runtime.background(scheduler.billing_runs)
     runtime.background(scheduler.overdue)
+    runtime.background(scheduler.pending_expiry)
     return runtime, api.http_app(runtime)
 
 

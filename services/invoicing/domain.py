@@ -183,18 +183,26 @@ class KnownAccount:
     last_requested_month: str | None = None
 
 
-def runs_due(accounts: Iterable[KnownAccount], now: datetime) -> dict[str, list[str]]:
+def runs_due(accounts: Iterable[KnownAccount], now: datetime,
+             failed: list[tuple[str, Exception]] | None = None) -> dict[str, list[str]]:
     """Month -> accounts whose run for their current month (in their zone) is due and not yet
     requested. An account opened at or after that month's metering point has nothing to bill
-    for it and waits for the next month."""
+    for it and waits for the next month. An account whose own data fails the test (a zone
+    zoneinfo does not know, a date out of range) is skipped and added to `failed` with why:
+    one bad account does not stop the others' runs."""
     due: dict[str, list[str]] = {}
     for account in accounts:
-        local = now.astimezone(ZoneInfo(account.time_zone))
-        month = (local.year, local.month)
-        text = month_text(month)
-        if account.last_requested_month is not None and account.last_requested_month >= text:
-            continue
-        if account.opened_at >= metering_point(month, account.time_zone):
+        try:
+            local = now.astimezone(ZoneInfo(account.time_zone))
+            month = (local.year, local.month)
+            text = month_text(month)
+            if account.last_requested_month is not None and account.last_requested_month >= text:
+                continue
+            if account.opened_at >= metering_point(month, account.time_zone):
+                continue
+        except Exception as exc:  # this account's data: its own failure
+            if failed is not None:
+                failed.append((account.account_id, exc))
             continue
         due.setdefault(text, []).append(account.account_id)
     return due
@@ -203,7 +211,8 @@ def runs_due(accounts: Iterable[KnownAccount], now: datetime) -> dict[str, list[
 @dataclass(frozen=True)
 class Reconciliation:
     """A run's invoices against its summary. status: `requested` (no summary yet), `invoicing`
-    (invoices still arriving), `reconciled`, or `mismatch`."""
+    (invoices still arriving), `reconciled`, `completed_with_quarantine` (reconciled, with
+    accounts set aside), `mismatch`, or `failed` (rating could not rate the run at all)."""
 
     status: str
     expected_accounts: int | None
@@ -216,18 +225,30 @@ class Reconciliation:
 def reconcile(expected_accounts: int | None, expected_totals: Mapping[str, Decimal] | None,
               received: Mapping[str, tuple[int, Decimal]], empty_accounts: int = 0,
               summary_at: datetime | None = None, now: datetime | None = None,
-              grace: timedelta = timedelta(minutes=15)) -> Reconciliation:
+              grace: timedelta = timedelta(minutes=15),
+              quarantined: Mapping[str, tuple[int, Decimal]] | None = None,
+              rating_quarantined: int = 0, failure: str | None = None) -> Reconciliation:
     """Compare the invoices received for a run (`received`: currency -> (count, total)), plus the
-    accounts it rated for invoicing with no lines (`empty_accounts`, no invoice), with the run
-    summary's invoice account count and invoice totals per currency. Fewer than expected is
-    `invoicing` until `grace` after the summary arrived, then `mismatch`; more, or equal counts
-    with different totals, is a `mismatch` at once."""
+    accounts it rated for invoicing with no lines (`empty_accounts`, no invoice) and the charges
+    set aside here because their invoice could not be issued (`quarantined`, same shape), with
+    the run summary's invoice account count and invoice totals per currency. Fewer than expected
+    is `invoicing` until `grace` after the summary arrived, then `mismatch`; more, or equal counts
+    with different totals, is a `mismatch` at once. A run that adds up but set accounts aside
+    (here, or in rating: `rating_quarantined`) is `completed_with_quarantine`; a run rating
+    could not rate at all (`failure`) is `failed`."""
+    held = quarantined or {}
     got_totals = {c: t for c, (_, t) in received.items()}
-    got_accounts = sum(n for n, _ in received.values()) + empty_accounts
+    accounted = dict(got_totals)
+    for currency, (_, total) in held.items():
+        accounted[currency] = accounted.get(currency, Decimal(0)) + total
+    got_accounts = sum(n for n, _ in received.values()) + empty_accounts + sum(n for n, _ in held.values())
     if expected_accounts is None or expected_totals is None:
         return Reconciliation("requested", None, got_accounts, {}, got_totals)
+    if failure is not None:
+        return Reconciliation("failed", expected_accounts, got_accounts, dict(expected_totals), got_totals,
+                              (failure,))
     want = {c: t for c, t in expected_totals.items() if t != 0}
-    have = {c: t for c, t in got_totals.items() if t != 0}
+    have = {c: t for c, t in accounted.items() if t != 0}
     problems = []
     if got_accounts != expected_accounts:
         problems.append(f"accounts: expected {expected_accounts}, received {got_accounts}")
@@ -236,7 +257,7 @@ def reconcile(expected_accounts: int | None, expected_totals: Mapping[str, Decim
             problems.append(f"{currency} total: expected {want.get(currency, Decimal(0))}, "
                             f"received {have.get(currency, Decimal(0))}")
     if not problems:
-        status = "reconciled"
+        status = "completed_with_quarantine" if held or rating_quarantined else "reconciled"
     elif got_accounts < expected_accounts and not (summary_at and now and now - summary_at > grace):
         status = "invoicing"
     else:

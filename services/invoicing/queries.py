@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.invoicing import domain, store
+from services.invoicing import domain, quarantine, store
 from services.invoicing.payments import NotFound
 
 LINE_COLUMNS = ("part_number", "product_name", "subscription_id", "from", "to", "quantity", "unit_price",
@@ -80,8 +80,11 @@ async def _run(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> 
     received = {r["currency"]: (r["invoices"], r["total"]) for r in await conn.fetch(store.RUN_RECEIVED, row["run_id"])}
     summary = row["summary"]
     expected = {c: Decimal(t) for c, t in (summary or {}).get("totals", {}).get("invoice", {}).items()}
+    held = await quarantine.open_of_run(conn, row["run_id"])
     rec = domain.reconcile(summary["invoice_accounts"] if summary else None, expected if summary else None,
-                           received, row["empty_accounts"], row["summary_at"], now)
+                           received, row["empty_accounts"], row["summary_at"], now, quarantined=held,
+                           rating_quarantined=(summary or {}).get("quarantined_accounts", 0),
+                           failure=(summary or {}).get("failure"))
     return {"run_id": row["run_id"], "month": row["month"], "status": rec.status,
             "requested_at": row["requested_at"].isoformat() if row["requested_at"] else None,
             "requested_by": row["requested_by"],
@@ -92,7 +95,22 @@ async def _run(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> 
             "expected_invoice_accounts": rec.expected_accounts,
             "expected_totals": {c: _money(t) for c, t in rec.expected_totals.items()},
             "received_totals": {c: _money(t) for c, t in rec.received_totals.items()},
-            "problems": list(rec.problems)}
+            "problems": list(rec.problems),
+            "quarantined": await _quarantined(conn, row["run_id"], summary)}
+
+
+async def _quarantined(conn: asyncpg.Connection, run_id: str, summary: dict | None) -> list[dict]:
+    """The accounts the run set aside, and why: in rating (not rated; a re-rate bills them) and
+    here (rated, but no invoice could be issued; a re-invoice issues it). `invoice` is the
+    account's invoice for the month once it exists (the set-aside account was billed after all)."""
+    rated_aside = (summary or {}).get("quarantined", [])
+    since = await quarantine.invoices_of(conn, [q["account_id"] for q in rated_aside], (summary or {}).get("month"))
+    out = [{"account_id": q["account_id"], "stage": "rating", "reason": q["reason"], "error": q["error"],
+            "invoice": since.get(q["account_id"])} for q in rated_aside]
+    for q in await quarantine.of_run(conn, run_id):
+        out.append({"account_id": q["account_id"], "stage": "invoicing", "reason": q["reason"], "error": q["error"],
+                    "currency": q["currency"], "total": _money(q["total"]), "invoice": q["resolved_invoice"]})
+    return out
 
 
 async def statement(conn: asyncpg.Connection, account_id: str, month: str) -> dict:

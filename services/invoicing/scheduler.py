@@ -1,11 +1,12 @@
-"""Background tasks on the injected clock: request due billing runs, mark overdue invoices."""
+"""Background tasks on the injected clock: request due billing runs, mark overdue invoices,
+expire charges that waited too long for their account."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from services.invoicing import service
+from services.invoicing import containment, service
 from shared.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -39,3 +40,10 @@ def overdue(runtime: ServiceRuntime) -> asyncio.Task:
     """Mark unpaid invoices past due overdue (BILLING_OVERDUE_MS, default 60 s)."""
     return asyncio.create_task(_every(runtime, _interval(runtime, "BILLING_OVERDUE_MS", 60_000),
                                       "invoices marked overdue", service.mark_overdue))
+
+
+def pending_expiry(runtime: ServiceRuntime) -> asyncio.Task:
+    """Quarantine charges that waited longer than BILLING_PENDING_CHARGES_TTL_HOURS (default 24)
+    for an unknown account (checked every BILLING_PENDING_EXPIRY_MS, default 60 s)."""
+    return asyncio.create_task(_every(runtime, _interval(runtime, "BILLING_PENDING_EXPIRY_MS", 60_000),
+                                      "pending charges expired", containment.expire_pending))

@@ -20,12 +20,14 @@ from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, RequestBi
 from contracts.registry import parse, type_of
 from contracts.topics import INVOICING_EVENTS, RATING_REQUESTS
 from contracts.usage import UsageRecordedV1
-from services.invoicing import domain, store
-from shared import outbox
+from services.invoicing import domain, quarantine, store
+from shared import outbox, task_failures
 from shared.settings import Settings
+from shared.transient import TRANSIENT
 
 log = logging.getLogger(__name__)
 
+SCHEDULER_TASK, OVERDUE_TASK = "billing_runs", "overdue"  # names in task_failures
 RUN_REQUEST_CHUNK = 5_000  # accounts per scheduled request: keeps a message well under 1 MB
 _ISSUED = type_of(InvoiceIssuedV1)
 
@@ -64,10 +66,45 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
 # ------------------------------------------------------------------ invoices
 async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
                          charges: Sequence[tuple[Envelope, AccountChargesRatedV1]], now: datetime) -> int:
+    """One invoice per account and month from rated charges of settlement `invoice` (see
+    `_issue`). A charge whose invoice cannot be issued is quarantined with its reason instead of
+    failing the batch: a batch whose statements fail as a whole is issued again charge by charge,
+    each in a savepoint. Database and network failures still fail the batch (it is retried)."""
+    try:
+        async with conn.transaction():  # a savepoint in the subscriber's transaction
+            return await _issue(conn, settings, charges, now)
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.warning("a batch of %d charges failed as a whole; issuing it charge by charge", len(charges),
+                    exc_info=True)
+    issued = 0
+    for e, p in charges:
+        try:
+            async with conn.transaction():
+                issued += await _issue(conn, settings, [(e, p)], now)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            await _quarantine(conn, [(e, p, exc)], now)
+    return issued
+
+
+async def _quarantine(conn: asyncpg.Connection, failed: list[tuple[Envelope, AccountChargesRatedV1, Exception]],
+                      now: datetime) -> None:
+    for _, p, exc in failed:
+        log.warning("run %s: charges of account %r quarantined: %s: %s", p.run_id, p.account_id,
+                    type(exc).__name__, exc)
+    await quarantine.save(conn, [(e, p, type(exc).__name__, str(exc) or repr(exc)) for e, p, exc in failed], now)
+
+
+async def _issue(conn: asyncpg.Connection, settings: Settings,
+                 charges: Sequence[tuple[Envelope, AccountChargesRatedV1]], now: datetime) -> int:
     """One invoice per account and month from rated charges of settlement `invoice`, set-based:
     existing (account, month) pairs are skipped, the issuers' counters are locked and moved once
     for the batch, invoices and their InvoiceIssuedV1 events are inserted in one statement each.
-    Charges of accounts not known yet wait in pending_charges. Returns the invoices issued."""
+    Charges of accounts not known yet wait in pending_charges; a charge whose invoice cannot be
+    assembled (a due date past the calendar) is quarantined. Returns the invoices issued."""
     invoiced = [(e, p) for e, p in charges if p.settlement == "invoice"]
     empty: dict[tuple[str, str], int] = {}
     for _, p in invoiced:
@@ -88,17 +125,28 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
     if unknown:
         log.warning("%d charges for accounts not opened yet: kept until they are", len(unknown))
         await conn.execute(store.INSERT_PENDING, [e.event_id for e, _ in unknown],
-                           [p.account_id for _, p in unknown], [e.encode() for e, _ in unknown])
+                           [p.account_id for _, p in unknown], [e.encode() for e, _ in unknown], now)
     batch: dict[tuple[str, str], tuple[Envelope, AccountChargesRatedV1]] = {}
     for e, p in with_lines:
         if p.account_id in accounts:
             batch.setdefault((p.account_id, p.month), (e, p))
     existing = await store.existing_invoices(conn, list(batch))
-    todo = [batch[k] for k in batch if k not in existing]
+    todo, invoices, failed = [], [], []
+    for k in batch:
+        if k in existing:
+            continue
+        e, p = batch[k]
+        try:
+            invoice = domain.assemble_invoice(p.account_id, domain.parse_month(p.month), p.currency, p.lines,
+                                              p.payment_terms_days)
+        except Exception as exc:  # this account's charge: its own failure
+            failed.append((e, p, exc))
+            continue
+        todo.append((e, p))
+        invoices.append(invoice)
+    await _quarantine(conn, failed, now)
     if not todo:
         return 0
-    invoices = [domain.assemble_invoice(p.account_id, domain.parse_month(p.month), p.currency, p.lines,
-                                        p.payment_terms_days) for _, p in todo]
     issuers = [accounts[p.account_id]["issuer"] for _, p in todo]
     counts: dict[str, int] = {}
     for issuer in issuers:
@@ -159,12 +207,15 @@ async def request_due_runs(conn: asyncpg.Connection, settings: Settings, now: da
         rows = await conn.fetch(store.ACCOUNTS_MAYBE_DUE, latest)
         known = [domain.KnownAccount(r["account_id"], r["time_zone"], r["opened_at"], r["last_requested_month"])
                  for r in rows]
-        for month, ids in sorted(domain.runs_due(known, now).items()):
+        failed: list[tuple[str, Exception]] = []
+        for month, ids in sorted(domain.runs_due(known, now, failed).items()):
             for start in range(0, len(ids), RUN_REQUEST_CHUNK):
                 marked = await conn.fetch(store.MARK_REQUESTED, ids[start:start + RUN_REQUEST_CHUNK], month)
+                await task_failures.clear(conn, SCHEDULER_TASK, [r["account_id"] for r in marked])
                 if marked:
                     run_ids.append(await request_run(conn, settings, month, now, "scheduler",
                                                      sorted(r["account_id"] for r in marked)))
+        await task_failures.record(conn, SCHEDULER_TASK, failed, now)
     return run_ids
 
 
@@ -180,9 +231,15 @@ async def mark_overdue(conn: asyncpg.Connection, settings: Settings, now: dateti
     cutoff = now.astimezone(timezone.utc).date() + timedelta(days=1)
     async with conn.transaction():
         rows = await conn.fetch(store.OVERDUE_CANDIDATES, cutoff, limit)
-        due = {r["invoice_number"]: r for r in rows
-               if domain.is_overdue(r["due_date"], domain.local_date(now, r["time_zone"]), r["total"],
-                                    r["paid_total"])}
+        due, failed = {}, []
+        for r in rows:
+            try:
+                if domain.is_overdue(r["due_date"], domain.local_date(now, r["time_zone"]), r["total"],
+                                     r["paid_total"]):
+                    due[r["invoice_number"]] = r
+            except Exception as exc:  # this account's data (its zone): skipped, the others go on
+                failed.append((r["account_id"], exc))
+        await task_failures.record(conn, OVERDUE_TASK, failed, now)
         if not due:
             return 0
         marked = await conn.fetch(store.MARK_OVERDUE, list(due), now)

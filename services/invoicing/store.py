@@ -82,8 +82,8 @@ FROM invoices WHERE account_id = $1 ORDER BY month, invoice_number
 LOCK_PENDING = "SELECT pg_advisory_xact_lock(hashtext('invoicing:pending:' || current_schema()))"
 
 INSERT_PENDING = """
-INSERT INTO pending_charges (event_id, account_id, envelope)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[]) ON CONFLICT DO NOTHING
+INSERT INTO pending_charges (event_id, account_id, envelope, parked_at)
+SELECT *, $4 FROM unnest($1::uuid[], $2::text[], $3::bytea[]) ON CONFLICT DO NOTHING
 """
 
 TAKE_PENDING = """

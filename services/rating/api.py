@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from typing import Annotated
 
-from contracts.types import Id
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+
+from contracts.types import Id, Month
+from services.rating import quarantine
 from shared import auth, http
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
@@ -14,7 +17,7 @@ from shared.runtime import ServiceRuntime
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 RUNS = """
-SELECT r.run_id, r.month, r.requested_at, r.status, r.rated_at,
+SELECT r.run_id, r.month, r.requested_at, r.status, r.error, r.rated_at,
        count(a.account_id) AS accounts_rated, coalesce(sum(a.lines), 0) AS lines
 FROM runs r LEFT JOIN account_runs a USING (run_id)
 WHERE ($1::text IS NULL OR r.run_id = $1)
@@ -45,9 +48,20 @@ async def runs(request: Request, _: Caller = Depends(auth.OPERATOR)):
 async def run(run_id: Id, request: Request, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await conn.fetch(RUNS, run_id)
-    if not rows:
-        return http.error(404, "unknown_run", f"no run {run_id}")
-    return _jsonable(rows[0])
+        if not rows:
+            return http.error(404, "unknown_run", f"no run {run_id}")
+        set_aside = await quarantine.of_run(conn, run_id)
+        count = await quarantine.count_of_run(conn, run_id) if set_aside else 0
+    return {**_jsonable(rows[0]), "quarantined_accounts": count, "quarantined": [_jsonable(q) for q in set_aside]}
+
+
+@router.get("/quarantine", summary="Accounts set aside by runs because rating them failed, with why "
+                                   "(open ones; resolved=true adds those a later run rated)")
+async def quarantined(request: Request, month: Annotated[Month | None, Query()] = None,
+                      account: str | None = Query(default=None, pattern=r"^[^\x00-\x1f\x7f]{1,200}$"),
+                      resolved: bool = False, _: Caller = Depends(auth.OPERATOR)):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return [_jsonable(r) for r in await quarantine.listing(conn, month, account, resolved)]
 
 
 @router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
 
 from services.rating.pricing import (
     Account, BilledLedger, Catalog, PriceBook, Product, RunResult, Subscription, Tier, UsageRecord, as_month,
@@ -54,6 +57,35 @@ class AccountRating:
     result: RunResult
 
 
+@dataclass(frozen=True)
+class AccountFailure:
+    """An account whose run could not be rated: set aside (quarantined) with why; its run goes on."""
+
+    account_id: str
+    reason: str  # the exception's class name: a short, stable code
+    error: str
+
+
+def failure(account_id: str, exc: BaseException) -> AccountFailure:
+    """`exc` as an account's failure; the message is cut to keep one bad value from filling a row."""
+    return AccountFailure(account_id, type(exc).__name__, (str(exc) or repr(exc))[:2000])
+
+
+def month_error(month: str) -> str | None:
+    """Why `month` ('YYYY-MM') cannot be rated at all, or None: a run's months reach one month
+    back (usage in arrears) and one forward (charges in advance), so all three must be dates."""
+    if not re.fullmatch(r"\d{4}-\d{2}", month):
+        return f"month {month!r} cannot be rated: not YYYY-MM"
+    try:
+        year, mon = as_month(month)
+        first = date(year, mon, 1)
+        first - relativedelta(months=1), first + relativedelta(months=2)
+        metering_point((year, mon), "UTC")
+    except Exception as exc:  # the text, the calendar or the date range: one reason
+        return f"month {month!r} cannot be rated: {type(exc).__name__}: {exc}"
+    return None
+
+
 def _subscriptions(rows: list[Mapping], mp: datetime) -> list[Subscription]:
     """Pricing subscriptions from stored rows: packs start per the brand rule; a termination's
     effective date is passed only when it was requested before the metering point `mp` (a later
@@ -73,9 +105,12 @@ def _subscriptions(rows: list[Mapping], mp: datetime) -> list[Subscription]:
     return out
 
 
-def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]) -> Iterator[AccountRating]:
+def rate_accounts(month: str, accounts: list[Mapping],
+                  facts: Mapping[str, list]) -> Iterator[AccountRating | AccountFailure]:
     """Rate month `month` for `accounts` from the facts loaded for them (see store.load_facts),
-    yielding each account's rating in turn (a caller can give other work a turn in between).
+    yielding each account's rating in turn (a caller can give other work a turn in between), or
+    its `AccountFailure` when anything about it fails (no catalogue in its currency, a time zone
+    zoneinfo does not know, a stored date out of range): one account's bad data stays its own.
 
     The core drops facts dated at or after each account's metering point itself; termination
     requests need the request instant, so `_subscriptions` drops those made at or after it.
@@ -95,18 +130,26 @@ def rate_accounts(month: str, accounts: list[Mapping], facts: Mapping[str, list]
     target = as_month(month)
     metering_points: dict[str, datetime] = {}
     for a in accounts:
-        aid, tz = a["account_id"], a["time_zone"]
-        catalog = catalogs.get(a["currency"])
-        if catalog is None:
-            raise LookupError(f"no catalogue in {a['currency']} for account {aid}")
-        mp = metering_points.get(tz) or metering_points.setdefault(tz, metering_point(target, tz))
-        rows = subs[aid]
-        ledger = BilledLedger({r["subscription_id"]: r["billed_through"]
-                               for r in rows if r["billed_through"] is not None}, units.get(aid, {}))
-        book = a["price_book"]
-        result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
-                             _subscriptions(rows, mp), counts[aid], usage[aid], ledger,
-                             PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
-                             if book else None)
-        yield AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",
-                            a["currency"], tz, a["payment_terms_days"], result)
+        try:
+            yield _rate_one(target, a, catalogs, subs, counts, usage, units, metering_points)
+        except Exception as exc:  # any failure of this account's data or rules: its own
+            yield failure(a["account_id"], exc)
+
+
+def _rate_one(target, a: Mapping, catalogs, subs, counts, usage, units,
+              metering_points: dict[str, datetime]) -> AccountRating:
+    aid, tz = a["account_id"], a["time_zone"]
+    catalog = catalogs.get(a["currency"])
+    if catalog is None:
+        raise LookupError(f"no catalogue in {a['currency']} for account {aid}")
+    mp = metering_points.get(tz) or metering_points.setdefault(tz, metering_point(target, tz))
+    rows = subs[aid]
+    ledger = BilledLedger({r["subscription_id"]: r["billed_through"]
+                           for r in rows if r["billed_through"] is not None}, units.get(aid, {}))
+    book = a["price_book"]
+    result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
+                         _subscriptions(rows, mp), counts[aid], usage[aid], ledger,
+                         PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
+                         if book else None)
+    return AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",
+                         a["currency"], tz, a["payment_terms_days"], result)

@@ -16,17 +16,19 @@ from contracts.provisioning import (
     AccountOpenedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1,
     PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
 )
-from contracts.rating import BillingRunRatedV1, RequestBillingRunV1
+from contracts.rating import QUARANTINE_LISTED, BillingRunRatedV1, QuarantinedAccountV1, RequestBillingRunV1
 from contracts.topics import RATING_CHARGES
 from contracts.usage import UsageRecordedV1
-from services.rating import domain, store
+from services.rating import domain, quarantine, store
 from services.rating.wire import charges_envelope
 from shared import outbox
 from shared.settings import Settings
+from shared.transient import TRANSIENT
 
 log = logging.getLogger(__name__)
 
 _YIELD_EVERY = 100  # accounts rated between two turns given to the event loop
+
 
 # ---------------------------------------------------------------- facts
 
@@ -103,8 +105,10 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
     Any number of workers (tasks of this process, replicas) run this side by side: a chunk is
     claimed with SKIP LOCKED, and the runs themselves go one at a time, oldest request first,
     since an account's later run must see the ledger its earlier run wrote. A crash anywhere
-    leaves the step's chunk pending for the next claim. Returns the accounts rated (0 for a
-    step that rated none), or -1 when this worker has nothing to do now."""
+    leaves the step's chunk pending for the next claim. An account whose rating fails is
+    quarantined and the chunk goes on without it; a run whose month cannot be rated fails at
+    once: neither blocks the runs behind it. Returns the accounts rated (0 for a step that rated
+    none), or -1 when this worker has nothing to do now."""
     async with pool.acquire() as conn:
         run = await store.oldest_pending_run(conn)
         if run is None:
@@ -115,15 +119,21 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
                 if locked is None:
                     return -1  # another worker is planning it: it notifies when done
                 if not locked["planned"]:
-                    chunks = await store.plan_chunks(conn, locked, chunk)
+                    await _plan(conn, settings, locked, chunk, now)
                     await _notify_workers(conn)
-                    log.info("run %s (%s): planned %d chunks of up to %d accounts", run["run_id"],
-                             run["month"], chunks, chunk)
             return 0
         async with conn.transaction():
             piece = await store.claim_chunk(conn, run["run_id"])
             if piece is not None:
-                return await _rate_chunk(conn, settings, run, piece, now)
+                try:
+                    async with conn.transaction():  # a savepoint: a failure undoes this attempt only
+                        return await _rate_chunk(conn, settings, run, piece, now)
+                except TRANSIENT:
+                    raise
+                except Exception:  # a statement failed for the chunk as a whole: find whose
+                    log.warning("run %s: chunk %d failed as a whole; rating it in parts to find whose account fails",
+                                run["run_id"], piece["seq"], exc_info=True)
+                    return await _rate_chunk_apart(conn, settings, run, piece, now)
         async with conn.transaction():
             locked = await store.lock_run(conn, run["run_id"])
             if locked is None or await store.chunks_left(conn, run["run_id"]):
@@ -133,39 +143,99 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
             return 0
 
 
+async def _plan(conn: asyncpg.Connection, settings: Settings, run, chunk: int, now: datetime) -> None:
+    problem = domain.month_error(run["month"])
+    if problem is not None:
+        await quarantine.mark_run_failed(conn, run["run_id"], problem, now)
+        await _publish_summary(conn, settings, BillingRunRatedV1(
+            run_id=run["run_id"], month=run["month"], accounts=0, lines=0, totals={}, rated_at=now,
+            failure=problem), run)
+        log.error("run %s failed: %s", run["run_id"], problem)
+        return
+    chunks = await store.plan_chunks(conn, run, chunk)
+    log.info("run %s (%s): planned %d chunks of up to %d accounts", run["run_id"], run["month"], chunks, chunk)
+
+
 async def _notify_workers(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_notify(current_schema() || '_runs', '')")
 
 
 async def _rate_chunk(conn: asyncpg.Connection, settings: Settings, run, piece, now: datetime) -> int:
     accounts = await store.due_accounts(conn, run, piece)
-    if not accounts:
-        await store.mark_chunk_done(conn, piece, now, 0)
+    rated = await _rate_accounts(conn, settings, run, accounts, now) if accounts else 0
+    await store.mark_chunk_done(conn, piece, now, rated)
+    if accounts:
+        log.info("run %s: chunk %d rated %d accounts", run["run_id"], piece["seq"], rated)
+    return rated
+
+
+async def _rate_chunk_apart(conn: asyncpg.Connection, settings: Settings, run, piece, now: datetime) -> int:
+    """The chunk in parts, each in a savepoint: a part whose statements fail is halved until the
+    failing accounts are alone (their time zone unknown to PostgreSQL, a stored value that does
+    not decode), and those are quarantined. k bad accounts cost about 2·k·log2(chunk) attempts,
+    not one round of statements per account."""
+    rated = await _rate_part(conn, settings, run, piece, await store.chunk_candidates(conn, run, piece), now)
+    await store.mark_chunk_done(conn, piece, now, rated)
+    return rated
+
+
+async def _rate_part(conn: asyncpg.Connection, settings: Settings, run, piece, ids: list[str], now: datetime) -> int:
+    if not ids:
         return 0
-    ids = [a["account_id"] for a in accounts]
+    try:
+        async with conn.transaction():
+            accounts = await store.due_accounts(conn, run, piece, only=ids)
+            return await _rate_accounts(conn, settings, run, accounts, now) if accounts else 0
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        if len(ids) > 1:
+            half = len(ids) // 2
+            return (await _rate_part(conn, settings, run, piece, ids[:half], now)
+                    + await _rate_part(conn, settings, run, piece, ids[half:], now))
+        log.warning("run %s: account %r quarantined: %s", run["run_id"], ids[0], exc)
+        await quarantine.save(conn, run["run_id"], run["month"], [domain.failure(ids[0], exc)], now)
+        return 0
+
+
+async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, accounts, now: datetime) -> int:
+    """Rate `accounts` and save what they rated; those whose rating fails are quarantined.
+    Returns how many were rated."""
     began = time.perf_counter()
-    facts = await store.load_facts(conn, ids)
+    facts = await store.load_facts(conn, [a["account_id"] for a in accounts])
     loaded = time.perf_counter()
-    envelopes, through, units, rated_ids, rows = [], [], [], [], []
+    envelopes, through, units, rated_ids, rows, failures = [], [], [], [], [], []
     for done, r in enumerate(domain.rate_accounts(run["month"], accounts, facts), 1):
+        if isinstance(r, domain.AccountFailure):
+            failures.append(r)
+            continue
         res = r.result
+        try:
+            envelope = charges_envelope(run["run_id"], run["month"], r, settings.service, now,
+                                        run["request_event_id"]) if res.lines else None
+        except Exception as exc:  # a value the wire cannot carry: this account's own failure
+            failures.append(domain.failure(r.account_id, exc))
+            continue
         through += list(res.ledger_update.billed_through.items())
         units += [(r.account_id, part, month, n) for (part, month), n in res.ledger_update.usage_units.items()]
         rated_ids += list(res.ledger_update.rated_usage_ids)
         rows.append((r.account_id, r.settlement, r.currency, len(res.lines), res.total))
-        if res.lines:
-            envelopes.append(charges_envelope(run["run_id"], run["month"], r, settings.service, now,
-                                              run["request_event_id"]))
+        if envelope is not None:
+            envelopes.append(envelope)
         if done % _YIELD_EVERY == 0:
             await asyncio.sleep(0)  # let the outbox relay and the other workers move meanwhile
     await store.save_ledger(conn, run["month"], through, units, rated_ids)
     await store.save_account_runs(conn, run["month"], run["run_id"], rows)
+    await quarantine.resolve(conn, run["month"], [row[0] for row in rows], run["run_id"], now)
+    if failures:
+        await quarantine.save(conn, run["run_id"], run["month"], failures, now)
+        for f in failures:
+            log.warning("run %s: account %r quarantined: %s: %s", run["run_id"], f.account_id, f.reason, f.error)
     rated = time.perf_counter()
     await outbox.add(conn, settings.topic(RATING_CHARGES.name), envelopes)
-    await store.mark_chunk_done(conn, piece, now, len(accounts))
-    log.info("run %s: chunk %d rated %d accounts (load %.3f s, rate %.3f s, write %.3f s)", run["run_id"],
-             piece["seq"], len(accounts), loaded - began, rated - loaded, time.perf_counter() - rated)
-    return len(accounts)
+    log.debug("run %s: %d accounts (load %.3f s, rate %.3f s, write %.3f s)", run["run_id"], len(accounts),
+              loaded - began, rated - loaded, time.perf_counter() - rated)
+    return len(rows)
 
 
 async def _finish_run(conn: asyncpg.Connection, settings: Settings, run, now: datetime) -> None:
@@ -180,11 +250,20 @@ async def _finish_run(conn: asyncpg.Connection, settings: Settings, run, now: da
             invoice_accounts += row["accounts"]
         else:
             prepaid_accounts += row["accounts"]
-    summary = BillingRunRatedV1(run_id=run["run_id"], month=run["month"], accounts=accounts, lines=lines,
-                                totals=totals, invoice_accounts=invoice_accounts,
-                                prepaid_accounts=prepaid_accounts, rated_at=now)
-    await outbox.add(conn, settings.topic(RATING_CHARGES.name), [
-        wrap(summary, key=run["month"], producer=settings.service, occurred_at=now,
-             correlation_id=run["request_event_id"])])
+    set_aside = await quarantine.of_run(conn, run["run_id"], QUARANTINE_LISTED)
+    summary = BillingRunRatedV1(
+        run_id=run["run_id"], month=run["month"], accounts=accounts, lines=lines, totals=totals,
+        invoice_accounts=invoice_accounts, prepaid_accounts=prepaid_accounts, rated_at=now,
+        quarantined_accounts=await quarantine.count_of_run(conn, run["run_id"]) if set_aside else 0,
+        quarantined=[QuarantinedAccountV1(account_id=q["account_id"], reason=q["reason"], error=q["error"][:300])
+                     for q in set_aside])
+    await _publish_summary(conn, settings, summary, run)
     await store.mark_run_rated(conn, run["run_id"], now)
-    log.info("run %s (%s) rated: %d accounts, %d lines", run["run_id"], run["month"], accounts, lines)
+    log.info("run %s (%s) rated: %d accounts, %d lines, %d quarantined", run["run_id"], run["month"], accounts,
+             lines, summary.quarantined_accounts)
+
+
+async def _publish_summary(conn: asyncpg.Connection, settings: Settings, summary: BillingRunRatedV1, run) -> None:
+    await outbox.add(conn, settings.topic(RATING_CHARGES.name), [
+        wrap(summary, key=run["month"], producer=settings.service, occurred_at=summary.rated_at,
+             correlation_id=run["request_event_id"])])

@@ -141,7 +141,17 @@ _DUE_RANGES = {
     (True, False): "a.account_id > $6",
     (False, True): "a.account_id <= $6",
     (False, False): "true",
+    "only": "a.account_id = ANY($6::text[])",  # some accounts, when a failed chunk is rated in parts
 }
+# the chunk's accounts not rated for the month yet, without the metering-point test (an
+# account's bad time zone fails that test's make_timestamptz, and with it the whole query)
+CHUNK_CANDIDATES = """
+SELECT a.account_id FROM accounts a
+WHERE {range}
+  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
+  AND ($2::text[] IS NULL OR a.account_id = ANY($2))
+ORDER BY a.account_id
+"""
 
 CATALOG = "SELECT currency, product FROM products"
 # subscriptions with their ledger entry (the first day not billed yet), in one index pass
@@ -233,13 +243,26 @@ async def mark_chunk_done(conn: asyncpg.Connection, chunk: asyncpg.Record, at: d
     await conn.execute(MARK_CHUNK_DONE, chunk["run_id"], chunk["seq"], at, accounts)
 
 
-async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record) -> list[asyncpg.Record]:
-    """The accounts of `chunk` due in `run`, in id order."""
-    year, mon = map(int, run["month"].split("-"))
+def _range(chunk: asyncpg.Record) -> tuple[str, list[str]]:
     bounds = [b for b in (chunk["after_id"], chunk["through_id"]) if b is not None]
-    shape = (chunk["after_id"] is not None, chunk["through_id"] is not None)
-    return await conn.fetch(DUE_ACCOUNTS.format(range=_DUE_RANGES[shape]), run["month"], year, mon,
+    return _DUE_RANGES[(chunk["after_id"] is not None, chunk["through_id"] is not None)], bounds
+
+
+async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record,
+                       only: list[str] | None = None) -> list[asyncpg.Record]:
+    """The accounts of `chunk` (or only those of `only`) due in `run`, in id order."""
+    year, mon = map(int, run["month"].split("-"))
+    where, bounds = (_DUE_RANGES["only"], [only]) if only is not None else _range(chunk)
+    return await conn.fetch(DUE_ACCOUNTS.format(range=where), run["month"], year, mon,
                             run["requested_at"], run["account_ids"], *bounds)
+
+
+async def chunk_candidates(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record) -> list[str]:
+    """Ids of the chunk's accounts in the run not rated for its month yet (due or not)."""
+    where, bounds = _range(chunk)
+    rows = await conn.fetch(CHUNK_CANDIDATES.format(range=where.replace("$6", "$3").replace("$7", "$4")),
+                            run["month"], run["account_ids"], *bounds)
+    return [r["account_id"] for r in rows]
 
 
 async def load_facts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, list]:

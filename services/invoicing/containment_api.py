@@ -1,0 +1,65 @@
+"""Invoicing's operator routes for what was set aside: quarantined charges and their re-invoicing,
+charges waiting for an unknown account, accounts the periodic tasks skipped."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from contracts.types import Month, PaymentTerms
+from services.invoicing import containment, quarantine
+from shared import auth, task_failures
+from shared.http import ERROR_RESPONSES
+
+# operators only: what was set aside spans every partner's accounts
+router = APIRouter(prefix="/v1", tags=["containment"], dependencies=[Depends(auth.OPERATOR)],
+                   responses=ERROR_RESPONSES)
+# an account id as stored (one set aside may predate the checked ids): no control characters
+ACCOUNT = r"^[^\x00-\x1f\x7f]{1,200}$"
+
+
+class ReinvoiceRequest(BaseModel):
+    account_id: str = Field(pattern=ACCOUNT)
+    month: Month
+    payment_terms_days: PaymentTerms | None = Field(
+        default=None, description="the operator's correction of the charge's payment terms")
+
+
+def _json(row) -> dict:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if v is not None and not isinstance(
+        v, (int, str, bool)) else v) for k, v in dict(row).items()}
+
+
+@router.get("/quarantine", summary="Charges whose invoice could not be issued, with why (open ones; "
+                                   "resolved=true adds the re-invoiced ones)")
+async def quarantined(request: Request, month: Annotated[Month | None, Query()] = None,
+                      account: str | None = Query(default=None, pattern=ACCOUNT), resolved: bool = False):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return [_json(r) for r in await quarantine.listing(conn, month, account, resolved)]
+
+
+@router.post("/quarantine/reinvoice", summary="Issue the invoices of an account's quarantined charges "
+                                              "for a month once the cause is fixed")
+async def reinvoice(body: ReinvoiceRequest, request: Request):
+    rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        results = await containment.reinvoice(conn, rt.settings, body.account_id, body.month, rt.clock.now(),
+                                              body.payment_terms_days)
+    return {"account_id": body.account_id, "month": body.month, "results": results}
+
+
+@router.get("/pending-charges", summary="Charges waiting for an account invoicing does not know yet "
+                                        "(they expire into the quarantine after BILLING_PENDING_CHARGES_TTL_HOURS)")
+async def pending_charges(request: Request):
+    rt = request.app.state.runtime
+    async with rt.pool.acquire() as conn:
+        return await containment.pending(conn, rt.clock.now())
+
+
+@router.get("/task-failures", summary="Accounts the periodic tasks (billing_runs, overdue) skip because "
+                                      "their data makes the task fail, with the last error")
+async def failures(request: Request, task: str | None = Query(default=None, pattern=ACCOUNT)):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return await task_failures.listing(conn, task)
