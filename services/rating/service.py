@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 
 import asyncpg
+from pydantic import ValidationError
 
 from contracts import wrap
 from contracts.envelope import Envelope
@@ -147,9 +148,15 @@ async def _plan(conn: asyncpg.Connection, settings: Settings, run, chunk: int, n
     problem = domain.month_error(run["month"])
     if problem is not None:
         await quarantine.mark_run_failed(conn, run["run_id"], problem, now)
-        await _publish_summary(conn, settings, BillingRunRatedV1(
-            run_id=run["run_id"], month=run["month"], accounts=0, lines=0, totals={}, rated_at=now,
-            failure=problem), run)
+        try:
+            summary = BillingRunRatedV1(run_id=run["run_id"], month=run["month"], accounts=0, lines=0,
+                                        totals={}, rated_at=now, failure=problem)
+        except ValidationError:
+            # a month the contract cannot carry (0000-01) came from no valid request (invoicing and
+            # the topic both check it): nobody waits for its summary, so the failure stays here
+            summary = None
+        if summary is not None:
+            await _publish_summary(conn, settings, summary, run)
         log.error("run %s failed: %s", run["run_id"], problem)
         return
     chunks = await store.plan_chunks(conn, run, chunk)

@@ -35,6 +35,15 @@ def raw(envelope: Envelope, **payload) -> Envelope:
     return envelope.model_copy(update={"payload": {**envelope.payload, **payload}})
 
 
+async def _refuse(db, schema: str, condition: str) -> None:
+    """A check on invoicing's invoices that refuses the rows matching `condition` (plpgsql)."""
+    await db.execute(f"""CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF {condition} THEN RAISE EXCEPTION 'refused: % due %', NEW.account_id, NEW.due_date; END IF;
+        RETURN NEW; END $$""")
+    await db.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {schema}.invoices FOR EACH ROW "
+                     f"EXECUTE FUNCTION {schema}.refuse()")
+
+
 async def test_charges_that_cannot_be_invoiced_are_quarantined_and_the_run_completes(invoicing, db, monkeypatch):
     s = invoicing.schema
     real_assemble = domain.assemble_invoice
@@ -47,13 +56,12 @@ async def test_charges_that_cannot_be_invoiced_are_quarantined_and_the_run_compl
     # a failure of the database for one account's row: the batch fails as a whole
     await invoicing.publish("provisioning.events", [opened(a) for a in ("g1", "g2", "huge", "boom", "dbbad")])
     await eventually(lambda: _count(db, f"SELECT count(*) = 5 FROM {s}.accounts"), what="accounts known")
-    await db.execute(f"""CREATE FUNCTION {s}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN IF NEW.account_id = 'dbbad' THEN RAISE EXCEPTION 'refused by a check for dbbad'; END IF;
-        RETURN NEW; END $$""")
-    await db.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {s}.invoices FOR EACH ROW EXECUTE FUNCTION {s}.refuse()")
+    # and a check on the due date (payment terms past the edges' bounds no longer get in: see
+    # test_invoicing_validation; a data problem of the same kind is what `--payment-terms` fixes)
+    await _refuse(db, s, "NEW.account_id = 'dbbad' OR NEW.due_date > DATE '2027-01-01'")
 
     batch = [charges("run-q", "g1", ["10.00"]), charges("run-q", "g2", ["20.00"]),
-             raw(charges("run-q", "huge", ["5.00"]), payment_terms_days=100_000_000),
+             raw(charges("run-q", "huge", ["5.00"]), payment_terms_days=365),
              charges("run-q", "boom", ["7.00"]), charges("run-q", "dbbad", ["1.00"])]
     await invoicing.publish("rating.charges", batch)
     await invoicing.publish("rating.charges", [summary("run-q", 5, {"USD": "43.00"})])
@@ -62,7 +70,7 @@ async def test_charges_that_cannot_be_invoiced_are_quarantined_and_the_run_compl
     assert run["invoices"] == 2 and run["problems"] == []
     held = {q["account_id"]: q for q in run["quarantined"]}
     assert set(held) == {"huge", "boom", "dbbad"}
-    assert held["huge"]["reason"] == "OverflowError" and held["huge"]["stage"] == "invoicing"
+    assert held["huge"]["stage"] == "invoicing" and "huge due 2027-05-01" in held["huge"]["error"]
     assert "unforeseen" in held["boom"]["error"] and "dbbad" in held["dbbad"]["error"]
     assert all(q["invoice"] is None for q in held.values())
     assert await _count(db, f"SELECT count(*) FROM {s}.dead_letters") == 0
@@ -107,10 +115,10 @@ async def test_rating_quarantine_is_reported_and_a_failed_run_is_failed(invoicin
     run = (await invoicing.http.get("/v1/runs/run-r")).json()
     assert run["quarantined"][0]["invoice"] == "PLATFORM-000002"
 
-    await invoicing.publish("rating.charges", [raw(summary("run-0000", 0, {}, month="0000-01"),
-                                                   failure="month '0000-01' cannot be rated")])
-    run = await eventually(lambda: _run_status(invoicing, "run-0000", "failed"), what="failed run")
-    assert run["problems"] == ["month '0000-01' cannot be rated"]
+    await invoicing.publish("rating.charges", [raw(summary("run-fail", 0, {}, month="2026-06"),
+                                                   failure="month '2026-06' cannot be rated")])
+    run = await eventually(lambda: _run_status(invoicing, "run-fail", "failed"), what="failed run")
+    assert run["problems"] == ["month '2026-06' cannot be rated"]
 
 
 async def test_charges_for_an_unknown_account_expire_into_the_quarantine(invoicing, db):
@@ -167,7 +175,8 @@ async def test_concurrent_reinvoices_issue_one_invoice(invoicing, db):
     s = invoicing.schema
     await invoicing.publish("provisioning.events", [opened("twice")])
     await eventually(lambda: _count(db, f"SELECT count(*) = 1 FROM {s}.accounts"), what="account known")
-    await invoicing.publish("rating.charges", [raw(charges("run-c", "twice", ["9.00"]), payment_terms_days=10**8)])
+    await _refuse(db, s, "NEW.due_date > DATE '2027-01-01'")
+    await invoicing.publish("rating.charges", [raw(charges("run-c", "twice", ["9.00"]), payment_terms_days=365)])
     await eventually(lambda: _count(db, f"SELECT count(*) = 1 FROM {s}.quarantined_charges"), what="quarantined")
     body = {"account_id": "twice", "month": "2026-05", "payment_terms_days": 30}
     responses = await asyncio.gather(*(invoicing.http.post("/v1/quarantine/reinvoice", json=body) for _ in range(8)))
