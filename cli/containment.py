@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 import httpx
 
 from cli import http as cli_http
-from cli.runs import FINAL, _summary, exit_code
+from cli.runs import request_run
 
 
 def _url(service: str, port: int) -> str:
@@ -114,21 +113,8 @@ def rerate(args: argparse.Namespace) -> int:
         print(f"rating has no open quarantine for {', '.join(missing)} in {args.month} (--force to run anyway)")
         return 2
     with _client(_url("invoicing", 8005)) as http:
-        response = http.post("/v1/runs", json={"month": args.month, "account_ids": args.accounts,
-                                               "requested_by": "rerate"})
-        if response.status_code != 202:
-            print(f"refused ({response.status_code}): {response.text}")
-            return 2
-        run = response.json()
-        print(f"re-rate run {run['run_id']} requested for {', '.join(args.accounts)} in {args.month}")
-        if not args.wait:
-            return 0
-        deadline = time.monotonic() + args.timeout
-        while run["status"] not in FINAL and time.monotonic() < deadline:
-            time.sleep(1)
-            run = _get(http, f"/v1/runs/{run['run_id']}")
-    print(_summary(run))
-    return exit_code(run["status"])
+        return request_run(http, {"month": args.month, "account_ids": args.accounts, "requested_by": "rerate"},
+                           args.wait, args.timeout, "re-rate run")
 
 
 def reinvoice(args: argparse.Namespace) -> int:

@@ -28,20 +28,25 @@ def register(subparsers) -> None:
 def run_billing(args: argparse.Namespace) -> int:
     body = {"month": args.month, "account_ids": args.accounts, "as_of": args.as_of}
     with cli_http.client(args.url) as http:
-        response = http.post("/v1/runs", json=body)
-        if response.status_code != 202:
-            print(f"refused ({response.status_code}): {response.text}")
-            return 2
-        run = response.json()
-        print(f"run {run['run_id']} requested for {run['month']}")
-        if not args.wait:
-            return 0
-        deadline = time.monotonic() + args.timeout
-        while True:
-            run = http.get(f"/v1/runs/{run['run_id']}").json()
-            if run["status"] in FINAL or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        return request_run(http, body, args.wait, args.timeout, "run")
+
+
+def request_run(http, body: dict, wait: bool, timeout: float, what: str) -> int:
+    """POST a run request to invoicing, print it and, with `wait`, poll until the run is final (or
+    `timeout` seconds passed) and print its summary. Returns the command's exit code."""
+    response = http.post("/v1/runs", json=body)
+    if response.status_code != 202:
+        print(f"refused ({response.status_code}): {response.text}")
+        return 2
+    run = response.json()
+    named = f" for {', '.join(body['account_ids'])}" if body.get("account_ids") else ""
+    print(f"{what} {run['run_id']} requested{named} in {run['month']}")
+    if not wait:
+        return 0
+    deadline = time.monotonic() + timeout
+    while run["status"] not in FINAL and time.monotonic() < deadline:
+        time.sleep(1)
+        run = http.get(f"/v1/runs/{run['run_id']}").json()
     print(_summary(run))
     return exit_code(run["status"])
 

@@ -14,25 +14,10 @@ from contracts import wrap
 from contracts.provisioning import AccountOpenedV1
 from tests.support.kafka import publish_envelopes
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.infra
 AT = datetime(2026, 4, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def services(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
-    started: list[ServiceProcess] = []
-
-    def start(name: str, port: int, **extra: str) -> ServiceProcess:
-        env = {**service_env, f"{name.upper()}_HTTP_PORT": str(port)}
-        proc = ServiceProcess(name, env, log_dir).start(extra)
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stop()
 
 
 def _cli(capsys, url: str, *argv: str) -> tuple[int, str, str]:

@@ -14,24 +14,6 @@ from tests.support.processes import ServiceProcess, free_port
 pytestmark = pytest.mark.infra
 
 
-@pytest.fixture
-def services(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
-    started: list[ServiceProcess] = []
-
-    def start(name: str, port: int | None = None, **extra: str) -> ServiceProcess:
-        env = dict(service_env)
-        if port:
-            env[f"{name.upper()}_HTTP_PORT"] = str(port)
-        proc = ServiceProcess(name, env, log_dir).start(extra)
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stop()
-
-
-
 async def _open_acme(port: int) -> None:
     """Provisioning refuses unknown accounts and products: open `acme` and load XDM00001 first."""
     async with client(f"http://127.0.0.1:{port}") as http:
