@@ -55,6 +55,7 @@ class _State:
     published: dict[TopicPartition, int] = field(default_factory=dict)  # last offset we caused
     rejections: list[dict] = field(default_factory=list)
     terminations: list[dict] = field(default_factory=list)
+    features: set[str] = field(default_factory=set)  # their removal is no reported termination
     invoices: list[dict] = field(default_factory=list)
 
     def id(self, value: str | None) -> str | None:
@@ -154,14 +155,17 @@ class Replay:
         elif kind == "customer_removed":
             await self._provision(f"/v1/customers/{s.id(e.customer)}/removal", {"at": at}, index)
         elif kind == "feature_provisioned":
-            await self._provision("/v1/features", {"account_id": s.id(e.account), "subscription_id": s.id(e.subscription),
-                                                   "part_number": s.id(e.part_number), "quantity": e.quantity,
-                                                   "customer_id": s.id(e.customer), "at": at}, index)
-        elif kind == "feature_removed":
-            await self._provision(f"/v1/subscriptions/{s.id(e.subscription)}/removal", {"at": at}, index)
-        elif kind == "termination_requested":
-            events = await self._provision(f"/v1/subscriptions/{s.id(e.subscription)}/termination", {"at": at}, index)
-            for ev in events:
+            if await self._provision("/v1/features", {
+                    "account_id": s.id(e.account), "subscription_id": s.id(e.subscription),
+                    "part_number": s.id(e.part_number), "quantity": e.quantity,
+                    "customer_id": s.id(e.customer), "at": at}, index):
+                s.features.add(e.subscription)
+        elif kind in ("feature_removed", "termination_requested"):
+            verb = "removal" if kind == "feature_removed" else "termination"
+            events = await self._provision(f"/v1/subscriptions/{s.id(e.subscription)}/{verb}", {"at": at}, index)
+            # a feature's removal is no termination (a brand's, region's or pack's is)
+            reported = [] if kind == "feature_removed" and e.subscription in s.features else events
+            for ev in reported:
                 if ev["type"] == "provisioning.termination.scheduled":
                     effective = ev["effective_date"]
                 elif ev["type"] == "provisioning.feature.removed":

@@ -55,7 +55,7 @@ def run_scenario(scenario: ScenarioModel) -> dict:
         elif isinstance(event, Usage):
             usage[event.account].append(UsageRecord(event.id, event.part_number, Decimal(event.quantity),
                                                     event.used_at or event.at, event.at))
-        elif event.type == "termination_requested" and outcome.termination is not None:
+        elif outcome.termination is not None:  # the domain says which endings are reported
             sid, effective = outcome.termination
             terminations.append({"subscription": sid, "effective": effective.isoformat()})
     catalog = build_catalog(scenario)

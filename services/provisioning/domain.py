@@ -92,6 +92,7 @@ class Customer:
     brand: str | None
     regions: tuple[str, ...]
     removed_at: datetime | None = None
+    provisioned_at: datetime | None = None
 
 
 @dataclass
@@ -106,10 +107,13 @@ class ProvisioningState:
 
 @dataclass(frozen=True)
 class Accepted:
-    """An accepted command; `termination` is (subscription, effective date) when it ended one."""
+    """An accepted command. `termination` is (subscription, effective date) when it ended one in a
+    way reported as a termination (any termination request; a removal of a brand, region or pack);
+    `billing_started` is whether it started billing the item it names."""
 
     command: Command
     termination: tuple[str, date] | None = None
+    billing_started: bool = False
 
 
 _PRODUCT_KIND = {"partner_onboarded": "pack", "brand_ready": "recurring", "region_activated": "recurring",
@@ -118,7 +122,18 @@ _CREATES = {"partner_onboarded": "pack", "brand_ready": "brand", "region_activat
             "feature_provisioned": "feature"}
 
 
-def _rejection(state: ProvisioningState, cmd: Command) -> str | None:
+# The role each referenced id must have: naming a feature (or anything else) where a brand or
+# region is expected is an unknown subscription, as is an id that does not exist.
+def _references(cmd: Command) -> list[tuple[str, str | None]]:
+    refs = [(ref, "brand") for ref in cmd.brands] + [(ref, "region") for ref in cmd.regions]
+    if cmd.brand:
+        refs.append((cmd.brand, "brand"))
+    if cmd.type in ("feature_removed", "termination_requested"):
+        refs.append((cmd.subscription, None))  # any role
+    return refs
+
+
+def rejection(state: ProvisioningState, cmd: Command) -> str | None:
     """The first reason, in REASONS order, that refuses `cmd`; None when it is acceptable."""
     kind = cmd.type
     if cmd.account is not None and cmd.account not in state.accounts:
@@ -133,11 +148,10 @@ def _rejection(state: ProvisioningState, cmd: Command) -> str | None:
         product = state.products.get(cmd.part_number or "")
         if product is None or product.kind != _PRODUCT_KIND[kind]:
             return "unknown_product"
-    refs = list(cmd.brands) + list(cmd.regions) + ([cmd.brand] if cmd.brand else [])
-    if kind in ("feature_removed", "termination_requested"):
-        refs.append(cmd.subscription)
-    own = [state.items.get(ref) for ref in refs]
-    if any(item is None or (cmd.account is not None and item.account != cmd.account) for item in own):
+    refs = _references(cmd)
+    own = [state.items.get(ref) for ref, _ in refs]
+    if any(item is None or (cmd.account is not None and item.account != cmd.account)
+           or (role is not None and item.role != role) for item, (_, role) in zip(own, refs)):
         return "unknown_subscription"
     existing = state.items.get(cmd.subscription or "")
     if kind in _CREATES and existing is not None:
@@ -163,14 +177,24 @@ def customers_on(state: ProvisioningState, item_id: str) -> list[str]:
 
 def handle(state: ProvisioningState, cmd: Command) -> Accepted | Rejection:
     """Validate `cmd` against `state` and, when accepted, apply it (the only mutation)."""
-    reason = _rejection(state, cmd)
+    reason = rejection(state, cmd)
     if reason is not None:
         return Rejection(reason)
-    return Accepted(cmd, _apply(state, cmd))
+    return apply(state, cmd)
+
+
+def apply(state: ProvisioningState, cmd: Command) -> Accepted:
+    """Evolve `state` with a command `rejection` accepted; says what it decided."""
+    item = state.items.get(cmd.subscription or "")
+    was_billing = item is not None and item.start is not None
+    termination = _apply(state, cmd)
+    item = state.items.get(cmd.subscription or "")
+    started = cmd.type in ("brand_ready", "region_activated") and not was_billing and item.start is not None
+    return Accepted(cmd, termination, started)
 
 
 def _apply(state: ProvisioningState, cmd: Command) -> tuple[str, date] | None:
-    """Evolve `state` with an accepted command; returns the termination it decided, if any."""
+    """Evolve `state` with an accepted command; returns the reported termination, if any."""
     kind, at, items = cmd.type, cmd.at, state.items
     if kind in _CREATES and cmd.subscription not in items:
         items[cmd.subscription] = Item(cmd.subscription, cmd.account, cmd.part_number, _CREATES[kind], at,
@@ -187,11 +211,15 @@ def _apply(state: ProvisioningState, cmd: Command) -> tuple[str, date] | None:
         if item.start is None and item.brands:
             item.start = at  # the first time it is available to a brand
     elif kind == "customer_provisioned":
-        state.customers[cmd.customer] = Customer(cmd.customer, cmd.account, cmd.brand, tuple(cmd.regions))
+        old = state.customers.get(cmd.customer)  # a placement keeps the customer's creation
+        state.customers[cmd.customer] = Customer(cmd.customer, cmd.account, cmd.brand, tuple(cmd.regions),
+                                                 provisioned_at=old.provisioned_at if old else at)
     elif kind == "customer_removed":
         state.customers[cmd.customer].removed_at = at
     elif kind in ("feature_removed", "termination_requested"):
-        return _end(state, items[cmd.subscription], at, kind == "termination_requested")
+        item = items[cmd.subscription]
+        # a removal of a brand, region or pack is a termination request, reported as one
+        return _end(state, item, at, kind == "termination_requested" or item.role != "feature")
     return None
 
 
@@ -203,7 +231,7 @@ def _end(state: ProvisioningState, item: Item, at: datetime, requested: bool) ->
     start = pack_start_of(state, item) if item.role == "pack" else item.start
     if product.termination == "end_of_month" or start is None:
         item.termination_effective = termination_effective(start, at, product.minimum_term_months, tz)
-        return (item.id, item.termination_effective)
+        return (item.id, item.termination_effective) if requested else None
     item.end = at
     return (item.id, at.astimezone(tz).date()) if requested else None
 

@@ -140,26 +140,23 @@ async def _execute(conn: asyncpg.Connection, settings: Settings, cmd: domain.Com
             # nothing is billed from before its account existed (no back-billing of decades)
             raise Rejected("before_account_opened", f"{cmd.at.isoformat()} is before account {account_id} "
                                                     f"was opened ({account['opened_at'].isoformat()})")
-        state, before = await _load(conn, cmd, account)
-        result = domain.handle(state, cmd)
-        if isinstance(result, domain.Rejection):
-            raise Rejected(result.reason, _detail(result.reason, cmd))
-        _refuse_outside_domain(cmd, before, placement)
-        for c in state.customers.values():  # the domain's customers do not carry their creation
-            old = before["customers"].get(c.id)
-            c.provisioned_at = old.provisioned_at if old else cmd.at
-        events = _events(state, cmd, before, account_id)
+        state = await _load(conn, cmd, account)
+        reason = domain.rejection(state, cmd)
+        if reason is not None:
+            raise Rejected(reason, _detail(reason, cmd))
+        _refuse_outside_domain(cmd, state, placement)
+        events = _events(state, domain.apply(state, cmd), account_id)
         await store.save_subscriptions(conn, [_item_row(i) for i in state.items.values()])
         await store.save_customers(conn, [_customer_row(c) for c in state.customers.values()])
         await _publish(conn, settings, account_id, events, now, cause)
     return events
 
 
-def _refuse_outside_domain(cmd: domain.Command, before: dict, placement: bool | None) -> None:
-    """Rules the scenario domain leaves to the service: customer ids are created once, and no
-    change takes effect before what it changes started."""
+def _refuse_outside_domain(cmd: domain.Command, state: domain.ProvisioningState, placement: bool | None) -> None:
+    """Rules the scenario domain leaves to the service (checked on the state before the command):
+    customer ids are created once, and no change takes effect before what it changes started."""
     if cmd.type == "customer_provisioned":
-        existing = before["customers"].get(cmd.customer)
+        existing = state.customers.get(cmd.customer)
         if existing is not None and placement is False:
             raise Rejected("duplicate_customer", f"customer {cmd.customer} exists")
         if existing is None and placement is True:
@@ -168,7 +165,7 @@ def _refuse_outside_domain(cmd: domain.Command, before: dict, placement: bool | 
             raise Rejected("unknown_customer", f"customer {cmd.customer} is not {cmd.account}'s")
         if existing is not None and existing.removed_at is not None:
             raise Rejected("already_ended", f"customer {cmd.customer} was removed")
-    item = before["items"].get(cmd.subscription or "")
+    item = state.items.get(cmd.subscription or "")
     if cmd.type in ("feature_removed", "termination_requested") and item and cmd.at < item.created_at:
         raise Rejected("invalid_instant", f"{cmd.at.isoformat()} is before {item.id} started")
 
@@ -197,13 +194,12 @@ async def _load(conn: asyncpg.Connection, cmd: domain.Command, account: asyncpg.
         products=products,
         customers={r["customer_id"]: _customer(r) for r in customers},
         items={r["subscription_id"]: _item(r) for r in rows})
-    before = {"items": {k: _item(_item_row(v), fields=True) for k, v in state.items.items()},
-              "customers": {k: _customer(_customer_row(v), fields=True) for k, v in state.customers.items()}}
-    return state, before
+    return state
 
 
-def _events(state: domain.ProvisioningState, cmd: domain.Command, before: dict,
-            account_id: str) -> list[Contract]:
+def _events(state: domain.ProvisioningState, accepted: domain.Accepted, account_id: str) -> list[Contract]:
+    """The events of an accepted command, from what the domain decided."""
+    cmd, started = accepted.command, accepted.billing_started
     kind, at = cmd.type, cmd.at
     item = state.items.get(cmd.subscription or "")
     if kind == "feature_provisioned":
@@ -212,8 +208,6 @@ def _events(state: domain.ProvisioningState, cmd: domain.Command, before: dict,
     if kind == "partner_onboarded":
         return [PartnerOnboardedV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
                                    full_brand_id=item.full_brand, at=at)]
-    old = before["items"].get(cmd.subscription or "")
-    started = item is not None and item.start is not None and (old is None or old.start is None)
     if kind == "brand_ready":
         return [BrandReadyV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
                              cloud=cmd.cloud or "commercial", billing_started=started, at=at)]
@@ -243,19 +237,12 @@ async def _publish(conn, settings: Settings, key: str, events: list[Contract], n
 
 
 # ------------------------------------------------------------------ rows <-> domain objects
-def _item(r, fields: bool = False) -> domain.Item:
-    if fields:
-        r = dict(zip(_ITEM_COLUMNS, r))
+def _item(r) -> domain.Item:
     return domain.Item(r["subscription_id"], r["account_id"], r["part_number"], r["role"], r["started_at"],
                        quantity=r["quantity"], start=r["billing_start"], end=r["ended_at"],
                        termination_requested_at=r["termination_requested_at"],
                        termination_effective=r["termination_effective"], clouds=list(r["clouds"]),
                        brands=set(r["brand_ids"]), full_brand=r["full_brand_id"], customer=r["customer_id"])
-
-
-_ITEM_COLUMNS = ("subscription_id", "account_id", "part_number", "quantity", "customer_id", "started_at",
-                 "ended_at", "role", "billing_start", "termination_requested_at", "termination_effective",
-                 "clouds", "brand_ids", "full_brand_id")
 
 
 def _item_row(i: domain.Item) -> tuple:
@@ -264,18 +251,11 @@ def _item_row(i: domain.Item) -> tuple:
             i.full_brand)
 
 
-_CUSTOMER_COLUMNS = ("customer_id", "account_id", "brand_id", "region_ids", "provisioned_at", "removed_at")
-
-
-def _customer(r, fields: bool = False) -> domain.Customer:
-    if fields:
-        r = dict(zip(_CUSTOMER_COLUMNS, r))
-    c = domain.Customer(r["customer_id"], r["account_id"], r["brand_id"], tuple(r["region_ids"]),
-                        removed_at=r["removed_at"])
-    c.provisioned_at = r["provisioned_at"]
-    return c
+def _customer(r) -> domain.Customer:
+    return domain.Customer(r["customer_id"], r["account_id"], r["brand_id"], tuple(r["region_ids"]),
+                           removed_at=r["removed_at"], provisioned_at=r["provisioned_at"])
 
 
 def _customer_row(c: domain.Customer) -> tuple:
-    return (c.id, c.account, c.brand, list(c.regions), getattr(c, "provisioned_at", None), c.removed_at)
+    return (c.id, c.account, c.brand, list(c.regions), c.provisioned_at, c.removed_at)
 
