@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from services.invoicing.domain import Invoice, assemble_invoice
-from services.provisioning.domain import Command, ProductRule, ProvisioningState, Rejection, handle, pack_start_of
+from services.provisioning.commands import COMMANDS, Command
+from services.provisioning.domain import ProductRule, ProvisioningState, Rejection, handle, pack_start_of
 from services.rating.pricing import (
     EMPTY_LEDGER, Account, Catalog, PriceBook, Subscription, UsageRecord,
     as_month, billing_run, counts_known_at, metering_point,
@@ -23,12 +24,11 @@ def build_catalog(scenario: ScenarioModel) -> Catalog:
 
 
 def _command(event) -> Command:
-    fields = event.model_dump(exclude={"type", "at"})
-    for name in ("brands", "regions"):
-        if name in fields:
-            fields[name] = tuple(fields[name])
-    known = {k: v for k, v in fields.items() if k in Command.__dataclass_fields__}
-    return Command(type=event.type, at=event.at, **known)
+    """The typed provisioning command of a scenario event (its fields the command has)."""
+    cls = COMMANDS[event.type]
+    fields = {k: tuple(v) if isinstance(v, list) else v
+              for k, v in event.model_dump(exclude={"type"}).items() if k in cls.__dataclass_fields__}
+    return cls(**fields)
 
 
 def run_scenario(scenario: ScenarioModel) -> dict:

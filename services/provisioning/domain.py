@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from services.provisioning.commands import (
+    BrandReady, Command, Creates, CustomerProvisioned, CustomerRemoved, Ends, FeatureProvisioned,
+    PartnerOnboarded, RegionActivated, TerminationRequested,
+)
 from services.rating.pricing.packs import pack_start
 from services.rating.pricing.terms import termination_effective
 
@@ -29,29 +33,6 @@ class ProductRule:
     kind: str  # recurring | pack | usage
     termination: str = "immediate"  # immediate | end_of_month
     minimum_term_months: int = 0
-
-
-@dataclass(frozen=True)
-class Command:
-    """A provisioning command (one scenario or API event). Fields unused by a type stay empty.
-
-    type: partner_onboarded, brand_ready, region_activated, customer_provisioned,
-    customer_removed, feature_provisioned, feature_removed, termination_requested, user_count,
-    usage.
-    """
-
-    type: str
-    at: datetime
-    account: str | None = None
-    subscription: str | None = None
-    part_number: str | None = None
-    customer: str | None = None
-    quantity: int = 1
-    cloud: str | None = None
-    brand: str | None = None
-    brands: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-    full_brand: str | None = None
 
 
 @dataclass
@@ -116,56 +97,67 @@ class Accepted:
     billing_started: bool = False
 
 
-_PRODUCT_KIND = {"partner_onboarded": "pack", "brand_ready": "recurring", "region_activated": "recurring",
-                 "feature_provisioned": "recurring", "usage": "usage"}
-_CREATES = {"partner_onboarded": "pack", "brand_ready": "brand", "region_activated": "region",
-            "feature_provisioned": "feature"}
-
-
 # The role each referenced id must have: naming a feature (or anything else) where a brand or
 # region is expected is an unknown subscription, as is an id that does not exist.
 def _references(cmd: Command) -> list[tuple[str, str | None]]:
-    refs = [(ref, "brand") for ref in cmd.brands] + [(ref, "region") for ref in cmd.regions]
-    if cmd.brand:
-        refs.append((cmd.brand, "brand"))
-    if cmd.type in ("feature_removed", "termination_requested"):
-        refs.append((cmd.subscription, None))  # any role
-    return refs
+    match cmd:
+        case RegionActivated(brands=brands):
+            return [(ref, "brand") for ref in brands]
+        case CustomerProvisioned(brand=brand, regions=regions):
+            return ([(brand, "brand")] if brand else []) + [(ref, "region") for ref in regions]
+        case Ends(subscription=subscription):
+            return [(subscription, None)]  # any role
+    return []
+
+
+def named_ids(cmd: Command) -> set[str]:
+    """The subscription ids `cmd` names (what a store loads for it)."""
+    ids = {ref for ref, _ in _references(cmd)}
+    if isinstance(cmd, Creates):
+        ids.add(cmd.subscription)
+    if isinstance(cmd, PartnerOnboarded) and cmd.full_brand:
+        ids.add(cmd.full_brand)
+    return ids
+
+
+def _unknown_customer(state: ProvisioningState, cmd: Command) -> bool:
+    customer_id = cmd.customer if isinstance(cmd, (CustomerRemoved, FeatureProvisioned)) else None
+    if customer_id is None:
+        return False
+    customer = state.customers.get(customer_id)
+    if customer is None or (cmd.account is not None and customer.account != cmd.account):
+        return True
+    return isinstance(cmd, FeatureProvisioned) and customer.removed_at is not None
 
 
 def rejection(state: ProvisioningState, cmd: Command) -> str | None:
     """The first reason, in REASONS order, that refuses `cmd`; None when it is acceptable."""
-    kind = cmd.type
     if cmd.account is not None and cmd.account not in state.accounts:
         return "unknown_account"
-    if cmd.customer is not None and kind in ("customer_removed", "feature_provisioned"):
-        customer = state.customers.get(cmd.customer)
-        if customer is None or (cmd.account is not None and customer.account != cmd.account):
-            return "unknown_customer"
-        if kind == "feature_provisioned" and customer.removed_at is not None:
-            return "unknown_customer"
-    if kind in _PRODUCT_KIND:
-        product = state.products.get(cmd.part_number or "")
-        if product is None or product.kind != _PRODUCT_KIND[kind]:
+    if _unknown_customer(state, cmd):
+        return "unknown_customer"
+    kind = getattr(cmd, "product_kind", None)
+    if kind is not None:
+        product = state.products.get(cmd.part_number)
+        if product is None or product.kind != kind:
             return "unknown_product"
     refs = _references(cmd)
     own = [state.items.get(ref) for ref, _ in refs]
     if any(item is None or (cmd.account is not None and item.account != cmd.account)
            or (role is not None and item.role != role) for item, (_, role) in zip(own, refs)):
         return "unknown_subscription"
-    existing = state.items.get(cmd.subscription or "")
-    if kind in _CREATES and existing is not None:
-        extends = kind in ("brand_ready", "region_activated") and existing.role == _CREATES[kind] \
+    existing = state.items.get(cmd.subscription) if isinstance(cmd, (Creates, Ends)) else None
+    if isinstance(cmd, Creates) and existing is not None:
+        extends = isinstance(cmd, (BrandReady, RegionActivated)) and existing.role == cmd.role \
             and existing.account == cmd.account and existing.part_number == cmd.part_number
         if not extends:
             return "duplicate_subscription"
-    if kind == "customer_removed" and state.customers[cmd.customer].removed_at is not None:
+    if isinstance(cmd, CustomerRemoved) and state.customers[cmd.customer].removed_at is not None:
         return "already_ended"
-    if any(item.ended for item in own) or (kind in _CREATES and existing is not None and existing.ended):
+    if any(item.ended for item in own) or (isinstance(cmd, Creates) and existing is not None and existing.ended):
         return "already_ended"
-    if kind in ("feature_removed", "termination_requested") and existing.role in ("brand", "region"):
-        if customers_on(state, existing.id):
-            return "customers_provisioned"
+    if isinstance(cmd, Ends) and existing.role in ("brand", "region") and customers_on(state, existing.id):
+        return "customers_provisioned"
     return None
 
 
@@ -185,42 +177,42 @@ def handle(state: ProvisioningState, cmd: Command) -> Accepted | Rejection:
 
 def apply(state: ProvisioningState, cmd: Command) -> Accepted:
     """Evolve `state` with a command `rejection` accepted; says what it decided."""
-    item = state.items.get(cmd.subscription or "")
+    if isinstance(cmd, Creates):
+        return _create(state, cmd)
+    match cmd:
+        case CustomerProvisioned():
+            old = state.customers.get(cmd.customer)  # a placement keeps the customer's creation
+            state.customers[cmd.customer] = Customer(cmd.customer, cmd.account, cmd.brand, tuple(cmd.regions),
+                                                     provisioned_at=old.provisioned_at if old else cmd.at)
+        case CustomerRemoved():
+            state.customers[cmd.customer].removed_at = cmd.at
+        case Ends():
+            item = state.items[cmd.subscription]
+            # a removal of a brand, region or pack is a termination request, reported as one
+            requested = isinstance(cmd, TerminationRequested) or item.role != "feature"
+            return Accepted(cmd, _end(state, item, cmd.at, requested))
+    return Accepted(cmd)
+
+
+def _create(state: ProvisioningState, cmd: Creates) -> Accepted:
+    """Create the subscription, or extend a brand (a cloud) or a region (brands)."""
+    item = state.items.get(cmd.subscription)
     was_billing = item is not None and item.start is not None
-    termination = _apply(state, cmd)
-    item = state.items.get(cmd.subscription or "")
-    started = cmd.type in ("brand_ready", "region_activated") and not was_billing and item.start is not None
-    return Accepted(cmd, termination, started)
-
-
-def _apply(state: ProvisioningState, cmd: Command) -> tuple[str, date] | None:
-    """Evolve `state` with an accepted command; returns the reported termination, if any."""
-    kind, at, items = cmd.type, cmd.at, state.items
-    if kind in _CREATES and cmd.subscription not in items:
-        items[cmd.subscription] = Item(cmd.subscription, cmd.account, cmd.part_number, _CREATES[kind], at,
-                                       quantity=cmd.quantity, full_brand=cmd.full_brand, customer=cmd.customer,
-                                       start=at if kind == "feature_provisioned" else None)
-    if kind == "brand_ready":
-        item = items[cmd.subscription]
+    if item is None:
+        item = state.items[cmd.subscription] = Item(
+            cmd.subscription, cmd.account, cmd.part_number, cmd.role, cmd.at,
+            quantity=getattr(cmd, "quantity", 1), full_brand=getattr(cmd, "full_brand", None),
+            customer=getattr(cmd, "customer", None), start=cmd.at if isinstance(cmd, FeatureProvisioned) else None)
+    if isinstance(cmd, BrandReady):
         item.clouds.append(cmd.cloud or "commercial")
         if cmd.cloud == "commercial" and item.start is None:
-            item.start = at  # only the first commercial readiness starts billing
-    elif kind == "region_activated":
-        item = items[cmd.subscription]
+            item.start = cmd.at  # only the first commercial readiness starts billing
+    elif isinstance(cmd, RegionActivated):
         item.brands.update(cmd.brands)
         if item.start is None and item.brands:
-            item.start = at  # the first time it is available to a brand
-    elif kind == "customer_provisioned":
-        old = state.customers.get(cmd.customer)  # a placement keeps the customer's creation
-        state.customers[cmd.customer] = Customer(cmd.customer, cmd.account, cmd.brand, tuple(cmd.regions),
-                                                 provisioned_at=old.provisioned_at if old else at)
-    elif kind == "customer_removed":
-        state.customers[cmd.customer].removed_at = at
-    elif kind in ("feature_removed", "termination_requested"):
-        item = items[cmd.subscription]
-        # a removal of a brand, region or pack is a termination request, reported as one
-        return _end(state, item, at, kind == "termination_requested" or item.role != "feature")
-    return None
+            item.start = cmd.at  # the first time it is available to a brand
+    started = isinstance(cmd, (BrandReady, RegionActivated)) and not was_billing and item.start is not None
+    return Accepted(cmd, billing_started=started)
 
 
 def _end(state: ProvisioningState, item: Item, at: datetime, requested: bool) -> tuple[str, date] | None:

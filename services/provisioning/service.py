@@ -18,7 +18,7 @@ from contracts.provisioning import (
     RemoveCustomerV1, RemoveFeatureV1, RequestTerminationV1, TerminationScheduledV1,
 )
 from contracts.topics import PROVISIONING_EVENTS
-from services.provisioning import domain, store
+from services.provisioning import commands, domain, store
 from shared import outbox
 from shared.settings import Settings
 
@@ -83,58 +83,57 @@ async def publish_catalog(conn: asyncpg.Connection, settings: Settings, catalog:
 
 # ------------------------------------------------------------------ the domain's verbs
 async def provision_feature(conn, settings, cmd: ProvisionFeatureV1, now, cause=None) -> list[Contract]:
-    return await _execute(conn, settings, domain.Command(
-        "feature_provisioned", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
+    return await _execute(conn, settings, commands.FeatureProvisioned(
+        at=cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
         part_number=cmd.part_number, quantity=cmd.quantity, customer=cmd.customer_id), now, cause)
 
 
 async def remove_feature(conn, settings, cmd: RemoveFeatureV1, now, cause=None) -> list[Contract]:
-    return await _execute(conn, settings, domain.Command(
-        "feature_removed", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id),
-        now, cause)
+    return await _execute(conn, settings, commands.FeatureRemoved(
+        at=cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id), now, cause)
 
 
 async def request_termination(conn, settings, cmd: RequestTerminationV1, now, cause=None) -> list[Contract]:
-    return await _execute(conn, settings, domain.Command(
-        "termination_requested", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id),
-        now, cause)
+    return await _execute(conn, settings, commands.TerminationRequested(
+        at=cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id), now, cause)
 
 
 async def mark_brand_ready(conn, settings, cmd: MarkBrandReadyV1, now, cause=None) -> list[Contract]:
-    return await _execute(conn, settings, domain.Command(
-        "brand_ready", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
+    return await _execute(conn, settings, commands.BrandReady(
+        at=cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
         part_number=cmd.part_number, cloud=cmd.cloud), now, cause)
 
 
 async def activate_region(conn, settings, cmd: ActivateRegionV1, now, cause=None) -> list[Contract]:
-    return await _execute(conn, settings, domain.Command(
-        "region_activated", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
+    return await _execute(conn, settings, commands.RegionActivated(
+        at=cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
         part_number=cmd.part_number, brands=tuple(cmd.brand_ids)), now, cause)
 
 
 async def onboard_partner(conn, settings, cmd: OnboardPartnerV1, now, cause=None) -> list[Contract]:
-    return await _execute(conn, settings, domain.Command(
-        "partner_onboarded", cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
+    return await _execute(conn, settings, commands.PartnerOnboarded(
+        at=cmd.at or now, account=cmd.account_id, subscription=cmd.subscription_id,
         part_number=cmd.part_number, full_brand=cmd.full_brand_id), now, cause)
 
 
 async def provision_customer(conn, settings, cmd: ProvisionCustomerV1, now, cause=None,
                              placement: bool | None = False) -> list[Contract]:
     """Create a customer (placement False), place an existing one (True), or either (None)."""
-    return await _execute(conn, settings, domain.Command(
-        "customer_provisioned", cmd.at or now, account=cmd.account_id, customer=cmd.customer_id,
+    return await _execute(conn, settings, commands.CustomerProvisioned(
+        at=cmd.at or now, account=cmd.account_id, customer=cmd.customer_id,
         brand=cmd.brand_id, regions=tuple(cmd.region_ids)), now, cause, placement=placement)
 
 
 async def remove_customer(conn, settings, cmd: RemoveCustomerV1, now, cause=None) -> list[Contract]:
-    return await _execute(conn, settings, domain.Command(
-        "customer_removed", cmd.at or now, account=cmd.account_id, customer=cmd.customer_id), now, cause)
+    return await _execute(conn, settings, commands.CustomerRemoved(
+        at=cmd.at or now, account=cmd.account_id, customer=cmd.customer_id), now, cause)
 
 
-async def _execute(conn: asyncpg.Connection, settings: Settings, cmd: domain.Command, now: datetime,
+async def _execute(conn: asyncpg.Connection, settings: Settings, cmd: commands.Command, now: datetime,
                    cause: Envelope | None, placement: bool | None = False) -> list[Contract]:
     async with conn.transaction():
-        account_id = cmd.account or await store.account_of(conn, cmd.subscription, cmd.customer)
+        account_id = cmd.account or await store.account_of(conn, getattr(cmd, "subscription", None),
+                                                           getattr(cmd, "customer", None))
         account = await store.lock_account(conn, account_id) if account_id else None
         if account is not None and cmd.at < account["opened_at"]:
             # nothing is billed from before its account existed (no back-billing of decades)
@@ -152,10 +151,10 @@ async def _execute(conn: asyncpg.Connection, settings: Settings, cmd: domain.Com
     return events
 
 
-def _refuse_outside_domain(cmd: domain.Command, state: domain.ProvisioningState, placement: bool | None) -> None:
+def _refuse_outside_domain(cmd: commands.Command, state: domain.ProvisioningState, placement: bool | None) -> None:
     """Rules the scenario domain leaves to the service (checked on the state before the command):
     customer ids are created once, and no change takes effect before what it changes started."""
-    if cmd.type == "customer_provisioned":
+    if isinstance(cmd, commands.CustomerProvisioned):
         existing = state.customers.get(cmd.customer)
         if existing is not None and placement is False:
             raise Rejected("duplicate_customer", f"customer {cmd.customer} exists")
@@ -165,61 +164,66 @@ def _refuse_outside_domain(cmd: domain.Command, state: domain.ProvisioningState,
             raise Rejected("unknown_customer", f"customer {cmd.customer} is not {cmd.account}'s")
         if existing is not None and existing.removed_at is not None:
             raise Rejected("already_ended", f"customer {cmd.customer} was removed")
-    item = state.items.get(cmd.subscription or "")
-    if cmd.type in ("feature_removed", "termination_requested") and item and cmd.at < item.created_at:
-        raise Rejected("invalid_instant", f"{cmd.at.isoformat()} is before {item.id} started")
+    if isinstance(cmd, commands.Ends):
+        item = state.items.get(cmd.subscription)
+        if item and cmd.at < item.created_at:
+            raise Rejected("invalid_instant", f"{cmd.at.isoformat()} is before {item.id} started")
 
 
-def _detail(reason: str, cmd: domain.Command) -> str:
-    subject = {"unknown_account": cmd.account, "unknown_customer": cmd.customer,
-               "unknown_product": cmd.part_number}.get(reason) or cmd.subscription or cmd.customer
+def _detail(reason: str, cmd: commands.Command) -> str:
+    subscription, customer = getattr(cmd, "subscription", None), getattr(cmd, "customer", None)
+    subject = {"unknown_account": cmd.account, "unknown_customer": customer,
+               "unknown_product": getattr(cmd, "part_number", None)}.get(reason) or subscription or customer
     return f"{reason.replace('_', ' ')}: {subject}"
 
 
-async def _load(conn: asyncpg.Connection, cmd: domain.Command, account: asyncpg.Record | None):
+async def _load(conn: asyncpg.Connection, cmd: commands.Command,
+                account: asyncpg.Record | None) -> domain.ProvisioningState:
     """The part of the state `cmd` can see: its account, the catalogue, the subscriptions and
     customers it names, and the customers on a brand or region it ends."""
     products = {r["part_number"]: domain.ProductRule(r["part_number"], r["kind"], r["termination"],
                                                      r["minimum_term_months"])
                 for r in await store.products(conn)}
-    ids = {i for i in (cmd.subscription, cmd.brand, cmd.full_brand, *cmd.brands, *cmd.regions) if i}
+    ids = domain.named_ids(cmd)
     rows = await store.load_subscriptions(conn, ids)
     fulls = {r["full_brand_id"] for r in rows if r["full_brand_id"]} - ids
     rows += await store.load_subscriptions(conn, fulls) if fulls else []
-    customers = await store.load_customers(conn, [cmd.customer] if cmd.customer else [])
-    if cmd.type in ("feature_removed", "termination_requested") and cmd.subscription:
+    customer = getattr(cmd, "customer", None)
+    customers = await store.load_customers(conn, [customer] if customer else [])
+    if isinstance(cmd, commands.Ends):
         customers += await store.customers_on(conn, [cmd.subscription])
-    state = domain.ProvisioningState(
+    return domain.ProvisioningState(
         accounts={account["account_id"]: account["time_zone"]} if account else {},
         products=products,
         customers={r["customer_id"]: _customer(r) for r in customers},
         items={r["subscription_id"]: _item(r) for r in rows})
-    return state
 
 
 def _events(state: domain.ProvisioningState, accepted: domain.Accepted, account_id: str) -> list[Contract]:
     """The events of an accepted command, from what the domain decided."""
-    cmd, started = accepted.command, accepted.billing_started
-    kind, at = cmd.type, cmd.at
-    item = state.items.get(cmd.subscription or "")
-    if kind == "feature_provisioned":
-        return [FeatureProvisionedV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
-                                     quantity=item.quantity, customer_id=item.customer, at=at)]
-    if kind == "partner_onboarded":
-        return [PartnerOnboardedV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
-                                   full_brand_id=item.full_brand, at=at)]
-    if kind == "brand_ready":
-        return [BrandReadyV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
-                             cloud=cmd.cloud or "commercial", billing_started=started, at=at)]
-    if kind == "region_activated":
-        return [RegionActivatedV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
-                                  brand_ids=sorted(item.brands), billing_started=started, at=at)]
-    if kind == "customer_provisioned":
-        c = state.customers[cmd.customer]
-        return [CustomerProvisionedV1(account_id=account_id, customer_id=c.id, brand_id=c.brand,
-                                      region_ids=list(c.regions), at=at)]
-    if kind == "customer_removed":
-        return [CustomerRemovedV1(account_id=account_id, customer_id=cmd.customer, at=at)]
+    cmd, started, at = accepted.command, accepted.billing_started, accepted.command.at
+    match cmd:
+        case commands.CustomerProvisioned():
+            c = state.customers[cmd.customer]
+            return [CustomerProvisionedV1(account_id=account_id, customer_id=c.id, brand_id=c.brand,
+                                          region_ids=list(c.regions), at=at)]
+        case commands.CustomerRemoved():
+            return [CustomerRemovedV1(account_id=account_id, customer_id=cmd.customer, at=at)]
+    item = state.items[cmd.subscription]
+    match cmd:
+        case commands.FeatureProvisioned():
+            return [FeatureProvisionedV1(account_id=account_id, subscription_id=item.id,
+                                         part_number=item.part_number, quantity=item.quantity,
+                                         customer_id=item.customer, at=at)]
+        case commands.PartnerOnboarded():
+            return [PartnerOnboardedV1(account_id=account_id, subscription_id=item.id,
+                                       part_number=item.part_number, full_brand_id=item.full_brand, at=at)]
+        case commands.BrandReady():
+            return [BrandReadyV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
+                                 cloud=cmd.cloud or "commercial", billing_started=started, at=at)]
+        case commands.RegionActivated():
+            return [RegionActivatedV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
+                                      brand_ids=sorted(item.brands), billing_started=started, at=at)]
     if item.end is not None:  # removed (or terminated) at once
         return [FeatureRemovedV1(account_id=account_id, subscription_id=item.id, at=item.end)]
     tz = ZoneInfo(state.accounts[account_id])

@@ -264,3 +264,46 @@ async def test_a_body_over_the_limit_is_413_unread(api, db, namespace):
     r = await api.post("/v1/accounts", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["reason"] == "request_too_large"
     assert await db.fetchval(f"SELECT count(*) FROM {namespace}provisioning.accounts") == 0
+
+
+async def test_a_feature_named_as_a_brand_or_region_is_an_unknown_subscription(api, db, namespace):
+    """BILLING_RULES 3 as clarified: placements and regions name brands and regions, not features."""
+    await _setup(api)
+    r = await api.post("/v1/features", json={"account_id": "partner-a", "subscription_id": "f1",
+                                             "part_number": "XDM00001", "at": "2026-03-21T10:00:00Z"})
+    assert r.status_code == 201, r.text
+    before = await db.fetch(f"SELECT * FROM {namespace}provisioning.customers ORDER BY 1")
+    at = "2026-03-22T10:00:00Z"
+    for path, body in (
+            ("/v1/customers", {"account_id": "partner-a", "customer_id": "c2", "brand_id": "f1", "at": at}),
+            ("/v1/customers", {"account_id": "partner-a", "customer_id": "c2", "brand_id": "brand-1",
+                               "region_ids": ["f1"], "at": at}),
+            ("/v1/regions", {"account_id": "partner-a", "subscription_id": "r1", "part_number": "HCM-REGION",
+                             "brand_ids": ["f1"], "at": at})):
+        r = await api.post(path, json=body)
+        assert r.status_code == 404 and r.json()["reason"] == "unknown_subscription", (path, body, r.text)
+    r = await api.put("/v1/customers/c1/placement", json={"brand_id": "brand-1", "region_ids": ["brand-1"],
+                                                          "at": at})
+    assert r.status_code == 404 and r.json()["reason"] == "unknown_subscription", r.text
+    assert await db.fetch(f"SELECT * FROM {namespace}provisioning.customers ORDER BY 1") == before
+
+
+async def test_a_brand_whose_termination_was_accepted_takes_nothing_new(api, db, namespace):
+    """BILLING_RULES 3 as clarified: no new customer, cloud or region once its termination is accepted."""
+    await _setup(api)
+    r = await api.post("/v1/brands", json={"account_id": "partner-a", "subscription_id": "brand-2",
+                                           "part_number": "HCM-THEME-BRAND", "cloud": "commercial",
+                                           "at": "2026-03-15T10:00:00Z"})
+    assert r.status_code == 201, r.text
+    r = await api.post("/v1/subscriptions/brand-2/removal", json={"at": "2026-03-20T10:00:00Z"})
+    assert r.status_code == 201, r.text
+    assert r.json()["events"][0]["effective_date"] == "2026-04-01"  # a removal is its termination request
+    at = "2026-03-21T10:00:00Z"
+    for path, body in (
+            ("/v1/customers", {"account_id": "partner-a", "customer_id": "c2", "brand_id": "brand-2", "at": at}),
+            ("/v1/brands", {"account_id": "partner-a", "subscription_id": "brand-2",
+                            "part_number": "HCM-THEME-BRAND", "cloud": "government", "at": at}),
+            ("/v1/regions", {"account_id": "partner-a", "subscription_id": "r1", "part_number": "HCM-REGION",
+                             "brand_ids": ["brand-2"], "at": at})):
+        r = await api.post(path, json=body)
+        assert r.status_code == 409 and r.json()["reason"] == "already_ended", (path, body, r.text)

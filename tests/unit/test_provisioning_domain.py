@@ -6,9 +6,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from services.provisioning.domain import (
-    Accepted, Command, ProductRule, ProvisioningState, Rejection, handle,
+from services.provisioning.commands import (
+    COMMANDS, BrandReady, CustomerProvisioned, FeatureProvisioned, PartnerOnboarded, RegionActivated,
+    TerminationRequested,
 )
+from services.provisioning.domain import Accepted, ProvisioningState, ProductRule, Rejection, handle
 
 T0 = datetime(2026, 3, 15, 10, 0, tzinfo=timezone.utc)
 PRODUCTS = [ProductRule("USER", "recurring"), ProductRule("PACK", "pack"),
@@ -24,29 +26,29 @@ def _at(days: int) -> datetime:
 def _state() -> ProvisioningState:
     """One account with a ready Full Brand b1, a region r1 on it, a feature f1 and a pack p1."""
     state = ProvisioningState(accounts={"a": "UTC"}, products={p.part_number: p for p in PRODUCTS})
-    for cmd in (Command("brand_ready", _at(0), account="a", subscription="b1", part_number="FULL", cloud="commercial"),
-                Command("region_activated", _at(0), account="a", subscription="r1", part_number="REGION",
+    for cmd in (BrandReady(at=_at(0), account="a", subscription="b1", part_number="FULL", cloud="commercial"),
+                RegionActivated(at=_at(0), account="a", subscription="r1", part_number="REGION",
                         brands=("b1",)),
-                Command("feature_provisioned", _at(0), account="a", subscription="f1", part_number="USER"),
-                Command("partner_onboarded", _at(0), account="a", subscription="p1", part_number="PACK"),
-                Command("partner_onboarded", _at(0), account="a", subscription="p2", part_number="PACK-EOM")):
+                FeatureProvisioned(at=_at(0), account="a", subscription="f1", part_number="USER"),
+                PartnerOnboarded(at=_at(0), account="a", subscription="p1", part_number="PACK"),
+                PartnerOnboarded(at=_at(0), account="a", subscription="p2", part_number="PACK-EOM")):
         assert isinstance(handle(state, cmd), Accepted)
     return state
 
 
 def _terminate(state: ProvisioningState, subscription: str, days: int = 10) -> None:
-    cmd = Command("termination_requested", _at(days), account="a", subscription=subscription)
+    cmd = TerminationRequested(at=_at(days), account="a", subscription=subscription)
     assert isinstance(handle(state, cmd), Accepted)
 
 
 # A brand or region whose termination was accepted takes no new customers, clouds, regions or brands.
 ALREADY_ENDED = [
-    ("b1", Command("customer_provisioned", _at(20), account="a", customer="c9", brand="b1")),
-    ("r1", Command("customer_provisioned", _at(20), account="a", customer="c9", regions=("r1",))),
-    ("b1", Command("brand_ready", _at(20), account="a", subscription="b1", part_number="FULL", cloud="gov")),
-    ("b1", Command("region_activated", _at(20), account="a", subscription="r2", part_number="REGION",
+    ("b1", CustomerProvisioned(at=_at(20), account="a", customer="c9", brand="b1")),
+    ("r1", CustomerProvisioned(at=_at(20), account="a", customer="c9", regions=("r1",))),
+    ("b1", BrandReady(at=_at(20), account="a", subscription="b1", part_number="FULL", cloud="gov")),
+    ("b1", RegionActivated(at=_at(20), account="a", subscription="r2", part_number="REGION",
                    brands=("b1",))),
-    ("r1", Command("region_activated", _at(20), account="a", subscription="r1", part_number="REGION",
+    ("r1", RegionActivated(at=_at(20), account="a", subscription="r1", part_number="REGION",
                    brands=("b1",))),
 ]
 
@@ -61,12 +63,12 @@ def test_a_terminated_brand_or_region_takes_nothing_new(ended, cmd):
 
 # Naming a feature (or a pack) where a brand or region is expected is an unknown subscription.
 WRONG_ROLE = [
-    Command("region_activated", _at(1), account="a", subscription="r2", part_number="REGION", brands=("f1",)),
-    Command("region_activated", _at(1), account="a", subscription="r2", part_number="REGION", brands=("r1",)),
-    Command("customer_provisioned", _at(1), account="a", customer="c9", brand="f1"),
-    Command("customer_provisioned", _at(1), account="a", customer="c9", brand="r1"),
-    Command("customer_provisioned", _at(1), account="a", customer="c9", regions=("f1",)),
-    Command("customer_provisioned", _at(1), account="a", customer="c9", brand="b1", regions=("p1",)),
+    RegionActivated(at=_at(1), account="a", subscription="r2", part_number="REGION", brands=("f1",)),
+    RegionActivated(at=_at(1), account="a", subscription="r2", part_number="REGION", brands=("r1",)),
+    CustomerProvisioned(at=_at(1), account="a", customer="c9", brand="f1"),
+    CustomerProvisioned(at=_at(1), account="a", customer="c9", brand="r1"),
+    CustomerProvisioned(at=_at(1), account="a", customer="c9", regions=("f1",)),
+    CustomerProvisioned(at=_at(1), account="a", customer="c9", brand="b1", regions=("p1",)),
 ]
 
 
@@ -93,7 +95,7 @@ def test_terminations_reported_and_their_effective_dates(kind, subscription, eff
     state = _state()
     if subscription == "b1":  # the region on it ends first, or the brand could not
         _terminate(state, "r1")
-    outcome = handle(state, Command(kind, _at(10), account="a", subscription=subscription))
+    outcome = handle(state, COMMANDS[kind](at=_at(10), account="a", subscription=subscription))
     assert isinstance(outcome, Accepted)
     assert outcome.termination == ((subscription, effective) if effective else None)
 
@@ -107,11 +109,11 @@ def test_packs_end_by_their_products_termination_kind():
 
 
 BILLING_STARTED = [
-    (Command("brand_ready", _at(1), account="a", subscription="b2", part_number="THEME", cloud="gov"), False),
-    (Command("brand_ready", _at(1), account="a", subscription="b2", part_number="THEME", cloud="commercial"), True),
-    (Command("brand_ready", _at(1), account="a", subscription="b1", part_number="FULL", cloud="gov"), False),
-    (Command("region_activated", _at(1), account="a", subscription="r2", part_number="REGION"), False),
-    (Command("region_activated", _at(1), account="a", subscription="r2", part_number="REGION",
+    (BrandReady(at=_at(1), account="a", subscription="b2", part_number="THEME", cloud="gov"), False),
+    (BrandReady(at=_at(1), account="a", subscription="b2", part_number="THEME", cloud="commercial"), True),
+    (BrandReady(at=_at(1), account="a", subscription="b1", part_number="FULL", cloud="gov"), False),
+    (RegionActivated(at=_at(1), account="a", subscription="r2", part_number="REGION"), False),
+    (RegionActivated(at=_at(1), account="a", subscription="r2", part_number="REGION",
              brands=("b1",)), True),
 ]
 
@@ -124,6 +126,6 @@ def test_the_domain_says_when_a_command_started_billing(cmd, started):
 
 def test_a_placement_keeps_the_customers_creation():
     state = _state()
-    handle(state, Command("customer_provisioned", _at(1), account="a", customer="c1", brand="b1"))
-    handle(state, Command("customer_provisioned", _at(5), account="a", customer="c1", regions=("r1",)))
+    handle(state, CustomerProvisioned(at=_at(1), account="a", customer="c1", brand="b1"))
+    handle(state, CustomerProvisioned(at=_at(5), account="a", customer="c1", regions=("r1",)))
     assert state.customers["c1"].provisioned_at == _at(1) and state.customers["c1"].regions == ("r1",)
