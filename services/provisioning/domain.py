@@ -1,4 +1,4 @@
-"""Pure provisioning rules: validate commands in the reasons' order and evolve in-memory state."""
+"""Pure provisioning rules: validate typed commands in the reasons' order, evolve in-memory state."""
 
 from __future__ import annotations
 
@@ -199,10 +199,12 @@ def _create(state: ProvisioningState, cmd: Creates) -> Accepted:
     item = state.items.get(cmd.subscription)
     was_billing = item is not None and item.start is not None
     if item is None:
-        item = state.items[cmd.subscription] = Item(
-            cmd.subscription, cmd.account, cmd.part_number, cmd.role, cmd.at,
-            quantity=getattr(cmd, "quantity", 1), full_brand=getattr(cmd, "full_brand", None),
-            customer=getattr(cmd, "customer", None), start=cmd.at if isinstance(cmd, FeatureProvisioned) else None)
+        item = state.items[cmd.subscription] = Item(cmd.subscription, cmd.account, cmd.part_number,
+                                                    cmd.role, cmd.at)
+        if isinstance(cmd, FeatureProvisioned):  # billed from its provisioning
+            item.quantity, item.customer, item.start = cmd.quantity, cmd.customer, cmd.at
+        elif isinstance(cmd, PartnerOnboarded):
+            item.full_brand = cmd.full_brand
     if isinstance(cmd, BrandReady):
         item.clouds.append(cmd.cloud or "commercial")
         if cmd.cloud == "commercial" and item.start is None:
