@@ -56,13 +56,13 @@ def billing_run(
     target = month if type(month) is tuple else as_month(month)
     tz_name = account.time_zone
     mp = metering_point_utc(target, tz_name)
-    m_first, m_next, m_days = month_info(target)
+    m_info = month_info(target)
+    m_first, m_next, _ = m_info
     products = catalog.products
     done_map = ledger.billed_through
     account_id = account.id
     lines: list[ChargeLine] = []
     through: dict[str, date] = {}
-    in_advance: dict[tuple[str, int], tuple] = {}  # (part, quantity) -> (price, amount), for this run
     counts: UserCounts | None = None  # built on the first pack only
     for sub in subscriptions:
         if sub.start >= mp:
@@ -74,7 +74,7 @@ def billing_run(
             if done >= m_next:
                 continue  # already billed through the target month
             if done == m_first and product.kind == "recurring":  # the common case: M in advance
-                lines.append(_in_advance_line(account_id, sub, product, target, catalog, price_book, in_advance))
+                lines.append(_in_advance_line(account_id, sub, product, m_info, catalog, price_book))
                 through[sub.id] = m_next
                 continue
         if product.kind == "pack" and counts is None:
@@ -94,21 +94,15 @@ def billing_run(
                                     "lines": tuple(lines), "ledger_update": update})
 
 
-def _in_advance_line(account_id: str, sub: Subscription, product: Product, target: Month, catalog: Catalog,
-                     price_book: PriceBook | None, priced: dict[tuple[str, int], tuple]) -> ChargeLine:
-    """A recurring item's whole target month in advance, billed through its 1st. Most items of a
-    run are this line with a few (part, quantity) shapes, so each shape is priced once per run
-    (`priced`): `billing bench rating` measures this path."""
-    key = (sub.part_number, sub.quantity)
-    shape = priced.get(key)
-    if shape is None:
-        m_first, m_next, m_days = month_info(target)
-        p = catalog.price(sub.part_number, m_first, price_book)
-        shape = priced[key] = (m_first, m_next, m_days, p.unit_price, p.version,
-                               round_money(p.unit_price * sub.quantity, catalog.minor_units), product.name or "")
-    first, nxt, days, unit_price, version, amount, name = shape
-    return make_line(account_id, sub.id, sub.part_number, first, nxt, sub.quantity, unit_price, version, amount,
-                     days, days, "in_advance", False, "", name, sub.customer)
+def _in_advance_line(account_id: str, sub: Subscription, product: Product, month: tuple[date, date, int],
+                     catalog: Catalog, price_book: PriceBook | None) -> ChargeLine:
+    """A recurring item billed through the target month's 1st: that whole month in advance
+    (`month` is its first day, next month's first day and its length). Most lines of a run."""
+    first, nxt, days = month
+    p = catalog.price(sub.part_number, first, price_book)
+    return make_line(account_id, sub.id, sub.part_number, first, nxt, sub.quantity, p.unit_price, p.version,
+                     round_money(p.unit_price * sub.quantity, catalog.minor_units), days, days, "in_advance",
+                     False, "", product.name or "", sub.customer)
 
 
 def _item_pieces(account_id: str, sub: Subscription, product: Product, target: Month, mp: datetime,
@@ -131,8 +125,10 @@ def _item_pieces(account_id: str, sub: Subscription, product: Product, target: M
         _, _, md = month_info(piece_month)
         days = (b - a).days
         p = catalog.price(sub.part_number, a, price_book)
-        qty = _pack_quantity(sub, product, counts, piece_month, a, start_day, tz_name) if product.kind == "pack" \
-            else sub.quantity
+        if product.kind == "pack":
+            qty = _pack_quantity(sub, product, counts, piece_month, a, start_day, tz_name)
+        else:
+            qty = sub.quantity
         if days == md:
             amount = round_money(p.unit_price * qty, catalog.minor_units)
         else:
