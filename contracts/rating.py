@@ -45,6 +45,7 @@ class ChargeLineV1(Contract):
     rule: str = ""
     late: bool = False
     explanation: str = ""
+    customer_id: Id | None = None  # the reseller's customer a feature is for; None for the account's own
 
     model_config = Contract.model_config | {"populate_by_name": True, "serialize_by_alias": True}
 

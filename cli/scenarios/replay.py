@@ -273,7 +273,9 @@ class Replay:
                         "unit_price": line.get("unit_price"), "price_version": (line.get("price_version") or "").replace(s.ns, ""),
                         "days": line.get("days"), "month_days": line.get("month_days"), "rule": line.get("rule"),
                         "late": line.get("late", False),
-                        "explanation": (line.get("explanation") or "").replace(s.ns, "")})
+                        "explanation": (line.get("explanation") or "").replace(s.ns, ""),
+                        "product_name": line.get("product_name", ""),
+                        "customer": s.strip(line.get("customer_id"))})
             lines.append(out)
         return {"account": account, "month": inv["month"], "currency": inv["currency"],
                 "invoice_number": inv["invoice_number"], "issue_date": inv["issue_date"],

@@ -83,7 +83,8 @@ def _run_account(state, catalog, account: AccountModel, month, counts, usage, le
         subscriptions.append(Subscription(
             item.id, item.account, item.part_number, start, item.quantity,
             end=item.end if item.end is not None and item.end < mp else None,
-            termination_effective=item.termination_effective if requested is not None and requested < mp else None))
+            termination_effective=item.termination_effective if requested is not None and requested < mp else None,
+            customer=item.customer))
     book = account.price_book
     result = billing_run(month, Account(account.id, account.time_zone, catalog.currency), catalog, subscriptions,
                          counts_known_at(counts, mp, lambda c: c[0]), usage, ledger,
@@ -108,7 +109,8 @@ def invoice_json(invoice: Invoice) -> dict:
             "quantity": _number(line.quantity), "amount": str(line.amount),
             "unit_price": None if line.unit_price is None else str(line.unit_price),
             "price_version": line.price_version, "days": line.days, "month_days": line.month_days,
-            "rule": line.rule, "late": line.late, "explanation": line.explanation})
+            "rule": line.rule, "late": line.late, "explanation": line.explanation,
+            "product_name": line.product_name, "customer": line.customer})
         lines.append(out)
     year, month = invoice.month
     return {"account": invoice.account, "month": f"{year:04d}-{month:02d}", "currency": invoice.currency,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -110,10 +110,13 @@ async def run_status(run_id: Id, request: Request, caller: Caller = PARTNER):
 
 
 @router.get("/invoices/{number}")
-async def show_invoice(number: Id, request: Request, caller: Caller = PARTNER):
+async def show_invoice(number: Id, request: Request, caller: Caller = PARTNER,
+                       group_by: Annotated[Literal["customer"] | None, Query()] = None):
+    """An invoice with its lines. `group_by=customer` adds `customers`: one group per reseller's
+    customer (`customer_id`, `total`, `lines`; the account's own lines first, `customer_id` null)."""
     async with _rt(request).pool.acquire() as conn:
         await _check_invoice(conn, caller, number)
-        return await queries.invoice(conn, number)
+        return await queries.invoice(conn, number, group_by)
 
 
 @router.get("/invoices/{number}/lines.csv", responses=CSV)

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.invoicing import domain, quarantine, store
+from services.invoicing import customers, domain, quarantine, store
 from services.invoicing.payments import NotFound
 
 LINE_COLUMNS = ("part_number", "product_name", "subscription_id", "from", "to", "quantity", "unit_price",
-                "price_version", "days", "month_days", "amount", "rule", "late", "explanation")
+                "price_version", "days", "month_days", "amount", "rule", "late", "explanation", "customer_id")
 USAGE_COLUMNS = ("record_id", "part_number", "quantity", "used_at", "received_at")
 
 
@@ -34,11 +34,15 @@ def _invoice(row: asyncpg.Record, with_lines: bool = False) -> dict:
     return out
 
 
-async def invoice(conn: asyncpg.Connection, number: str) -> dict:
+async def invoice(conn: asyncpg.Connection, number: str, group_by: str | None = None) -> dict:
+    """An invoice with its lines, payments and surcharges; `group_by="customer"` adds `customers`
+    (see customers.by_customer) for a reseller billing its own customers."""
     row = await conn.fetchrow(store.GET_INVOICE, number)
     if row is None:
         raise NotFound("unknown_invoice", f"no invoice {number}")
     out = _invoice(row, with_lines=True)
+    if group_by == "customer":
+        out["customers"] = customers.by_customer(out["lines"])
     out["payments"] = [{"payment_id": p["payment_id"], "amount": _money(p["amount"]), "method": p["method"],
                         "paid_at": p["paid_at"].isoformat()}
                        for p in await conn.fetch(store.INVOICE_PAYMENTS, number)]

@@ -101,7 +101,8 @@ def _subscriptions(rows: list[Mapping], mp: datetime) -> list[Subscription]:
         requested = r["termination_requested_at"]
         out.append(Subscription(r["subscription_id"], r["account_id"], r["part_number"], start,
                                 r["quantity"], r["ended_at"],
-                                r["termination_effective"] if requested is not None and requested < mp else None))
+                                r["termination_effective"] if requested is not None and requested < mp else None,
+                                r["customer_id"]))
     return out
 
 

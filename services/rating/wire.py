@@ -36,8 +36,10 @@ def line_json(line) -> dict:
     usage = line.subscription is None
     template, before, after = _shape(line.part_number, line.rule, line.from_date, line.to_date, quantity,
                                      unit_price, line.price_version, amount, line.days, line.month_days,
-                                     line.late, line.note, usage)
+                                     line.late, line.note, usage, line.product_name)
     out = template.copy()
+    if line.customer is not None:
+        out["customer_id"] = line.customer
     if not usage:
         out["subscription_id"] = line.subscription
         out["explanation"] = before + line.subscription + after
@@ -46,15 +48,15 @@ def line_json(line) -> dict:
 
 @lru_cache(maxsize=65536)
 def _shape(part_number, rule, from_date, to_date, quantity, unit_price, price_version, amount, days, month_days,
-           late, note, usage) -> tuple[dict, str, str]:
+           late, note, usage, product_name) -> tuple[dict, str, str]:
     """A line shape's wire dict (no subscription) and its explanation around the subscription id;
     numbers come as their text (12 and 12.00 are different shapes)."""
     before, after = explanation_around(part_number, rule, from_date, to_date, quantity, str(unit_price),
                                        price_version, amount, days, month_days, note, usage)
-    return ({"subscription_id": None, "part_number": part_number, "product_name": "", "from": _iso(from_date),
+    return ({"subscription_id": None, "part_number": part_number, "product_name": product_name, "from": _iso(from_date),
              "to": _iso(to_date), "quantity": quantity, "unit_price": unit_price, "price_version": price_version,
              "amount": amount, "days": days, "month_days": month_days, "rule": rule, "late": late,
-             "explanation": before}, before, after)
+             "explanation": before, "customer_id": None}, before, after)
 
 
 def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
@@ -78,7 +80,7 @@ def charges_envelope_checked(run_id: str, month: str, r: AccountRating, producer
         subscription_id=x.subscription, part_number=x.part_number, from_date=x.from_date,
         to_date=x.to_date, quantity=x.quantity, unit_price=x.unit_price, price_version=x.price_version,
         amount=x.amount, days=x.days, month_days=x.month_days, rule=x.rule, late=x.late,
-        explanation=x.explanation) for x in res.lines]
+        explanation=x.explanation, product_name=x.product_name, customer_id=x.customer) for x in res.lines]
     return wrap(AccountChargesRatedV1(
         run_id=run_id, month=month, account_id=r.account_id, currency=r.currency, settlement=r.settlement,
         payment_terms_days=r.payment_terms_days, time_zone=r.time_zone, lines=lines, total=res.total),

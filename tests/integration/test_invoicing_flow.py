@@ -187,3 +187,29 @@ async def test_a_run_as_of_the_future_only_for_preview_accounts(invoicing, db):
     assert await _count(db, f"SELECT count(*) FROM {invoicing.schema}.runs") == 0
     allowed = await invoicing.http.post("/v1/runs", json={**future, "account_ids": ["preview1"]})
     assert allowed.status_code == 202, allowed.text
+
+
+async def test_lines_say_what_and_for_whom_and_group_by_customer(invoicing, db):
+    await invoicing.publish("provisioning.events", [opened("r1")])
+    await eventually(lambda: _count(db, f"SELECT count(*) = 1 FROM {invoicing.schema}.accounts"), what="account")
+    lines = [line("10.00").model_copy(update={"customer_id": "c-7", "product_name": "Call recording"}),
+             line("2.50"), line("4.00").model_copy(update={"customer_id": "c-7"})]
+    await invoicing.publish("rating.charges", [wrap(AccountChargesRatedV1(
+        run_id="run-c", month="2026-05", account_id="r1", currency="USD", settlement="invoice",
+        payment_terms_days=30, lines=lines, total=Decimal("16.50")), key="r1", producer="rating", occurred_at=T0)])
+    await invoicing.publish("rating.charges", [summary("run-c", 1, {"USD": "16.50"})])
+    await eventually(lambda: _run_status(invoicing, "run-c", "reconciled"), what="run reconciled")
+    number = await db.fetchval(f"SELECT invoice_number FROM {invoicing.schema}.invoices WHERE account_id = 'r1'")
+
+    issued = (await invoicing.events(1, {"invoicing.invoice.issued"}))[0]["payload"]["lines"]
+    assert [(x["product_name"], x.get("customer_id")) for x in issued] == [
+        ("Call recording", "c-7"), ("Feature", None), ("Feature", "c-7")]
+    shown = (await invoicing.http.get(f"/v1/invoices/{number}")).json()
+    assert "customers" not in shown and shown["lines"][0]["customer_id"] == "c-7"
+    grouped = (await invoicing.http.get(f"/v1/invoices/{number}", params={"group_by": "customer"})).json()
+    assert [(g["customer_id"], g["total"], len(g["lines"])) for g in grouped["customers"]] == [
+        (None, "2.50", 1), ("c-7", "14.00", 2)]
+    assert (await invoicing.http.get(f"/v1/invoices/{number}", params={"group_by": "x"})).status_code == 422
+    rows = (await invoicing.http.get(f"/v1/invoices/{number}/lines.csv")).text.splitlines()
+    assert rows[0].endswith(",customer_id") and rows[1].startswith("P001,Call recording,")
+    assert rows[1].endswith(",c-7") and rows[2].endswith(",")

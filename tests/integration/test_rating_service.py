@@ -58,7 +58,7 @@ async def test_run_rates_every_account_once(rating, infra, namespace, db):
         env(AccountOpenedV1(account_id="pre", mode="prepaid", at=at("2026-01-01T00:00:00Z")), "pre"),
         env(AccountOpenedV1(account_id="ny", time_zone="America/New_York", at=at("2026-01-01T00:00:00Z")), "ny"),
         env(FeatureProvisionedV1(account_id="acme", subscription_id="s1", part_number="XDM00001", quantity=1,
-                                 at=at("2026-03-15T09:30:00Z")), "acme"),
+                                 customer_id="c1", at=at("2026-03-15T09:30:00Z")), "acme"),
         env(FeatureProvisionedV1(account_id="pre", subscription_id="p1", part_number="XDM00020", quantity=2,
                                  at=at("2026-03-01T00:00:00Z")), "pre"),
         env(FeatureProvisionedV1(account_id="acme", subscription_id="s2", part_number="XDM00001", quantity=1,
@@ -99,6 +99,9 @@ async def test_run_rates_every_account_once(rating, infra, namespace, db):
         ("XDM00001", "2026-04-01", "2026-05-01", "12.00"),
     ]
     assert acme["total"] == "20.08"
+    # what and for whom: the catalogue's name; s1 was provisioned for the reseller's customer c1
+    assert sorted((l["product_name"], l.get("customer_id")) for l in acme["lines"]) == [
+        ("Insights User", "c1"), ("Insights User", "c1"), ("Outbound fax page", None)]
     assert all(l["explanation"] for l in acme["lines"])
     [summary] = by_type["rating.run.rated"]
     assert summary["accounts"] == 3 and summary["invoice_accounts"] == 2 and summary["prepaid_accounts"] == 1

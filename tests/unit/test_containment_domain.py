@@ -22,7 +22,8 @@ def _account(aid: str, tz: str = "UTC", currency: str = "USD") -> dict:
 def _sub(aid: str, started_at) -> dict:
     return {"subscription_id": f"{aid}-s", "account_id": aid, "part_number": "XDM00001", "quantity": 1,
             "started_at": started_at, "ended_at": None, "kind": "feature", "full_brand_id": None,
-            "termination_requested_at": None, "termination_effective": None, "billed_through": None}
+            "termination_requested_at": None, "termination_effective": None, "billed_through": None,
+            "customer_id": None}
 
 
 @pytest.mark.parametrize("bad, reason", [

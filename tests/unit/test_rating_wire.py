@@ -19,11 +19,12 @@ UTC = timezone.utc
 
 def _rating() -> AccountRating:
     catalog = Catalog.of("USD", [
-        Product("FEAT", "recurring", Decimal("12.00"), minimum_days=30),
-        Product("FAX", "usage", Decimal("0.04"), tiers=(Tier(Decimal(1000), Decimal("0.04")),
+        Product("FEAT", "recurring", Decimal("12.00"), minimum_days=30, name="Feature"),
+        Product("FAX", "usage", Decimal("0.04"), name="Fax pages", tiers=(Tier(Decimal(1000), Decimal("0.04")),
                                                         Tier(None, Decimal("0.02"))), tier_mode="graduated"),
     ])
-    subs = [Subscription("s1", "acme", "FEAT", datetime(2026, 3, 15, 9, tzinfo=UTC), 3)]
+    subs = [Subscription("s1", "acme", "FEAT", datetime(2026, 3, 15, 9, tzinfo=UTC), 3),
+            Subscription("s2", "acme", "FEAT", datetime(2026, 3, 15, 9, tzinfo=UTC), 1, customer="cust-1")]
     usage = [UsageRecord("u1", "FAX", Decimal(1500), datetime(2026, 3, 20, tzinfo=UTC),
                          datetime(2026, 3, 20, tzinfo=UTC))]
     result = billing_run((2026, 4), Account("acme", "Europe/Berlin"), catalog, subs, (), usage)
@@ -38,3 +39,10 @@ def test_fast_envelope_equals_the_validated_one():
     assert fast_wire.model_dump(exclude={"event_id"}) == checked_wire.model_dump(exclude={"event_id"})
     assert parse(fast_wire) == parse(checked_wire)
     assert any(line["unit_price"] is None for line in fast_wire.payload["lines"])  # tiered usage
+
+
+def test_lines_carry_the_product_name_and_the_customer():
+    now = datetime(2026, 4, 1, 6, tzinfo=UTC)
+    lines = Envelope.decode(charges_envelope("run-1", "2026-04", _rating(), "rating", now, None).encode()).payload["lines"]
+    assert {(x["part_number"], x["product_name"]) for x in lines} == {("FEAT", "Feature"), ("FAX", "Fax pages")}
+    assert {x["subscription_id"]: x["customer_id"] for x in lines} == {"s1": None, "s2": "cust-1", None: None}

@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 from .calendar import (
     Month, as_month, day_of, metering_point, metering_point_utc, month_info, month_pieces, next_month, zone,
 )
-from .catalog import Catalog, PriceBook
+from .catalog import Catalog, PriceBook, Product
 from .ledger import EMPTY_LEDGER, BilledLedger, LedgerUpdate
 from .lines import ChargeLine, RunResult, build_frozen, make_line
 from .packs import UserCounts, packs_for
@@ -55,78 +55,35 @@ def billing_run(
     """
     target = month if type(month) is tuple else as_month(month)
     tz_name = account.time_zone
-    tz = zone(tz_name)
     mp = metering_point_utc(target, tz_name)
-    m_first, m_next, m_days = month_info(target)
-    minor = catalog.minor_units
+    m_info = month_info(target)
+    m_first, m_next, _ = m_info
     products = catalog.products
-    price = catalog.price
     done_map = ledger.billed_through
     account_id = account.id
     lines: list[ChargeLine] = []
     through: dict[str, date] = {}
-    counts: UserCounts | None = None
-    in_advance: dict[tuple[str, int], tuple] = {}  # (part, quantity) -> (price, amount), for this run
+    counts: UserCounts | None = None  # built on the first pack only
     for sub in subscriptions:
         if sub.start >= mp:
             continue
         product = products[sub.part_number]
-        kind = product.kind
-        end = sub.end if sub.end is not None and sub.end < mp else None
         done = done_map.get(sub.id)
-        if end is None and sub.termination_effective is None:
-            if done is not None and done >= m_first:
-                if done >= m_next:
-                    continue
-                if done == m_first and kind == "recurring":  # the common case: M in advance
-                    key = (sub.part_number, sub.quantity)
-                    priced = in_advance.get(key)
-                    if priced is None:
-                        p = price(sub.part_number, m_first, price_book)
-                        priced = in_advance[key] = (p, round_money(p.unit_price * sub.quantity, minor))
-                    p = priced[0]
-                    lines.append(make_line(
-                        account_id, sub.id, sub.part_number, m_first, m_next, sub.quantity, p.unit_price,
-                        p.version, priced[1], m_days, m_days, "in_advance"))
-                    through[sub.id] = m_next
-                    continue
-            start_day = day_of(sub.start, tz)
-            stop, held_to = m_next, None
-        else:
-            start_day = day_of(sub.start, tz)
-            if sub.termination_effective is not None:
-                stop = held_to = max(start_day, sub.termination_effective)
-            else:
-                _, stop, held_to = billable_interval(start_day, day_of(end, tz), product.minimum_days)
-        begin = start_day if done is None or done < start_day else done
-        for piece_month, a, b in month_pieces(begin, stop, target):
-            first, nxt, md = month_info(piece_month)
-            days = (b - a).days
-            p = price(sub.part_number, a, price_book)
-            if kind == "pack":
-                if counts is None:
-                    counts = UserCounts(list(user_counts))
-                when = sub.start if a == start_day else metering_point(piece_month, tz_name)
-                qty = packs_for(counts.at(when), product.pack_size, product.minimum_packs)
-            else:
-                qty = sub.quantity
-            if days == md:
-                amount = round_money(p.unit_price * qty, minor)
-            else:
-                amount = round_ratio(p.unit_price * qty * days, md, minor)
-            if held_to is not None and b > held_to:
-                rule = "minimum_licence"
-            elif kind == "pack":
-                rule = "pack"
-            elif piece_month == target:
-                rule = "in_advance"
-            else:
-                rule = "arrears" if days == md else "pro_rata_arrears"
-            lines.append(make_line(account_id, sub.id, sub.part_number, a, b, qty, p.unit_price,
-                                    p.version, amount, days, md, rule))
-            through[sub.id] = b
+        if (sub.end is None or sub.end >= mp) and sub.termination_effective is None and done is not None \
+                and done >= m_first:
+            if done >= m_next:
+                continue  # already billed through the target month
+            if done == m_first and product.kind == "recurring":  # the common case: M in advance
+                lines.append(_in_advance_line(account_id, sub, product, m_info, catalog, price_book))
+                through[sub.id] = m_next
+                continue
+        if product.kind == "pack" and counts is None:
+            counts = UserCounts(list(user_counts))
+        for line in _item_pieces(account_id, sub, product, target, mp, done, tz_name, catalog, price_book, counts):
+            lines.append(line)
+            through[sub.id] = line.to_date
     if usage:
-        usage_lines, usage_units, rated = _rate_usage(
+        usage_lines, usage_units, rated = _usage_lines(
             target, mp, account_id, tz_name, catalog, usage, ledger, price_book)
         lines.extend(usage_lines)
         return RunResult(account_id, target, catalog.currency, tuple(lines),
@@ -137,7 +94,71 @@ def billing_run(
                                     "lines": tuple(lines), "ledger_update": update})
 
 
-def _rate_usage(target, mp, account_id, tz_name, catalog, usage, ledger, price_book):
+def _in_advance_line(account_id: str, sub: Subscription, product: Product, month: tuple[date, date, int],
+                     catalog: Catalog, price_book: PriceBook | None) -> ChargeLine:
+    """A recurring item billed through the target month's 1st: that whole month in advance
+    (`month` is its first day, next month's first day and its length). Most lines of a run."""
+    first, nxt, days = month
+    p = catalog.price(sub.part_number, first, price_book)
+    return make_line(account_id, sub.id, sub.part_number, first, nxt, sub.quantity, p.unit_price, p.version,
+                     round_money(p.unit_price * sub.quantity, catalog.minor_units), days, days, "in_advance",
+                     False, "", product.name or "", sub.customer)
+
+
+def _item_pieces(account_id: str, sub: Subscription, product: Product, target: Month, mp: datetime,
+                 done: date | None, tz_name: str, catalog: Catalog, price_book: PriceBook | None,
+                 counts: UserCounts | None) -> Iterable[ChargeLine]:
+    """A recurring or pack item's lines: one per month piece of its billable interval not yet
+    billed (`done`), up to the target month; a pack's quantity comes from the user `counts`."""
+    tz = zone(tz_name)
+    start_day = day_of(sub.start, tz)
+    end = sub.end if sub.end is not None and sub.end < mp else None
+    if sub.termination_effective is not None:
+        stop = held_to = max(start_day, sub.termination_effective)
+    elif end is not None:
+        _, stop, held_to = billable_interval(start_day, day_of(end, tz), product.minimum_days)
+    else:
+        stop, held_to = month_info(target)[1], None
+    begin = start_day if done is None or done < start_day else done
+    name = product.name or ""
+    for piece_month, a, b in month_pieces(begin, stop, target):
+        _, _, md = month_info(piece_month)
+        days = (b - a).days
+        p = catalog.price(sub.part_number, a, price_book)
+        if product.kind == "pack":
+            qty = _pack_quantity(sub, product, counts, piece_month, a, start_day, tz_name)
+        else:
+            qty = sub.quantity
+        if days == md:
+            amount = round_money(p.unit_price * qty, catalog.minor_units)
+        else:
+            amount = round_ratio(p.unit_price * qty * days, md, catalog.minor_units)
+        yield make_line(account_id, sub.id, sub.part_number, a, b, qty, p.unit_price, p.version, amount, days,
+                        md, _piece_rule(product.kind, piece_month == target, days == md,
+                                        held_to is not None and b > held_to),
+                        product_name=name, customer=sub.customer)
+
+
+def _piece_rule(kind: str, in_target: bool, whole: bool, past_held: bool) -> str:
+    """The rule that explains a piece: beyond the day it stopped being held, the minimum licence."""
+    if past_held:
+        return "minimum_licence"
+    if kind == "pack":
+        return "pack"
+    if in_target:
+        return "in_advance"
+    return "arrears" if whole else "pro_rata_arrears"
+
+
+def _pack_quantity(sub: Subscription, product: Product, counts: UserCounts, piece_month: Month, a: date,
+                   start_day: date, tz_name: str) -> int:
+    """Packs for a piece: from the user count at the pack's start for its first piece, else at
+    the piece month's metering point."""
+    when = sub.start if a == start_day else metering_point(piece_month, tz_name)
+    return packs_for(counts.at(when), product.pack_size, product.minimum_packs)
+
+
+def _usage_lines(target, mp, account_id, tz_name, catalog, usage, ledger, price_book):
     """Usage lines of the run: records arrived before `mp`, used before month `target`, not yet rated."""
     tz = zone(tz_name)
     known = ledger.rated_usage_ids
@@ -165,6 +186,6 @@ def _rate_usage(target, mp, account_id, tz_name, catalog, usage, ledger, price_b
         lines.append(make_line(
             account_id, None, part, first, nxt, units, None if p.tiers else p.unit_price, p.version,
             round_money(exact, catalog.minor_units), None, None, "usage_late" if late else "usage",
-            late, note))
+            late, note, product_name=catalog.products[part].name or ""))
         added[key] = added.get(key, ZERO) + units
     return lines, added, frozenset(rated)

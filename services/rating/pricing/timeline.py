@@ -17,7 +17,8 @@ class Subscription:
     a region's activation; a pack's start). `end` is the instant an `immediate` item was
     removed, or None. `termination_effective` is the local date an `end_of_month` item's
     termination takes effect (billed through the day before), or None. `quantity` is units for
-    recurring items and ignored for packs (their quantity comes from user counts).
+    recurring items and ignored for packs (their quantity comes from user counts). `customer` is
+    the reseller's customer a feature is for (None for the account's own items); lines carry it.
     """
 
     id: str
@@ -27,6 +28,7 @@ class Subscription:
     quantity: int = 1
     end: datetime | None = None
     termination_effective: date | None = None
+    customer: str | None = None
 
 
 def billable_interval(
