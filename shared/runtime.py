@@ -25,6 +25,7 @@ from contracts.registry import Topic
 from shared import db
 from shared import dead_letter_api
 from shared.clock import Clock, SystemClock
+from shared.docs import serve_docs_offline
 from shared.kafka import BatchHandler, Handler, Subscription, consumer_name, ensure_topics, make_broker
 from shared.logging import configure
 from shared.outbox import OutboxRelay, make_producer
@@ -132,10 +133,12 @@ ASYNCAPI = Path(__file__).resolve().parents[1] / "contracts" / "asyncapi.json"
 
 
 def add_platform_routes(http: FastAPI) -> None:
-    """Every service's HTTP edge also serves the platform's AsyncAPI document and its dead letters."""
+    """Every service's HTTP edge also serves the platform's AsyncAPI document, its dead letters and
+    API docs whose assets come from the service itself."""
     if any(getattr(r, "path", None) == "/asyncapi.json" for r in http.routes):
         return
     http.include_router(dead_letter_api.router)
+    serve_docs_offline(http)
 
     async def asyncapi() -> JSONResponse:
         return JSONResponse(json.loads(ASYNCAPI.read_text()))
