@@ -142,8 +142,9 @@ class Tuning(BaseModel):
             raise SettingsError(f"invalid settings: {problems}") from None
 
 
-
 class _TuningFromEnv(BaseSettings, Tuning):
+    """The same fields, read by pydantic-settings from `BILLING_<FIELD>` (any case)."""
+
     model_config = SettingsConfigDict(env_prefix="BILLING_", env_ignore_empty=True, frozen=True, extra="ignore")
 
 
