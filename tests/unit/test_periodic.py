@@ -98,3 +98,41 @@ async def test_run_all_runs_tasks_together_and_cancels_them_together():
     count = len(first.at), len(second.at)
     await asyncio.sleep(0.1)
     assert count == (len(first.at), len(second.at)) and min(count) >= 2
+
+
+class _Listener:
+    """asyncpg's listener interface, notified by hand."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[str, object] = {}
+
+    async def add_listener(self, channel, callback):
+        self.callbacks[channel] = callback
+
+    async def remove_listener(self, channel, callback):
+        del self.callbacks[channel]
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self.listener, self.released = _Listener(), False
+
+    async def acquire(self):
+        return self.listener
+
+    async def release(self, conn):
+        self.released = True
+
+
+async def test_a_notify_on_the_channel_wakes_every_worker_and_the_listener_is_given_back():
+    pool, workers = _Pool(), [Ticks(), Ticks()]
+    running = asyncio.create_task(run_all([Periodic("w", t, 60) for t in workers], pool, "rating_runs"))
+    await asyncio.sleep(0.05)
+    assert [len(t.at) for t in workers] == [1, 1]
+    pool.listener.callbacks["rating_runs"](None, 0, "rating_runs", "")  # asyncpg's (conn, pid, channel, payload)
+    await asyncio.sleep(0.05)
+    assert [len(t.at) for t in workers] == [2, 2]
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert pool.released and not pool.listener.callbacks
