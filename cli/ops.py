@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import sys
 
 from pathlib import Path
 
@@ -15,8 +16,14 @@ SERVICES = tuple(s for s in _ORDER
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from shared.settings import SettingsError
+
     module = importlib.import_module(f"services.{args.service}.app")
-    module.main()
+    try:
+        module.main()
+    except SettingsError as exc:  # a bad setting: say which, without a traceback, and do not start
+        print(f"billing serve {args.service}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

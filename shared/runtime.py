@@ -11,7 +11,8 @@ import gc
 import json
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -25,9 +26,11 @@ from contracts.registry import Topic
 from shared import db
 from shared import dead_letter_api
 from shared.clock import Clock, SystemClock
+from shared.docs import serve_docs_offline
 from shared.kafka import BatchHandler, Handler, Subscription, consumer_name, ensure_topics, make_broker
 from shared.logging import configure
 from shared.outbox import OutboxRelay, make_producer
+from shared.periodic import Periodic, run_all
 from shared.redrive import register_redrive
 from shared.settings import Settings
 
@@ -70,6 +73,31 @@ class ServiceRuntime:
     def background(self, start: Callable[["ServiceRuntime"], asyncio.Task]) -> None:
         """A task started with the service (a scheduler, say) and cancelled when it stops."""
         self._background.append(start)
+
+    def periodic(self, name: str, tick: Callable[[asyncpg.Connection, Settings, datetime], Awaitable[object]],
+                 interval: float, *, report: bool = False) -> None:
+        """Run `tick(conn, settings, now)` with the service, on a pooled connection and the injected
+        clock, every `interval` seconds and again after `interval` when it fails (shared/periodic.py)."""
+        async def once() -> object:
+            async with self.pool.acquire() as conn:
+                return await tick(conn, self.settings, self.clock.now())
+
+        self.background(lambda rt: asyncio.create_task(Periodic(name, once, interval, report=report).run(),
+                                                       name=name))
+
+    def workers(self, name: str, tick: Callable[[asyncpg.Pool, Settings, datetime], Awaitable[object]],
+                count: int, interval: float, *, busy: Callable[[object], bool], channel: str) -> None:
+        """Run `count` copies of `tick(pool, settings, now)` with the service: again at once while
+        `busy(result)`, else after `interval` seconds or at a NOTIFY on `channel` (in this service's
+        schema), whichever comes first, and after `interval` when a tick fails."""
+        def start(rt: "ServiceRuntime") -> asyncio.Task:
+            async def once() -> object:
+                return await tick(rt.pool, rt.settings, rt.clock.now())
+
+            tasks = [Periodic(name, once, interval, busy=busy) for _ in range(count)]
+            return asyncio.create_task(run_all(tasks, rt.pool, f"{rt.settings.db_schema}_{channel}"), name=name)
+
+        self.background(start)
 
     async def start(self) -> None:
         s = self.settings
@@ -132,10 +160,12 @@ ASYNCAPI = Path(__file__).resolve().parents[1] / "contracts" / "asyncapi.json"
 
 
 def add_platform_routes(http: FastAPI) -> None:
-    """Every service's HTTP edge also serves the platform's AsyncAPI document and its dead letters."""
+    """Every service's HTTP edge also serves the platform's AsyncAPI document, its dead letters and
+    API docs whose assets come from the service itself."""
     if any(getattr(r, "path", None) == "/asyncapi.json" for r in http.routes):
         return
     http.include_router(dead_letter_api.router)
+    serve_docs_offline(http)
 
     async def asyncapi() -> JSONResponse:
         return JSONResponse(json.loads(ASYNCAPI.read_text()))

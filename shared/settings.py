@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 DEFAULT_DATABASE_URL = "postgresql://billing@127.0.0.1:55432/billing"
 DEFAULT_KAFKA = "127.0.0.1:9092"
 
@@ -19,7 +22,7 @@ def _int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
 def secret(env: Mapping[str, str], name: str) -> str:
@@ -101,6 +104,50 @@ def role_env(url: str, secrets: Path | None, services: Sequence[str]) -> dict[st
     return out
 
 
+class SettingsError(ValueError):
+    """A setting the environment gives a value it cannot have: the service does not start."""
+
+
+class Tuning(BaseModel):
+    """The background tasks' knobs, each from its `BILLING_<NAME>` environment variable (README
+    "Configuration"), typed and checked when the settings are read (`from_env`); built directly
+    (`Tuning.model_validate({...})`, tests), it ignores the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scheduler_ms: PositiveInt = Field(10_000, description="invoicing: how often due billing runs are requested")
+    overdue_ms: PositiveInt = Field(60_000, description="invoicing: how often unpaid invoices past due are "
+                                                        "marked overdue")
+    pending_expiry_ms: PositiveInt = Field(60_000, description="invoicing: how often charges waiting for an "
+                                                               "unknown account are checked for expiry")
+    pending_charges_ttl_hours: PositiveFloat = Field(24, description="invoicing: how long charges wait for an "
+                                                                     "unknown account before quarantine")
+    metering_interval_s: PositiveFloat = Field(60, description="auto_provisioning: how often user counts are "
+                                                               "reported")
+    pending_facts_s: PositiveFloat = Field(86_400, description="rating: how long a fact naming an unknown "
+                                                               "account or product is held before rejection")
+    pending_sweep_s: PositiveFloat = Field(5, description="rating: how often held facts are retried")
+    run_chunk: PositiveInt = Field(2000, description="rating: accounts per run chunk (one transaction)")
+    run_workers: PositiveInt = Field(2, description="rating: run workers per process")
+
+    @classmethod
+    def from_env(cls) -> "Tuning":
+        """Read from the environment (an empty variable keeps the default); a bad value raises
+        SettingsError naming the variable, its value and what it must be."""
+        try:
+            return _TuningFromEnv()
+        except ValidationError as exc:
+            problems = "; ".join(f"BILLING_{str(e['loc'][0]).upper()}={e['input']!r}: {e['msg']}"
+                                 for e in exc.errors())
+            raise SettingsError(f"invalid settings: {problems}") from None
+
+
+class _TuningFromEnv(BaseSettings, Tuning):
+    """The same fields, read by pydantic-settings from `BILLING_<FIELD>` (any case)."""
+
+    model_config = SettingsConfigDict(env_prefix="BILLING_", env_ignore_empty=True, frozen=True, extra="ignore")
+
+
 @dataclass(frozen=True)
 class Settings:
     """One service's settings. `service` names its schema, consumer group and producer id."""
@@ -122,7 +169,8 @@ class Settings:
     relay_idle_ms: int = 500
     # the API keys' hashes (shared/apikeys.py); empty: every HTTP call is refused
     api_keys_file: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    # the background tasks' knobs (defaults unless given: tests pass their own)
+    tuning: Tuning = field(default_factory=Tuning)
 
     @property
     def db_schema(self) -> str:
@@ -146,7 +194,7 @@ class Settings:
             relay_batch=_int("BILLING_RELAY_BATCH", 1000),
             relay_idle_ms=_int("BILLING_RELAY_IDLE_MS", 500),
             api_keys_file=env.get("BILLING_API_KEYS_FILE", ""),
-            extra={k: v for k, v in env.items() if k.startswith("BILLING_")},
+            tuning=Tuning.from_env(),
         )
 
     def topic(self, name: str) -> str:

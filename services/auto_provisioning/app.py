@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.topics import AUTO_PROVISIONING_COMMANDS, PLATFORM_USERS, PROVISIONING_EVENTS
-from services.auto_provisioning import handlers
+from services.auto_provisioning import handlers, service
 from shared.runtime import ServiceRuntime, run
 from shared.settings import Settings
 
@@ -18,7 +18,9 @@ def build() -> tuple[ServiceRuntime, object]:
     runtime.subscribe_batch(PLATFORM_USERS, handlers.platform_handler(runtime), max_records=1000)
     runtime.subscribe_batch(PROVISIONING_EVENTS, handlers.on_provisioning_events)
     runtime.subscribe(AUTO_PROVISIONING_COMMANDS, handlers.command_handler(runtime))
-    runtime.background(handlers.metering_scheduler)
+    # report the counts of each account's latest metering point, once, on the injected clock
+    runtime.periodic("metering", lambda conn, settings, now: service.report_user_counts(conn, settings, now, now),
+                     runtime.settings.tuning.metering_interval_s)
     return runtime, handlers.http_app(runtime)
 
 

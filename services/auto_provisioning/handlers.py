@@ -1,10 +1,7 @@
-"""Auto-provisioning's edges: platform and provisioning subscribers, the metering scheduler and
-trigger, and a read of a customer's users."""
+"""Auto-provisioning's edges: platform and provisioning subscribers, the metering trigger and a
+read of a customer's users."""
 
 from __future__ import annotations
-
-import asyncio
-import logging
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -20,7 +17,6 @@ from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 # the customer's account as this service knows it (its analytics flag, else its users)
 CUSTOMER_ACCOUNT = """
@@ -49,26 +45,6 @@ def command_handler(runtime: ServiceRuntime):
             await service.report_user_counts(conn, runtime.settings, payload.at, runtime.clock.now())
 
     return handle
-
-
-def metering_scheduler(runtime: ServiceRuntime) -> asyncio.Task:
-    """Every BILLING_METERING_INTERVAL_S seconds (default 60) on the injected clock: report the
-    counts of each account's latest metering point, once."""
-    interval = float(runtime.settings.extra.get("BILLING_METERING_INTERVAL_S", "60"))
-
-    async def loop() -> None:
-        while True:
-            try:
-                async with runtime.pool.acquire() as conn:
-                    now = runtime.clock.now()
-                    await service.report_user_counts(conn, runtime.settings, now, now)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("metering failed; retrying")
-            await asyncio.sleep(interval)
-
-    return asyncio.create_task(loop(), name="metering-scheduler")
 
 
 class MeteringIn(BaseModel):

@@ -15,7 +15,6 @@ from services.invoicing import quarantine, service, store
 from services.invoicing.payments import Conflict, NotFound
 from shared.settings import Settings
 
-PENDING_TTL_HOURS = 24  # default of BILLING_PENDING_CHARGES_TTL_HOURS
 EXPIRED = "pending_charge_expired"
 
 
@@ -54,7 +53,7 @@ async def expire_pending(conn: asyncpg.Connection, settings: Settings, now: date
     """Quarantine charges that waited longer than BILLING_PENDING_CHARGES_TTL_HOURS for their
     account (reason pending_charge_expired): their run reconciles counting them, and an operator
     sees them instead of their sitting in pending_charges forever. Returns how many expired."""
-    ttl = timedelta(hours=float(settings.extra.get("BILLING_PENDING_CHARGES_TTL_HOURS", PENDING_TTL_HOURS)))
+    ttl = timedelta(hours=settings.tuning.pending_charges_ttl_hours)
     async with conn.transaction():
         await conn.execute(store.LOCK_PENDING)  # not while an opening takes its charges
         rows = await conn.fetch(quarantine.EXPIRE_PENDING, now - ttl, limit)

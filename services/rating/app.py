@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from contracts.topics import PROVISIONING_EVENTS, RATING_REQUESTS, USAGE_RECORDS, USER_COUNTS
-from services.rating import api, handlers
+from services.rating import api, handlers, pending, service
 from shared.runtime import ServiceRuntime, run
 from shared.settings import Settings
 
@@ -19,8 +20,14 @@ def build() -> tuple[ServiceRuntime, object]:
     runtime.subscribe_batch(USER_COUNTS, handlers.on_user_counts)
     runtime.subscribe_batch(USAGE_RECORDS, handlers.on_usage)
     runtime.subscribe(RATING_REQUESTS, handlers.on_run_request)
-    runtime.background(handlers.run_workers)
-    runtime.background(handlers.pending_sweeper)
+    tuning = runtime.settings.tuning
+    # BILLING_RUN_WORKERS workers (one rates while another waits on the database) rate pending
+    # runs chunk by chunk, woken by new requests and by each other's plans and summaries (NOTIFY
+    # <schema>_runs), polling once a second as a fallback
+    runtime.workers("rating a run chunk", partial(service.rate_next_chunk, chunk=tuning.run_chunk),
+                    tuning.run_workers, 1.0, busy=lambda rated: rated >= 0, channel="runs")
+    # apply held facts whose account or product arrived meanwhile, reject those held too long
+    runtime.periodic("sweeping pending facts", pending.sweep, tuning.pending_sweep_s)
     return runtime, api.http_app(runtime)
 
 

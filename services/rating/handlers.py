@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 import asyncpg
 
 from contracts.envelope import Contract, Envelope
@@ -15,8 +12,6 @@ from contracts.provisioning import (
 )
 from contracts.rating import RequestBillingRunV1
 from services.rating import pending, service
-
-log = logging.getLogger(__name__)
 
 _PROVISIONING = {
     AccountOpenedV1: service.record_account,
@@ -58,61 +53,3 @@ async def on_run_request(conn: asyncpg.Connection, envelope: Envelope, payload: 
         await pending.release(conn)
         await service.request_run(conn, envelope, payload)
         await conn.execute("SELECT pg_notify(current_schema() || '_runs', '')")
-
-
-def pending_sweeper(runtime) -> asyncio.Task:
-    """Every BILLING_PENDING_SWEEP_S seconds (default 5): apply held facts whose account or
-    product arrived meanwhile, reject those held past BILLING_PENDING_FACTS_S."""
-    interval = float(runtime.settings.extra.get("BILLING_PENDING_SWEEP_S", 5))
-
-    async def loop() -> None:
-        while True:
-            try:
-                async with runtime.pool.acquire() as conn:
-                    await pending.sweep(conn, runtime.settings, runtime.clock.now())
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("sweeping pending facts failed; retrying")
-            await asyncio.sleep(interval)
-
-    return asyncio.create_task(loop(), name="rating-pending-sweeper")
-
-
-def run_workers(runtime) -> asyncio.Task:
-    """Rate pending runs chunk by chunk with BILLING_RUN_WORKERS tasks (default 2: one rates
-    while another waits on the database), woken by new requests and by each other's plans and
-    summaries, polling once a second as a fallback."""
-    settings = runtime.settings
-    chunk = int(settings.extra.get("BILLING_RUN_CHUNK", 2000))  # accounts per transaction
-    workers = max(1, int(settings.extra.get("BILLING_RUN_WORKERS", 2)))
-    wakes = [asyncio.Event() for _ in range(workers)]
-
-    def wake_all(*_: object) -> None:
-        for event in wakes:
-            event.set()
-
-    async def loop(wake: asyncio.Event) -> None:
-        while True:
-            wake.clear()
-            try:
-                rated = await service.rate_next_chunk(runtime.pool, settings, runtime.clock.now(), chunk)
-            except Exception:
-                log.exception("rating a run chunk failed; retrying")
-                await asyncio.sleep(1)
-                continue
-            if rated < 0:
-                try:
-                    await asyncio.wait_for(wake.wait(), 1.0)
-                except asyncio.TimeoutError:
-                    pass
-
-    async def listen() -> None:
-        listener = await runtime.pool.acquire()
-        await listener.add_listener(f"{settings.db_schema}_runs", wake_all)
-        try:
-            await asyncio.gather(*(loop(event) for event in wakes))
-        finally:
-            await runtime.pool.release(listener)
-
-    return asyncio.create_task(listen(), name="rating-run-workers")

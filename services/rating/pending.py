@@ -105,7 +105,7 @@ async def release(conn: asyncpg.Connection, account_ids: list[str] | None = None
 async def sweep(conn: asyncpg.Connection, settings: Settings, now: datetime) -> tuple[int, int]:
     """One transaction: release what is now known, reject what waited past the deadline.
     Returns (released, rejected)."""
-    hold = timedelta(seconds=float(settings.extra.get("BILLING_PENDING_FACTS_S", 86_400)))
+    hold = timedelta(seconds=settings.tuning.pending_facts_s)
     async with conn.transaction():
         released = await release(conn)
         expired = await conn.fetch(EXPIRE, now - hold)

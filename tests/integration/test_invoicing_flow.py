@@ -16,7 +16,7 @@ from contracts.provisioning import AccountOpenedV1
 from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, ChargeLineV1
 from services.invoicing import app as invoicing_app
 from shared.clock import FrozenClock
-from shared.settings import Settings
+from shared.settings import Settings, Tuning
 from tests.support.http import asgi_client, session_keys
 from tests.support.kafka import publish_envelopes, read_all
 from tests.support.polling import eventually
@@ -58,13 +58,14 @@ def summary(run_id: str, invoice_accounts: int, totals: dict[str, str], month: s
 class Invoicing:
     """The service in this process, its HTTP app through httpx, its schema and topics."""
 
-    def __init__(self, infra, namespace: str, clock: FrozenClock, extra: dict[str, str] | None = None) -> None:
+    def __init__(self, infra, namespace: str, clock: FrozenClock, **tuning: float) -> None:
         self.infra, self.ns, self.clock = infra, namespace, clock
         self.settings = Settings(service="invoicing", database_url=infra.database_url,
                                  kafka_bootstrap_servers=infra.kafka, topic_prefix=namespace,
                                  schema=f"{namespace}invoicing", relay_idle_ms=100, retry_backoff_ms=50,
-                                 extra={"BILLING_SCHEDULER_MS": "3600000", "BILLING_OVERDUE_MS": "3600000",
-                                        **(extra or {})}, api_keys_file=str(session_keys().path))
+                                 tuning=Tuning.model_validate({"scheduler_ms": 3_600_000, "overdue_ms": 3_600_000,
+                                                               **tuning}),
+                                 api_keys_file=str(session_keys().path))
         self.runtime, self.app = invoicing_app.build(self.settings, clock)
         self.http = asgi_client(self.app, "http://invoicing")
         self.schema = self.settings.db_schema

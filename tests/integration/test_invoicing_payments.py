@@ -176,7 +176,7 @@ async def test_background_task_marks_overdue_on_the_injected_clock(infra, namesp
     from tests.integration.test_invoicing_flow import Invoicing
 
     clock = FrozenClock(T0)
-    svc = Invoicing(infra, namespace, clock, extra={"BILLING_OVERDUE_MS": "200"})
+    svc = Invoicing(infra, namespace, clock, overdue_ms=200)
     await svc.runtime.start()
     try:
         numbers = await _issue(svc, db, ("bg", ["10.00"]))

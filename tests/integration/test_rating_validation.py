@@ -18,7 +18,7 @@ from contracts.rating import RequestBillingRunV1
 from contracts.usage import UsageRecordedV1
 from services.rating import handlers, pending
 from shared import db as shared_db
-from shared.settings import Settings
+from shared.settings import Settings, Tuning
 from tests.support.kafka import publish_envelopes, read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
@@ -138,7 +138,7 @@ async def rating_db(infra, namespace, db):
 
 async def test_held_facts_are_applied_by_the_opening_or_before_a_run_and_expire_by_settings(rating_db, namespace):
     settings = Settings(service="rating", topic_prefix=namespace, schema=f"{namespace}rating",
-                        extra={"BILLING_PENDING_FACTS_S": "3600"})
+                        tuning=Tuning.model_validate({"pending_facts_s": 3600}))
     usage = [(e, e_payload) for e, e_payload in ((env(p, p.account_id), p) for p in (
         UsageRecordedV1(record_id="r1", account_id="first", part_number="FAX-PAGE-OUT", quantity=Decimal(1),
                         used_at=T0),
