@@ -1,5 +1,6 @@
 """Accounts a periodic task skipped because their own data made it fail: logged, and kept in the
-service's `task_failures` table (one row per task and account) where operators see them."""
+service's `task_failures` table (one row per task and account; the kit's migration 0005 makes it
+in every service's schema) where operators see them."""
 
 from __future__ import annotations
 

@@ -309,7 +309,8 @@ async def test_migration_keeps_dead_letters_recorded_before_it(infra, namespace,
     event = _removed("old")
     await db.execute("""INSERT INTO dead_letters (consumer, topic, partition, "offset", key, payload, error)
                         VALUES ('svc:orders', 't', 0, 5, 'acme', $1, 'failed 3 times')""", event.encode())
-    assert await migrate_dsn(infra.database_url, schema, None) == ["kit:0004_dead_letter_states"]
+    assert await migrate_dsn(infra.database_url, schema, None) == ["kit:0004_dead_letter_states",
+                                                                   "kit:0005_task_failures"]
     row = await db.fetchrow(f"SELECT state, event_id, redrive_of FROM {schema}.dead_letters")
     assert dict(row) == {"state": "dead", "event_id": None, "redrive_of": None}
     # the old delivery key still holds, and a redrive of it is a new row

@@ -43,13 +43,14 @@ async def kit(infra, namespace, tmp_path):
 async def test_migrations_apply_once_and_are_recorded(infra, db, kit):
     schema, pool, migrations, applied = kit
     assert applied == ["kit:0001_kit", "kit:0002_outbox_lz4", "kit:0003_outbox_no_event_index",
-                       "kit:0004_dead_letter_states", "0001_init"]
+                       "kit:0004_dead_letter_states", "kit:0005_task_failures", "0001_init"]
     assert await dbm(infra, schema, migrations) == []
     (migrations / "0002_more.sql").write_text("ALTER TABLE applied ADD COLUMN note text;")
     assert await dbm(infra, schema, migrations) == ["0002_more"]
     versions = [r["version"] for r in await db.fetch(f"SELECT version FROM {schema}.schema_migrations ORDER BY 1")]
     assert versions == ["0001_init", "0002_more", "kit:0001_kit", "kit:0002_outbox_lz4",
-                        "kit:0003_outbox_no_event_index", "kit:0004_dead_letter_states"]
+                        "kit:0003_outbox_no_event_index", "kit:0004_dead_letter_states",
+                        "kit:0005_task_failures"]
 
 
 async def dbm(infra, schema: str, migrations: Path) -> list[str]:

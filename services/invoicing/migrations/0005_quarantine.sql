@@ -24,16 +24,3 @@ CREATE INDEX quarantined_charges_open ON quarantined_charges (account_id, month)
 -- when a charge started waiting for its account: it expires after BILLING_PENDING_CHARGES_TTL_HOURS
 ALTER TABLE pending_charges ADD COLUMN parked_at timestamptz NOT NULL DEFAULT now();
 CREATE INDEX pending_charges_parked ON pending_charges (parked_at);
-
--- accounts a periodic task (scheduler, overdue marker) skipped because their data made it fail:
--- one row per task and account, the last error and how often; cleared when the task succeeds
-CREATE TABLE task_failures (
-    task        text        NOT NULL,
-    account_id  text        NOT NULL,
-    reason      text        NOT NULL,
-    error       text        NOT NULL,
-    first_at    timestamptz NOT NULL,
-    last_at     timestamptz NOT NULL,
-    failures    int         NOT NULL DEFAULT 1,
-    PRIMARY KEY (task, account_id)
-);
