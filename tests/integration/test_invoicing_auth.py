@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_invoicing_flow import invoicing, opened  # noqa: F401 (fixture)
+from tests.support.invoicing import opened
 from tests.integration.test_invoicing_payments import _issue
 from tests.support.http import asgi_client
 from tests.support.polling import eventually

@@ -11,7 +11,7 @@ import pytest
 from contracts import wrap
 from contracts.usage import UsageRecordedV1
 from services.invoicing import service
-from tests.integration.test_invoicing_flow import T0, charges, invoicing, opened  # noqa: F401 (fixture)
+from tests.support.invoicing import T0, charges, opened
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.infra
@@ -173,7 +173,7 @@ async def test_scheduler_requests_each_account_once_per_month_at_its_metering_po
 
 async def test_background_task_marks_overdue_on_the_injected_clock(infra, namespace, db):
     from shared.clock import FrozenClock
-    from tests.integration.test_invoicing_flow import Invoicing
+    from tests.support.invoicing import Invoicing
 
     clock = FrozenClock(T0)
     svc = Invoicing(infra, namespace, clock, overdue_ms=200)

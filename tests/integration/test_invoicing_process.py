@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.integration.test_invoicing_flow import charges, opened, summary
+from tests.support.invoicing import charges, opened, summary
 from tests.support.infra import ROOT
 from tests.support.kafka import publish_envelopes, read_all
 from tests.support.processes import ServiceProcess, free_port

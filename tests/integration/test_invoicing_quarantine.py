@@ -14,20 +14,10 @@ import pytest
 
 from contracts.envelope import Envelope
 from services.invoicing import containment, domain, service
-from tests.integration.test_invoicing_flow import T0, Invoicing, _count, _run_status, charges, opened, summary
-from shared.clock import FrozenClock
+from tests.support.invoicing import T0, _count, _run_status, charges, opened, summary
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.infra
-
-
-@pytest.fixture
-async def invoicing(infra, namespace, db):
-    service_ = Invoicing(infra, namespace, FrozenClock(T0))
-    await service_.runtime.start()
-    yield service_
-    await service_.http.aclose()
-    await service_.runtime.stop()
 
 
 def raw(envelope: Envelope, **payload) -> Envelope:

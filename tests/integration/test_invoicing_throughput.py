@@ -14,9 +14,8 @@ from datetime import datetime, timezone
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.integration.test_invoicing_flow import Invoicing, charges, opened
+from tests.support.invoicing import T0, Invoicing, charges, opened
 from shared.clock import FrozenClock
-from tests.integration.test_invoicing_flow import T0
 from tests.support.polling import eventually
 from shared.kafka_security import client_options
 

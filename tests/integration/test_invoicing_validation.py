@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from contracts.envelope import Envelope
-from tests.integration.test_invoicing_flow import T0, charges, invoicing, opened  # noqa: F401 (fixture)
+from tests.support.invoicing import T0, charges, opened
 from tests.support.polling import eventually
 from tests.integration.test_invoicing_payments import _issue
 

@@ -1,0 +1,18 @@
+"""Fixtures of the integration tier."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.clock import FrozenClock
+from tests.support.invoicing import T0, Invoicing
+
+
+@pytest.fixture
+async def invoicing(infra, namespace, db):
+    """The invoicing service in this process on this test's topics and schema, its clock at T0."""
+    service = Invoicing(infra, namespace, FrozenClock(T0))
+    await service.runtime.start()
+    yield service
+    await service.http.aclose()
+    await service.runtime.stop()
