@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -27,6 +26,7 @@ from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
 from contracts.topics import PROVISIONING_EVENTS, USAGE_RECORDS, USER_COUNTS
 from contracts.usage import UsageRecordedV1
+from shared.calendar import local_date
 from shared.kafka_security import client_options
 from shared.settings import Settings
 
@@ -184,8 +184,7 @@ class Replay:
             raise ReplayError(f"event {index}: unsupported type {kind}")
 
     def _local_day(self, account_id: str, instant: str) -> date:
-        tz = ZoneInfo(self.zones[self.state.strip(account_id)])
-        return datetime.fromisoformat(instant).astimezone(tz).date()
+        return local_date(datetime.fromisoformat(instant), self.zones[self.state.strip(account_id)])
 
     async def _publish(self, topic: str, key: str, payload, at: datetime) -> None:
         envelope = wrap(payload, key=key, producer="scenario-replay", occurred_at=at)

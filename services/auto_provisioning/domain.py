@@ -4,8 +4,9 @@ Insights User licence a present user holds while its customer's analytics is ena
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime
+
+from shared.calendar import metering_point_at_or_before as metering_point  # noqa: F401  (domain.metering_point)
 
 INSIGHTS_USER = "XDM00001"
 
@@ -101,9 +102,3 @@ def reconcile(customer_id: str, customer: Customer, user_id: str, user: User,
         user.licence = user.licence_at = None
         return change
     return None
-
-
-def metering_point(at: datetime, time_zone: str) -> datetime:
-    """The latest metering point (1st of a month, 00:00 in `time_zone`) at or before `at`."""
-    local = at.astimezone(ZoneInfo(time_zone))
-    return datetime.combine(date(local.year, local.month, 1), time(0), tzinfo=ZoneInfo(time_zone))

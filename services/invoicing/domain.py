@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Sequence
-from zoneinfo import ZoneInfo
 
+from shared.calendar import (  # noqa: F401  (re-exported: domain.parse_month and the like)
+    local_date, metering_point, month_of, month_text, next_month, parse_month,
+)
 from shared.money import round_half_up
 
 PLATFORM_ISSUER = "platform"
@@ -49,31 +51,7 @@ def assemble_invoice(
     return Invoice(account, month, currency, issue, issue + timedelta(days=payment_terms_days), total, tuple(lines))
 
 
-# ------------------------------------------------------------------ months and numbers
-def parse_month(text: str) -> tuple[int, int]:
-    """'2026-05' -> (2026, 5); ValueError for anything else."""
-    year, sep, month = text.partition("-")
-    if not sep or len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
-        raise ValueError(f"month must be YYYY-MM, got {text!r}")
-    if not 1 <= int(month) <= 12:
-        raise ValueError(f"month must be YYYY-MM, got {text!r}")
-    return int(year), int(month)
-
-
-def month_text(month: tuple[int, int]) -> str:
-    return f"{month[0]:04d}-{month[1]:02d}"
-
-
-def next_month(month: tuple[int, int]) -> tuple[int, int]:
-    year, m = month
-    return (year + 1, 1) if m == 12 else (year, m + 1)
-
-
-def metering_point(month: tuple[int, int], time_zone: str) -> datetime:
-    """The 1st of `month` at 00:00 in `time_zone` (aware)."""
-    return datetime(month[0], month[1], 1, tzinfo=ZoneInfo(time_zone))
-
-
+# ------------------------------------------------------------------ numbers
 def issuer_of(parent_account_id: str | None) -> str:
     """Invoices are issued by the account's parent partner, or by the platform for top-level accounts."""
     return parent_account_id or PLATFORM_ISSUER
@@ -144,10 +122,6 @@ def is_overdue(due_date: date, today: date, total: Decimal, paid_total: Decimal)
     return today > due_date and not is_paid(total, paid_total)
 
 
-def local_date(instant: datetime, time_zone: str) -> date:
-    return instant.astimezone(ZoneInfo(time_zone)).date()
-
-
 # ------------------------------------------------------------------ statements
 @dataclass(frozen=True)
 class Statement:
@@ -193,8 +167,7 @@ def runs_due(accounts: Iterable[KnownAccount], now: datetime,
     due: dict[str, list[str]] = {}
     for account in accounts:
         try:
-            local = now.astimezone(ZoneInfo(account.time_zone))
-            month = (local.year, local.month)
+            month = month_of(local_date(now, account.time_zone))
             text = month_text(month)
             if account.last_requested_month is not None and account.last_requested_month >= text:
                 continue

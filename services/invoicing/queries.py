@@ -6,12 +6,12 @@ import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from services.invoicing import customers, domain, quarantine, store
 from services.invoicing.payments import NotFound
+from shared.calendar import local_midnight
 
 LINE_COLUMNS = ("part_number", "product_name", "subscription_id", "from", "to", "quantity", "unit_price",
                 "price_version", "days", "month_days", "amount", "rule", "late", "explanation", "customer_id")
@@ -159,9 +159,8 @@ async def lines_csv(conn: asyncpg.Connection, number: str) -> str:
 async def usage_csv(conn: asyncpg.Connection, account_id: str, start: date, end: date) -> str:
     """Usage records of the account used in [start, end), days in the account's zone."""
     acc = await account(conn, account_id)
-    tz = ZoneInfo(acc["time_zone"])
-    rows = await conn.fetch(store.USAGE_BETWEEN, account_id, datetime(start.year, start.month, start.day, tzinfo=tz),
-                            datetime(end.year, end.month, end.day, tzinfo=tz))
+    tz = acc["time_zone"]
+    rows = await conn.fetch(store.USAGE_BETWEEN, account_id, local_midnight(start, tz), local_midnight(end, tz))
     return _csv(USAGE_COLUMNS, [{"record_id": r["record_id"], "part_number": r["part_number"],
                                  "quantity": str(r["quantity"]), "used_at": r["used_at"].isoformat(),
                                  "received_at": r["received_at"].isoformat()} for r in rows])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import asyncpg
 
 from services.provisioning import store
+from shared.calendar import local_midnight
 
 ROLES = {"features": "feature", "brands": "brand", "regions": "region", "packs": "pack"}
 
@@ -17,7 +17,7 @@ def subscription_state(row: asyncpg.Record, time_zone: str, now: datetime) -> di
     if row["ended_at"] is not None:
         return {"state": "ended", "effective_at": row["ended_at"].isoformat()}
     if row["termination_effective"] is not None:
-        effective = (datetime.combine(row["termination_effective"], time(0), tzinfo=ZoneInfo(time_zone))
+        effective = (local_midnight(row["termination_effective"], time_zone)
                      if row["billing_start"] is not None else row["termination_requested_at"])
         state = "ended" if now >= effective else "termination_pending"
         return {"state": state, "effective_at": effective.isoformat(),

@@ -4,7 +4,7 @@ lock the account -> load what the command touches -> domain rules -> save -> out
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
@@ -20,6 +20,7 @@ from contracts.provisioning import (
 from contracts.topics import PROVISIONING_EVENTS
 from services.provisioning import commands, domain, store
 from shared import outbox
+from shared.calendar import local_midnight
 from shared.settings import Settings
 
 CATALOG_KEY = "catalog"
@@ -226,8 +227,7 @@ def _events(state: domain.ProvisioningState, accepted: domain.Accepted, account_
                                       brand_ids=sorted(item.brands), billing_started=started, at=at)]
     if item.end is not None:  # removed (or terminated) at once
         return [FeatureRemovedV1(account_id=account_id, subscription_id=item.id, at=item.end)]
-    tz = ZoneInfo(state.accounts[account_id])
-    effective = (datetime.combine(item.termination_effective, time(0), tzinfo=tz)
+    effective = (local_midnight(item.termination_effective, state.accounts[account_id])
                  if item.start is not None else at)
     return [TerminationScheduledV1(account_id=account_id, subscription_id=item.id, part_number=item.part_number,
                                    requested_at=at, effective_at=effective,

@@ -19,7 +19,7 @@ Public API (no I/O, no clock; standard library + dateutil + zoneinfo only):
   `pack_start`, `packs_for`, `metering_point`, `day_of`, `add_months`, `round_money`.
 """
 
-from .calendar import add_months, as_month, day_of, days_in_month, metering_point, month_pieces, zone
+from shared.calendar import add_months, as_month, day_of, days_in_month, metering_point, month_pieces, zone
 from .catalog import Catalog, Price, PriceBook, PriceVersion, Product, Tier
 from .ledger import EMPTY_LEDGER, BilledLedger, LedgerUpdate
 from .lines import ChargeLine, RunResult

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from .calendar import Month
+from shared.calendar import Month
 from .ledger import LedgerUpdate
 
 _RULE_TEXT = {

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from .calendar import (
+from shared.calendar import (
     Month, as_month, day_of, metering_point, metering_point_utc, month_info, month_pieces, next_month, zone,
 )
 from .catalog import Catalog, PriceBook, Product

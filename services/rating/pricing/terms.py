@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from .calendar import add_months, first_metering_day_at_or_after
+from shared.calendar import add_months, first_metering_day_at_or_after
 
 
 def termination_effective(
