@@ -1,85 +1,45 @@
-"""Money: a Decimal amount with its currency. Floats are refused; rounding is half-up, once."""
+"""The one rounding of money: half-up, once, to the currency's minor unit from Babel's CLDR table."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
-# minor units per ISO 4217 currency; prepaid credits ("CRD") carry 2 as well
-MINOR_UNITS = {"USD": 2, "EUR": 2, "GBP": 2, "CRD": 2, "JPY": 0}
-
-
-def to_decimal(value: Decimal | int | str) -> Decimal:
-    """A Decimal from an int, str or Decimal; a float is refused (binary fractions lose cents)."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise TypeError(f"money must not be a float or bool: {value!r}")
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, (int, str)):
-        result = Decimal(value)
-        if not result.is_finite():
-            raise ValueError(f"money must be finite: {value!r}")
-        return result
-    raise TypeError(f"money must be Decimal, int or str, not {type(value).__name__}")
+from babel.numbers import get_currency_precision
 
 
+@lru_cache(maxsize=None)
+def minor_units(currency: str) -> int:
+    """Decimal places of `currency`'s minor unit per CLDR (Babel): USD, EUR, GBP 2; JPY 0; KWD 3.
+    A code CLDR does not list (the prepaid credits' `CRD`) has CLDR's default, 2."""
+    return get_currency_precision(currency)
+
+
+@lru_cache(maxsize=None)
 def quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+    """The currency's smallest amount: Decimal('0.01') for USD, Decimal('1') for JPY."""
+    return Decimal(1).scaleb(-minor_units(currency))
 
 
-def round_half_up(amount: Decimal, currency: str = "USD") -> Decimal:
-    """Round to the currency's minor unit, half-up (0.005 -> 0.01). The one rounding rule."""
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round an exact Decimal amount once, half-up (ties away from zero), to `currency`'s minor
+    unit: 0.005 USD -> 0.01, 0.5 JPY -> 1."""
     return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An amount in a currency. Arithmetic keeps full precision; call `rounded()` once per line."""
+def round_ratio(numerator: Decimal, denominator: int, currency: str) -> Decimal:
+    """Round the exact value `numerator / denominator` once, half-up, to `currency`'s minor unit.
 
-    amount: Decimal
-    currency: str
+    Integer arithmetic keeps the quotient exact (no intermediate Decimal division), so a true
+    tie such as 0.125 always rounds up and a value just below it never does.
+    """
+    places = minor_units(currency)
+    num, den = numerator.as_integer_ratio()
+    den *= denominator
+    sign = -1 if (num < 0) != (den < 0) else 1
+    num, den = abs(num) * 10**places, abs(den)
+    units = (2 * num + den) // (2 * den)
+    return Decimal(sign * units).scaleb(-places)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "amount", to_decimal(self.amount))
-        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
-            raise ValueError(f"currency must be a 3-letter upper-case code: {self.currency!r}")
 
-    @classmethod
-    def zero(cls, currency: str) -> "Money":
-        return cls(Decimal(0), currency)
-
-    def _same(self, other: "Money") -> None:
-        if not isinstance(other, Money):
-            raise TypeError(f"cannot combine Money with {type(other).__name__}")
-        if other.currency != self.currency:
-            raise ValueError(f"currency mismatch: {self.currency} vs {other.currency}")
-
-    def __add__(self, other: "Money") -> "Money":
-        self._same(other)
-        return Money(self.amount + other.amount, self.currency)
-
-    def __sub__(self, other: "Money") -> "Money":
-        self._same(other)
-        return Money(self.amount - other.amount, self.currency)
-
-    def __mul__(self, factor: Decimal | int) -> "Money":
-        return Money(self.amount * to_decimal(factor), self.currency)
-
-    __rmul__ = __mul__
-
-    def __neg__(self) -> "Money":
-        return Money(-self.amount, self.currency)
-
-    def __lt__(self, other: "Money") -> bool:
-        self._same(other)
-        return self.amount < other.amount
-
-    def __le__(self, other: "Money") -> bool:
-        self._same(other)
-        return self.amount <= other.amount
-
-    def rounded(self) -> "Money":
-        return Money(round_half_up(self.amount, self.currency), self.currency)
-
-    def __str__(self) -> str:
-        return f"{self.amount} {self.currency}"
+round_half_up = round_money  # the name invoicing used

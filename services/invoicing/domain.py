@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from shared.calendar import (  # noqa: F401  (re-exported: domain.parse_month and the like)
     local_date, metering_point, month_of, month_text, next_month, parse_month,
 )
-from shared.money import round_half_up
+from shared.money import round_money
 
 PLATFORM_ISSUER = "platform"
 PAYMENT_METHODS = ("bank_transfer", "card")
@@ -91,7 +91,7 @@ def card_surcharge(invoice_total: Decimal, method: str, amount: Decimal, currenc
     once to the currency's minor unit; 0 otherwise."""
     if method != "card" or invoice_total < SURCHARGE_THRESHOLD:
         return Decimal("0.00")
-    return round_half_up(amount * SURCHARGE_RATE, currency)
+    return round_money(amount * SURCHARGE_RATE, currency)
 
 
 def check_payment(method: str, amount: Decimal, currency: str, outstanding: Decimal,
@@ -103,7 +103,7 @@ def check_payment(method: str, amount: Decimal, currency: str, outstanding: Deci
     if method not in PAYMENT_METHODS:
         raise PaymentRefused("payment_method_not_allowed",
                              f"{method!r} is not accepted; use one of {', '.join(PAYMENT_METHODS)}")
-    if amount <= 0 or round_half_up(amount, invoice_currency) != amount:
+    if amount <= 0 or round_money(amount, invoice_currency) != amount:
         raise PaymentRefused("invalid_amount", f"amount must be positive in minor units, got {amount}")
     if currency != invoice_currency:
         raise PaymentRefused("currency_mismatch", f"invoice is in {invoice_currency}, payment in {currency}")

@@ -1,15 +1,16 @@
-"""The kit's one calendar and one rounding, and that every service uses them (no second copy)."""
+"""The kit's one calendar and one rounding (Babel's minor units), and that every service uses them (no second copy)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from decimal import Decimal
 
 import pytest
 
 from services.auto_provisioning import domain as auto_provisioning
 from services.invoicing import domain as invoicing
 from services.rating import pricing
-from shared import calendar
+from shared import calendar, money
 
 
 def test_services_use_the_kits_calendar():
@@ -39,3 +40,43 @@ def test_month_text_round_trips(text, month):
 def test_local_midnight_and_local_date_agree():
     day = date(2026, 3, 29)  # Europe/Berlin moves to summer time that night at 02:00
     assert calendar.local_date(calendar.local_midnight(day, "Europe/Berlin"), "Europe/Berlin") == day
+
+
+# ------------------------------------------------------------------ one rounding
+# 1,000.5 per month: 17 days of 31 are 548.661..., a whole month 1,000.5 (a tie at 0 places)
+_MONTHLY = Decimal("1000.5")
+
+
+def _rated(currency: str) -> list[str]:
+    catalog = pricing.Catalog.of(currency, [pricing.Product("FEAT", "recurring", _MONTHLY)])
+    sub = pricing.Subscription("s1", "acme", "FEAT", datetime(2026, 3, 15, 12, tzinfo=timezone.utc))
+    result = pricing.billing_run((2026, 4), pricing.Account("acme", "UTC", currency), catalog, [sub])
+    return [str(line.amount) for line in result.lines]
+
+
+@pytest.mark.parametrize("currency, places, lines, surcharge", [
+    ("JPY", 0, ["549", "1001"], "101"),
+    ("USD", 2, ["548.66", "1000.50"], "100.50"),
+    ("EUR", 2, ["548.66", "1000.50"], "100.50"),
+    ("GBP", 2, ["548.66", "1000.50"], "100.50"),
+])
+def test_one_rounding_by_the_currencys_minor_unit_in_rating_and_invoicing(currency, places, lines, surcharge):
+    assert money.minor_units(currency) == places
+    assert _rated(currency) == lines  # rating's pricing core
+    # invoicing: the 3% card surcharge of 3,350 is 100.5 (a tie at 0 places)
+    assert str(invoicing.card_surcharge(Decimal("5000"), "card", Decimal("3350"), currency)) == surcharge
+    fraction = Decimal("10.5")
+    if places == 0:
+        with pytest.raises(invoicing.PaymentRefused, match="invalid_amount"):
+            invoicing.check_payment("card", fraction, currency, Decimal("100"), currency)
+    else:
+        invoicing.check_payment("card", fraction, currency, Decimal("100"), currency)
+
+
+def test_rounding_is_half_up_at_every_minor_unit():
+    assert money.round_money(Decimal("0.5"), "JPY") == Decimal("1")
+    assert money.round_money(Decimal("-0.5"), "JPY") == Decimal("-1")
+    assert money.round_money(Decimal("0.0005"), "KWD") == Decimal("0.001")
+    assert money.round_ratio(Decimal("1"), 8, "USD") == Decimal("0.13")  # 0.125, a true tie
+    assert money.round_ratio(Decimal("1"), 2, "JPY") == Decimal("1")
+    assert money.minor_units("CRD") == 2  # not in CLDR: its default

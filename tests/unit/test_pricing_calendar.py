@@ -19,7 +19,7 @@ CAT = Catalog.of("USD", [Product("FEAT", "recurring", D("12.00")),
     ("0.125", "0.13"), ("0.135", "0.14"), ("2.675", "2.68"), ("0.124999", "0.12"), ("-0.125", "-0.13"),
 ])
 def test_round_money_half_up(amount, expected):
-    assert round_money(D(amount)) == D(expected)
+    assert round_money(D(amount), "USD") == D(expected)
 
 
 @pytest.mark.parametrize("numerator, denominator, expected", [
@@ -30,7 +30,7 @@ def test_round_money_half_up(amount, expected):
     ("0.049", 2, "0.02"),
 ])
 def test_round_ratio_exact(numerator, denominator, expected):
-    assert round_ratio(D(numerator), denominator) == D(expected)
+    assert round_ratio(D(numerator), denominator, "USD") == D(expected)
 
 
 def test_pro_rata_tie_rounds_half_up_on_a_line():

@@ -1,6 +1,7 @@
 """The pure pricing core: rates one account's billing run from state known before the run.
 
-Public API (no I/O, no clock; standard library + dateutil + zoneinfo only):
+Public API (no I/O, no clock; standard library, dateutil, zoneinfo and the kit's pure calendar
+and rounding, `shared.calendar` and `shared.money`, only):
 
 - `billing_run(month, account, catalog, subscriptions, user_counts=(), usage=(), ledger=EMPTY_LEDGER,
   price_book=None) -> RunResult` rates the run of `month` ((year, month), a date or "YYYY-MM")
@@ -24,7 +25,7 @@ from .catalog import Catalog, Price, PriceBook, PriceVersion, Product, Tier
 from .ledger import EMPTY_LEDGER, BilledLedger, LedgerUpdate
 from .lines import ChargeLine, RunResult
 from .packs import UserCounts, pack_start, packs_for
-from .rounding import round_money, round_ratio
+from shared.money import round_money, round_ratio
 from .run import Account, billing_run
 from .terms import termination_effective
 from .timeline import Subscription, billable_interval, counts_known_at, known_before

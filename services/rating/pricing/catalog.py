@@ -100,17 +100,17 @@ class PriceBook:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The products of one currency; `minor_units` is the currency's minor unit (2 by default)."""
+    """The products of one currency; lines in it are rounded to the currency's minor unit
+    (`shared.money.minor_units`: JPY 0 places, USD 2)."""
 
     currency: str
     products: Mapping[str, Product]
-    minor_units: int = 2
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
-    def of(cls, currency: str, products: list[Product] | tuple[Product, ...], minor_units: int = 2) -> "Catalog":
+    def of(cls, currency: str, products: list[Product] | tuple[Product, ...]) -> "Catalog":
         """A catalogue from a list of products."""
-        return cls(currency, {p.part_number: p for p in products}, minor_units)
+        return cls(currency, {p.part_number: p for p in products})
 
     def price(self, part_number: str, day: date, book: PriceBook | None = None) -> Price:
         """The price of `part_number` for a piece or usage month starting on `day`.

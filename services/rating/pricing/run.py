@@ -14,7 +14,7 @@ from .catalog import Catalog, PriceBook, Product
 from .ledger import EMPTY_LEDGER, BilledLedger, LedgerUpdate
 from .lines import ChargeLine, RunResult, build_frozen, make_line
 from .packs import UserCounts, packs_for
-from .rounding import round_money, round_ratio
+from shared.money import round_money, round_ratio
 from .timeline import Subscription, billable_interval
 from .usage import UsageRecord, price_units
 
@@ -101,7 +101,7 @@ def _in_advance_line(account_id: str, sub: Subscription, product: Product, month
     first, nxt, days = month
     p = catalog.price(sub.part_number, first, price_book)
     return make_line(account_id, sub.id, sub.part_number, first, nxt, sub.quantity, p.unit_price, p.version,
-                     round_money(p.unit_price * sub.quantity, catalog.minor_units), days, days, "in_advance",
+                     round_money(p.unit_price * sub.quantity, catalog.currency), days, days, "in_advance",
                      False, "", product.name or "", sub.customer)
 
 
@@ -130,9 +130,9 @@ def _item_pieces(account_id: str, sub: Subscription, product: Product, target: M
         else:
             qty = sub.quantity
         if days == md:
-            amount = round_money(p.unit_price * qty, catalog.minor_units)
+            amount = round_money(p.unit_price * qty, catalog.currency)
         else:
-            amount = round_ratio(p.unit_price * qty * days, md, catalog.minor_units)
+            amount = round_ratio(p.unit_price * qty * days, md, catalog.currency)
         yield make_line(account_id, sub.id, sub.part_number, a, b, qty, p.unit_price, p.version, amount, days,
                         md, _piece_rule(product.kind, piece_month == target, days == md,
                                         held_to is not None and b > held_to),
@@ -185,7 +185,7 @@ def _usage_lines(target, mp, account_id, tz_name, catalog, usage, ledger, price_
         exact, note = price_units(p, already, units)
         lines.append(make_line(
             account_id, None, part, first, nxt, units, None if p.tiers else p.unit_price, p.version,
-            round_money(exact, catalog.minor_units), None, None, "usage_late" if late else "usage",
+            round_money(exact, catalog.currency), None, None, "usage_late" if late else "usage",
             late, note, product_name=catalog.products[part].name or ""))
         added[key] = added.get(key, ZERO) + units
     return lines, added, frozenset(rated)
