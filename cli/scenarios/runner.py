@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from services.invoicing.domain import Invoice, assemble_invoice
 from services.provisioning.commands import COMMANDS, Command
-from services.provisioning.domain import ProductRule, ProvisioningState, Rejection, handle, pack_start_of
+from services.provisioning.domain import ProductRule, ProvisioningState, Rejection, handle
 from services.rating.pricing import (
-    EMPTY_LEDGER, Account, Catalog, PriceBook, Subscription, UsageRecord,
-    as_month, billing_run, counts_known_at, metering_point,
+    EMPTY_LEDGER, Account, Catalog, PriceBook, UsageRecord, as_month, billing_run, counts_known_at, metering_point,
+    subscriptions_from_facts,
 )
-
 from services.rating.domain import product_from_dict
 
 from .model import AccountModel, BillingRun, ScenarioModel, Usage, UserCount
@@ -31,60 +31,77 @@ def _command(event) -> Command:
     return cls(**fields)
 
 
-def run_scenario(scenario: ScenarioModel) -> dict:
-    """The scenario's result in the shape of its `expected` member (lines carry extra fields)."""
-    state = ProvisioningState(
+@dataclass
+class Provisioned:
+    """A scenario's events through provisioning's rules: the state, what was refused and
+    reported, the runs' months in order, and each account's user counts and usage."""
+
+    state: ProvisioningState
+    rejections: list[dict] = field(default_factory=list)
+    terminations: list[dict] = field(default_factory=list)
+    runs: list[tuple[int, int]] = field(default_factory=list)
+    counts: dict[str, list] = field(default_factory=dict)
+    usage: dict[str, list[UsageRecord]] = field(default_factory=dict)
+
+
+def provision(scenario: ScenarioModel) -> Provisioned:
+    """Decide the scenario's provisioning in event order; billing runs are only noted (runs do not
+    change provisioning, and each later sees only the facts dated before its metering point)."""
+    out = Provisioned(ProvisioningState(
         accounts={a.id: a.time_zone for a in scenario.accounts},
         products={p.part_number: ProductRule(p.part_number, p.kind, p.termination, p.minimum_term_months)
-                  for p in scenario.catalog.products})
-    rejections, terminations, runs = [], [], []
-    counts: dict[str, list] = {a.id: [] for a in scenario.accounts}
-    usage: dict[str, list[UsageRecord]] = {a.id: [] for a in scenario.accounts}
-    # Provisioning is decided in event order; runs do not change it, and each run later sees
-    # only the facts dated before its own metering point (a delayed run gives the on-time result).
+                  for p in scenario.catalog.products}),
+        counts={a.id: [] for a in scenario.accounts}, usage={a.id: [] for a in scenario.accounts})
     for index, event in enumerate(scenario.events):
         if isinstance(event, BillingRun):
-            runs.append(as_month(event.month))
+            out.runs.append(as_month(event.month))
             continue
-        outcome = handle(state, _command(event))
+        outcome = handle(out.state, _command(event))
         if isinstance(outcome, Rejection):
-            rejections.append({"event": index, "reason": outcome.reason})
+            out.rejections.append({"event": index, "reason": outcome.reason})
             continue
         if isinstance(event, UserCount):
-            counts[event.account].append((event.at, event.count))
+            out.counts[event.account].append((event.at, event.count))
         elif isinstance(event, Usage):
-            usage[event.account].append(UsageRecord(event.id, event.part_number, Decimal(event.quantity),
-                                                    event.used_at or event.at, event.at))
+            out.usage[event.account].append(UsageRecord(event.id, event.part_number, Decimal(event.quantity),
+                                                        event.used_at or event.at, event.at))
         elif outcome.termination is not None:  # the domain says which endings are reported
             sid, effective = outcome.termination
-            terminations.append({"subscription": sid, "effective": effective.isoformat()})
+            out.terminations.append({"subscription": sid, "effective": effective.isoformat()})
+    return out
+
+
+def run_scenario(scenario: ScenarioModel) -> dict:
+    """The scenario's result in the shape of its `expected` member (lines carry extra fields)."""
+    p = provision(scenario)
     catalog = build_catalog(scenario)
     ledgers = {a.id: EMPTY_LEDGER for a in scenario.accounts}
     invoices = []
-    for month in runs:
+    for month in p.runs:
         for account in scenario.accounts:
-            invoice, ledgers[account.id] = _run_account(
-                state, catalog, account, month, counts[account.id], usage[account.id], ledgers[account.id])
+            invoice, ledgers[account.id] = run_account(
+                p.state, catalog, account, month, p.counts[account.id], p.usage[account.id], ledgers[account.id])
             if invoice is not None:
                 invoices.append(invoice_json(invoice))
-    return {"invoices": invoices, "terminations": terminations, "rejections": rejections}
+    return {"invoices": invoices, "terminations": p.terminations, "rejections": p.rejections}
 
 
-def _run_account(state, catalog, account: AccountModel, month, counts, usage, ledger):
+def subscription_facts(state: ProvisioningState, account_id: str) -> list[dict]:
+    """The account's provisioned items as the facts rating stores (`FACT_KEYS`), so the preview
+    maps them to subscriptions with the live service's own `subscriptions_from_facts`."""
+    return [{"subscription_id": item.id, "account_id": item.account, "part_number": item.part_number,
+             "kind": item.role, "started_at": item.created_at if item.role == "pack" else item.start,
+             "quantity": item.quantity, "ended_at": item.end,
+             "termination_requested_at": item.termination_requested_at,
+             "termination_effective": item.termination_effective, "customer_id": item.customer,
+             "full_brand_id": item.full_brand}
+            for item in state.items.values() if item.account == account_id]
+
+
+def run_account(state, catalog, account: AccountModel, month, counts, usage, ledger):
+    """One account's run of `month` in the preview: its invoice (or None) and its next ledger."""
     mp = metering_point(month, account.time_zone)
-    subscriptions = []
-    for item in state.items.values():
-        if item.account != account.id:
-            continue
-        start = pack_start_of(state, item) if item.role == "pack" else item.start
-        if start is None or start >= mp:
-            continue
-        requested = item.termination_requested_at
-        subscriptions.append(Subscription(
-            item.id, item.account, item.part_number, start, item.quantity,
-            end=item.end if item.end is not None and item.end < mp else None,
-            termination_effective=item.termination_effective if requested is not None and requested < mp else None,
-            customer=item.customer))
+    subscriptions = subscriptions_from_facts(subscription_facts(state, account.id), mp)
     book = account.price_book
     result = billing_run(month, Account(account.id, account.time_zone, catalog.currency), catalog, subscriptions,
                          counts_known_at(counts, mp, lambda c: c[0]), usage, ledger,

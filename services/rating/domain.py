@@ -12,8 +12,8 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 
 from services.rating.pricing import (
-    Account, BilledLedger, Catalog, PriceBook, Product, RunResult, Subscription, Tier, UsageRecord, as_month,
-    billing_run, metering_point, pack_start,
+    Account, BilledLedger, Catalog, PriceBook, Product, RunResult, Tier, UsageRecord, as_month, billing_run,
+    metering_point, subscriptions_from_facts,
 )
 from services.rating.pricing.catalog import PriceVersion
 
@@ -86,26 +86,6 @@ def month_error(month: str) -> str | None:
     return None
 
 
-def _subscriptions(rows: list[Mapping], mp: datetime) -> list[Subscription]:
-    """Pricing subscriptions from stored rows: packs start per the brand rule; a termination's
-    effective date is passed only when it was requested before the metering point `mp` (a later
-    request belongs to later runs)."""
-    brand_start = {r["subscription_id"]: r["started_at"] for r in rows if r["kind"] == "brand"}
-    out = []
-    for r in rows:
-        start = r["started_at"]
-        if r["kind"] == "pack":
-            start = pack_start(start, brand_start.get(r["full_brand_id"]), r["full_brand_id"] is not None)
-            if start is None:
-                continue  # its Full Brand is not ready yet: packs have not started
-        requested = r["termination_requested_at"]
-        out.append(Subscription(r["subscription_id"], r["account_id"], r["part_number"], start,
-                                r["quantity"], r["ended_at"],
-                                r["termination_effective"] if requested is not None and requested < mp else None,
-                                r["customer_id"]))
-    return out
-
-
 def rate_accounts(month: str, accounts: list[Mapping],
                   facts: Mapping[str, list]) -> Iterator[AccountRating | AccountFailure]:
     """Rate month `month` for `accounts` from the facts loaded for them (see store.load_facts),
@@ -114,7 +94,7 @@ def rate_accounts(month: str, accounts: list[Mapping],
     zoneinfo does not know, a stored date out of range): one account's bad data stays its own.
 
     The core drops facts dated at or after each account's metering point itself; termination
-    requests need the request instant, so `_subscriptions` drops those made at or after it.
+    requests need the request instant, so `subscriptions_from_facts` drops those made at or after it.
     """
     catalogs = catalogs_from_rows(facts["catalog"])
     subs, counts, usage = defaultdict(list), defaultdict(list), defaultdict(list)
@@ -149,7 +129,7 @@ def _rate_one(target, a: Mapping, catalogs, subs, counts, usage, units,
                            for r in rows if r["billed_through"] is not None}, units.get(aid, {}))
     book = a["price_book"]
     result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
-                         _subscriptions(rows, mp), counts[aid], usage[aid], ledger,
+                         subscriptions_from_facts(rows, mp), counts[aid], usage[aid], ledger,
                          PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
                          if book else None)
     return AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",

@@ -16,25 +16,30 @@ and rounding, `shared.calendar` and `shared.money`, only):
   and `BilledLedger.apply(update)` gives the next ledger.
 - `RunResult(account, month, currency, lines, ledger_update)`, `.total`; `ChargeLine` (frozen)
   with `.explanation`.
+- Stored facts: `subscriptions_from_facts(rows, metering_point)` (rows with `FACT_KEYS`), the one
+  mapping of live rating and the scenario preview.
 - Helpers: `known_before` / `counts_known_at` (facts a run may know), `termination_effective`,
   `pack_start`, `packs_for`, `metering_point`, `day_of`, `add_months`, `round_money`.
 """
 
 from shared.calendar import add_months, as_month, day_of, days_in_month, metering_point, month_pieces, zone
+from shared.money import round_money, round_ratio
+
 from .catalog import Catalog, Price, PriceBook, PriceVersion, Product, Tier
+from .facts import FACT_KEYS, subscriptions_from_facts
 from .ledger import EMPTY_LEDGER, BilledLedger, LedgerUpdate
 from .lines import ChargeLine, RunResult
 from .packs import UserCounts, pack_start, packs_for
-from shared.money import round_money, round_ratio
 from .run import Account, billing_run
 from .terms import termination_effective
 from .timeline import Subscription, billable_interval, counts_known_at, known_before
 from .usage import UsageRecord, price_units
 
 __all__ = [
-    "Account", "BilledLedger", "Catalog", "ChargeLine", "EMPTY_LEDGER", "LedgerUpdate", "Price",
+    "Account", "BilledLedger", "Catalog", "ChargeLine", "EMPTY_LEDGER", "FACT_KEYS", "LedgerUpdate", "Price",
     "PriceBook", "PriceVersion", "Product", "RunResult", "Subscription", "Tier", "UsageRecord",
     "UserCounts", "add_months", "as_month", "billable_interval", "billing_run", "counts_known_at",
     "day_of", "days_in_month", "known_before", "metering_point", "month_pieces", "pack_start",
-    "packs_for", "price_units", "round_money", "round_ratio", "termination_effective", "zone",
+    "packs_for", "price_units", "round_money", "round_ratio", "subscriptions_from_facts", "termination_effective",
+    "zone",
 ]
