@@ -24,6 +24,9 @@ def _rating_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--subscriptions", type=int, default=5, help="whole-month recurring items per account")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--wire", choices=("fast", "checked"), default=None,
+                        help="also build and encode each account's AccountChargesRatedV1 envelope: rating's "
+                             "fast wire builder, or the same through the validated contract")
 
 
 def build_rating_workload(accounts: int, per_account: int):
@@ -51,19 +54,41 @@ def run_rating(args: argparse.Namespace) -> int:
 
     catalog, work = build_rating_workload(args.accounts, args.subscriptions)
     month = (2026, 5)
+    wire = _wire(args.wire)
     rates, lines = [], 0
     for n in range(args.runs):
         began = time.perf_counter()
         lines = 0
         for account, subs, ledger in work:
-            lines += len(billing_run(month, account, catalog, subs, (), (), ledger).lines)
+            result = billing_run(month, account, catalog, subs, (), (), ledger)
+            lines += len(result.lines)
+            if wire is not None:
+                wire(account, result)
         elapsed = time.perf_counter() - began
         rates.append(lines / elapsed)
         print(f"run {n + 1}: {lines} lines in {elapsed:.3f} s = {lines / elapsed:,.0f} lines/s")
     print(json.dumps({"bench": "rating", "accounts": args.accounts, "runs": args.runs, "lines": lines,
+                      **({"wire": args.wire} if args.wire else {}),
                       "lines_per_second": round(statistics.median(rates)),
                       "min_lines_per_second": round(min(rates)), "max_lines_per_second": round(max(rates))}))
     return 0
+
+
+def _wire(kind: str | None):
+    """None, or a function encoding one account's result as rating publishes it (`kind` picks the
+    builder: rating's fast one or the validated contract's)."""
+    if kind is None:
+        return None
+    from services.rating import wire
+    from services.rating.domain import AccountRating
+
+    build = wire.charges_envelope if kind == "fast" else wire.charges_envelope_checked
+    now = datetime(2026, 5, 1, 3, tzinfo=timezone.utc)
+
+    def encode(account, result) -> bytes:
+        rating = AccountRating(account.id, "invoice", account.currency, account.time_zone, 30, result)
+        return build("bench-run", "2026-05", rating, "rating", now, None).encode()
+    return encode
 
 
 # name -> (help, argument setup, command). Add a benchmark by adding an entry.

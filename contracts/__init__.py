@@ -2,7 +2,7 @@
 
 from contracts import common, platform, provisioning, rating, usage  # noqa: F401  (registers the models)
 from contracts import invoicing  # noqa: F401,E402  (registers the invoicing events)
-from contracts.envelope import Contract, Envelope, wrap
+from contracts.envelope import Contract, Envelope, build_envelope, wrap
 from contracts.registry import parse
 
-__all__ = ["Contract", "Envelope", "parse", "wrap"]
+__all__ = ["Contract", "Envelope", "build_envelope", "parse", "wrap"]

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.types import Instant
+from contracts.types import Instant, _in_window
 
 
 class Contract(BaseModel):
@@ -65,6 +65,35 @@ class Envelope(BaseModel):
                 "schema_version": str(self.schema_version)}
 
 
+def build_envelope(
+    event_type: str,
+    schema_version: int,
+    payload: dict[str, Any],
+    *,
+    key: str,
+    producer: str,
+    occurred_at: datetime,
+    cause: Envelope | None = None,
+    correlation_id: UUID | None = None,
+) -> Envelope:
+    """The one envelope builder: a new event id, chained to `cause` (its correlation id, or the
+    cause itself, unless `correlation_id` is given; the cause as causation id).
+
+    `payload` must be a validated contract's wire form (JSON values, as `model_dump(mode="json")`
+    gives, or built as carefully on a hot path such as rating's charges): it is not validated
+    again (`model_construct`), the hot paths' whole reason. The instant is checked as `Instant`
+    checks it (aware, in the platform's window), as a consumer will.
+    """
+    if occurred_at.tzinfo is None:
+        raise ValueError("occurred_at must be timezone-aware")
+    _in_window(occurred_at)
+    return Envelope.model_construct(
+        event_id=uuid4(), type=event_type, schema_version=schema_version, occurred_at=occurred_at,
+        producer=producer, key=key,
+        correlation_id=correlation_id or ((cause.correlation_id or cause.event_id) if cause else None),
+        causation_id=cause.event_id if cause else None, payload=payload)
+
+
 def wrap(
     payload: Contract,
     *,
@@ -74,17 +103,9 @@ def wrap(
     cause: Envelope | None = None,
     correlation_id: UUID | None = None,
 ) -> Envelope:
-    """An envelope for `payload`, with type and version from its class, chained to `cause`."""
+    """An envelope for a contract `payload`, with type and version from its class, chained to `cause`."""
     from contracts.registry import type_of
 
     event_type, version = type_of(type(payload))
-    return Envelope(
-        type=event_type,
-        schema_version=version,
-        occurred_at=occurred_at,
-        producer=producer,
-        key=key,
-        correlation_id=correlation_id or (cause.correlation_id or cause.event_id if cause else None),
-        causation_id=cause.event_id if cause else None,
-        payload=payload.model_dump(mode="json"),
-    )
+    return build_envelope(event_type, version, payload.model_dump(mode="json"), key=key, producer=producer,
+                          occurred_at=occurred_at, cause=cause, correlation_id=correlation_id)

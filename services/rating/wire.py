@@ -1,24 +1,24 @@
 """The rated charges of one account as an `AccountChargesRatedV1` envelope.
 
 A run publishes one per account, so this is on the hot path: `charges_envelope` builds the
-payload as plain JSON values and skips pydantic validation (`model_construct`). The result is
+payload as plain JSON values for `contracts.build_envelope`, without pydantic validation. The result is
 the same envelope as the validated `charges_envelope_checked`; a unit test holds them equal.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from functools import lru_cache
 from uuid import UUID
 
-from contracts import wrap
+from contracts import build_envelope, wrap
 from contracts.envelope import Envelope
 from contracts.rating import AccountChargesRatedV1, ChargeLineV1
+from contracts.registry import type_of
 from services.rating.domain import AccountRating
 from services.rating.pricing.lines import explanation_around
 
-_TYPE = "rating.charges.rated"
+_CHARGES = type_of(AccountChargesRatedV1)  # (type, schema version)
 
 
 _iso = lru_cache(maxsize=4096)(date.isoformat)  # a run repeats the same few dates many times
@@ -67,9 +67,8 @@ def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, n
         "settlement": r.settlement, "payment_terms_days": r.payment_terms_days, "time_zone": r.time_zone,
         "lines": [line_json(x) for x in res.lines], "total": str(res.total),
     }
-    return Envelope.model_construct(
-        event_id=uuid.uuid4(), type=_TYPE, schema_version=1, occurred_at=now, producer=producer,
-        key=r.account_id, correlation_id=correlation_id, causation_id=None, payload=payload)
+    return build_envelope(*_CHARGES, payload, key=r.account_id, producer=producer, occurred_at=now,
+                          correlation_id=correlation_id)
 
 
 def charges_envelope_checked(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,

@@ -80,3 +80,26 @@ def test_rounding_is_half_up_at_every_minor_unit():
     assert money.round_ratio(Decimal("1"), 8, "USD") == Decimal("0.13")  # 0.125, a true tie
     assert money.round_ratio(Decimal("1"), 2, "JPY") == Decimal("1")
     assert money.minor_units("CRD") == 2  # not in CLDR: its default
+
+
+# ------------------------------------------------------------------ one envelope builder
+def test_one_envelope_builder_chains_causes_and_checks_the_instant():
+    from uuid import uuid4
+
+    from contracts import build_envelope, wrap
+    from contracts.provisioning import FeatureRemovedV1
+
+    at = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    cause = build_envelope("x.y", 1, {}, key="k", producer="p", occurred_at=at, correlation_id=uuid4())
+    event = FeatureRemovedV1(account_id="acme", subscription_id="s1", at=at)
+    wrapped = wrap(event, key="acme", producer="provisioning", occurred_at=at, cause=cause)
+    assert (wrapped.type, wrapped.schema_version) == ("provisioning.feature.removed", 1)
+    assert wrapped.causation_id == cause.event_id and wrapped.correlation_id == cause.correlation_id
+    assert wrapped.payload == event.model_dump(mode="json")
+    first = build_envelope("x.y", 1, {}, key="k", producer="p", occurred_at=at, cause=wrapped.model_copy(
+        update={"correlation_id": None}))
+    assert first.correlation_id == wrapped.event_id  # a cause without a correlation starts one
+    with pytest.raises(ValueError):
+        build_envelope("x.y", 1, {}, key="k", producer="p", occurred_at=datetime(2026, 5, 1))
+    with pytest.raises(ValueError):
+        build_envelope("x.y", 1, {}, key="k", producer="p", occurred_at=datetime(2200, 1, 1, tzinfo=timezone.utc))
