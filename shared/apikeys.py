@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from shared.refusal import Refused
+
 log = logging.getLogger(__name__)
 
 ROLES = ("operator", "partner", "integration")
@@ -32,12 +34,10 @@ MAX_TOKEN_LENGTH = 200
 _TOKEN = re.compile(r"bk_([0-9a-f]{16})_([A-Za-z0-9_-]{20,150})")
 
 
-class KeyRefused(Exception):
+class KeyRefused(Refused):
     """A presented key that does not authenticate; `reason` is the 401 reason code."""
 
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
+    status = 401
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.registry import redrive_topic
@@ -36,10 +35,6 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 DeadLetterId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dead letter's id")]
 
 
-def _problem(refused: dead_letters.Refused) -> JSONResponse:
-    return JSONResponse({"reason": refused.reason, "detail": refused.detail}, status_code=refused.status)
-
-
 @router.get("", summary="Dead letters of this service, newest first")
 async def list_dead_letters(
     request: Request,
@@ -59,11 +54,8 @@ async def list_dead_letters(
 @router.get("/{dead_letter_id}", summary="One dead letter with its payload (JSON, text or base64)",
             responses=REFUSALS)
 async def show_dead_letter(request: Request, dead_letter_id: DeadLetterId):
-    async with request.app.state.runtime.pool.acquire() as conn:
-        try:
-            return await dead_letters.show(conn, dead_letter_id)
-        except dead_letters.Refused as refused:
-            return _problem(refused)
+    async with request.app.state.runtime.pool.acquire() as conn:  # refusals: shared.http's handler
+        return await dead_letters.show(conn, dead_letter_id)
 
 
 @router.post("/{dead_letter_id}/redrive", status_code=202, responses=REFUSALS,
@@ -86,14 +78,11 @@ async def discard_dead_letter(request: Request, dead_letter_id: DeadLetterId,
 async def _act(request: Request, dead_letter_id: int, action: Action, redrive: bool):
     runtime = request.app.state.runtime
     now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn:
-        try:
-            if redrive:
-                topic = runtime.settings.topic(redrive_topic(runtime.settings.service))
-                await dead_letters.redrive(conn, dead_letter_id, topic, runtime.consumers, now,
-                                           action.by, action.note)
-            else:
-                await dead_letters.discard(conn, dead_letter_id, now, action.by, action.note)
-            return await dead_letters.show(conn, dead_letter_id)
-        except dead_letters.Refused as refused:
-            return _problem(refused)
+    async with runtime.pool.acquire() as conn:  # refusals: shared.http's handler
+        if redrive:
+            topic = runtime.settings.topic(redrive_topic(runtime.settings.service))
+            await dead_letters.redrive(conn, dead_letter_id, topic, runtime.consumers, now,
+                                       action.by, action.note)
+        else:
+            await dead_letters.discard(conn, dead_letter_id, now, action.by, action.note)
+        return await dead_letters.show(conn, dead_letter_id)

@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker
 
 from contracts.envelope import Envelope
 from contracts.registry import dead_letter_topic
-from shared import outbox
+from shared import outbox, refusal
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,12 +103,11 @@ def storable(text: str | None) -> str | None:
     return text.replace("\x00", "\\x00") if text else text
 
 
-class Refused(Exception):
-    """An operator's request that cannot be done: HTTP `status` with a reason code."""
+class Refused(refusal.Refused):
+    """An operator's request on a dead letter that cannot be done: 404 for an unknown one, 409
+    for one in the wrong state."""
 
-    def __init__(self, status: int, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.reason, self.detail = status, reason, detail
+    status = 409
 
 
 async def add(conn: asyncpg.Connection, origin: Origin, key: str | None, payload: bytes | None,
@@ -190,7 +189,7 @@ async def show(conn: asyncpg.Connection, dead_letter_id: int) -> dict[str, Any]:
     claimed its event id), `failed_again` (see `retried_as`) or `pending`."""
     row = await conn.fetchrow(SHOW, dead_letter_id)
     if row is None:
-        raise Refused(404, "unknown_dead_letter", f"no dead letter {dead_letter_id}")
+        raise Refused("unknown_dead_letter", f"no dead letter {dead_letter_id}", 404)
     encoding, payload = render_payload(row["payload"])
     found = {**_summary(row), "payload_encoding": encoding, "payload": payload}
     if row["state"] == "redriven":
@@ -212,9 +211,9 @@ def _envelope_id(payload: Any) -> UUID | None:
 async def _lock_dead(conn: asyncpg.Connection, dead_letter_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(LOCK, dead_letter_id)
     if row is None:
-        raise Refused(404, "unknown_dead_letter", f"no dead letter {dead_letter_id}")
+        raise Refused("unknown_dead_letter", f"no dead letter {dead_letter_id}", 404)
     if row["state"] != "dead":
-        raise Refused(409, f"already_{row['state']}", f"dead letter {dead_letter_id} is {row['state']}")
+        raise Refused(f"already_{row['state']}", f"dead letter {dead_letter_id} is {row['state']}")
     return row
 
 
@@ -227,9 +226,9 @@ async def redrive(conn: asyncpg.Connection, dead_letter_id: int, redrive_topic: 
     async with conn.transaction():
         row = await _lock_dead(conn, dead_letter_id)
         if row["payload"] is None:
-            raise Refused(409, "empty_payload", f"dead letter {dead_letter_id} has no payload to send")
+            raise Refused("empty_payload", f"dead letter {dead_letter_id} has no payload to send")
         if row["consumer"] not in consumers:
-            raise Refused(409, "no_consumer", f"this service no longer consumes for {row['consumer']}")
+            raise Refused("no_consumer", f"this service no longer consumes for {row['consumer']}")
         origin = Origin(row["consumer"], row["topic"], row["partition"], row["offset"], dead_letter_id)
         await outbox.add_record(conn, redrive_topic, row["key"] or "", row["event_id"] or uuid4(),
                                 row["event_type"] or UNDECODED_TYPE, row["payload"], origin.headers())

@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from shared.refusal import Refused
+
 log = logging.getLogger(__name__)
 
 MAX_ERRORS = 20  # problems reported per request: a 10,000-item body does not get 10,000 lines back
@@ -87,6 +89,15 @@ async def _http_refusal(_: Request, exc: HTTPException) -> JSONResponse:
                  headers=getattr(exc, "headers", None))
 
 
+def refusal(exc: Refused) -> JSONResponse:
+    """The error body of a refusal, with its status."""
+    return error(exc.status, exc.reason, exc.detail)
+
+
+async def _refused(_: Request, exc: Refused) -> JSONResponse:
+    return refusal(exc)
+
+
 async def _invalid_data(request: Request, exc: asyncpg.DataError) -> JSONResponse:
     # The checked types keep bad values out; this is the last line should one slip past them:
     # a value PostgreSQL cannot store (out of range, \u0000 in text) is the caller's input, not a
@@ -116,3 +127,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(asyncpg.DataError, _invalid_data)
     app.add_exception_handler(HTTPException, _http_refusal)
+    app.add_exception_handler(Refused, _refused)  # every service's refusals, one mapping

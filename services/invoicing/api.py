@@ -175,18 +175,6 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app.include_router(containment_api.router)
     auth.install(app, runtime.settings)
 
-    @app.exception_handler(payments.NotFound)
-    async def not_found(_: Request, exc: payments.NotFound):
-        return _error(404, exc.reason, exc.detail)
-
-    @app.exception_handler(payments.Conflict)
-    async def conflict(_: Request, exc: payments.Conflict):
-        return _error(409, exc.reason, exc.detail)
-
-    @app.exception_handler(domain.PaymentRefused)
-    async def refused(_: Request, exc: domain.PaymentRefused):
-        return _error(422, exc.reason, exc.detail)
-
     @app.exception_handler(ValueError)
     async def invalid(_: Request, exc: ValueError):
         return _error(422, "invalid_input", str(exc))

@@ -13,6 +13,7 @@ from shared.calendar import (  # noqa: F401  (re-exported: domain.parse_month an
     local_date, metering_point, month_of, month_text, next_month, parse_month,
 )
 from shared.money import round_money
+from shared.refusal import Refused
 
 PLATFORM_ISSUER = "platform"
 PAYMENT_METHODS = ("bank_transfer", "card")
@@ -77,12 +78,8 @@ def number_invoices(issuers: Sequence[str], last_numbers: Mapping[str, int]) -> 
 
 
 # ------------------------------------------------------------------ payments
-class PaymentRefused(ValueError):
-    """A payment refused with a reason code; nothing changes."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+class PaymentRefused(Refused, ValueError):
+    """A payment refused with a reason code (422); nothing changes."""
 
 
 def card_surcharge(invoice_total: Decimal, method: str, amount: Decimal, currency: str) -> Decimal:

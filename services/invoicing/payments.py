@@ -14,19 +14,20 @@ from contracts.topics import INVOICING_EVENTS
 from services.invoicing import domain, store
 from services.invoicing.service import wrap_event
 from shared import outbox
+from shared.refusal import Refused
 from shared.settings import Settings
 
 
-class NotFound(LookupError):
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
+class NotFound(Refused, LookupError):
+    """An unknown (or, for a partner, unreachable) invoice, account or run: 404."""
+
+    status = 404
 
 
-class Conflict(ValueError):
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
+class Conflict(Refused, ValueError):
+    """A request that contradicts what exists (a payment id reused differently): 409."""
+
+    status = 409
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,6 @@ PLATFORM = Depends(auth.allow("integration"))
 CUSTOMER_ACCOUNT = "SELECT account_id FROM customers WHERE customer_id = $1"
 SUBSCRIPTION_ACCOUNT = "SELECT account_id FROM subscriptions WHERE subscription_id = $1"
 
-STATUS = {"unknown_account": 404, "unknown_customer": 404, "unknown_product": 404,
-          "unknown_subscription": 404, "duplicate_subscription": 409, "duplicate_account": 409,
-          "duplicate_customer": 409, "already_ended": 409, "customers_provisioned": 409}
-
-
 class CatalogIn(BaseModel):
     """The FORMAT.md `catalog` shape."""
 
@@ -65,7 +60,7 @@ def _rt(request: Request) -> ServiceRuntime:
 
 
 def _refused(rej: service.Rejected) -> JSONResponse:
-    return http.error(STATUS.get(rej.reason, 422), rej.reason, rej.detail)
+    return http.refusal(rej)
 
 
 def _shown(events: list[Contract]) -> dict:
@@ -89,11 +84,8 @@ async def _reaches(request: Request, caller: Caller, account_id: str | None, loo
 
 async def _run(request: Request, use_case, cmd, **kw):
     rt = _rt(request)
-    try:
-        async with rt.pool.acquire() as conn:
-            result = await use_case(conn, rt.settings, cmd, rt.clock.now(), **kw)
-    except service.Rejected as rej:
-        return _refused(rej)
+    async with rt.pool.acquire() as conn:  # a Rejected is answered by shared.http's handler
+        result = await use_case(conn, rt.settings, cmd, rt.clock.now(), **kw)
     return JSONResponse(_shown(result if isinstance(result, list) else [result]), status_code=201)
 
 

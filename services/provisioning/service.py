@@ -3,7 +3,6 @@ lock the account -> load what the command touches -> domain rules -> save -> out
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,19 +20,25 @@ from contracts.topics import PROVISIONING_EVENTS
 from services.provisioning import commands, domain, store
 from shared import outbox
 from shared.calendar import local_midnight
+from shared.refusal import Refused
 from shared.settings import Settings
 
 CATALOG_KEY = "catalog"
 
 
-@dataclass(frozen=True)
-class Rejected(Exception):
+# HTTP statuses of the reason codes that are not 422
+STATUS = {"unknown_account": 404, "unknown_customer": 404, "unknown_product": 404,
+          "unknown_subscription": 404, "duplicate_subscription": 409, "duplicate_account": 409,
+          "duplicate_customer": 409, "already_ended": 409, "customers_provisioned": 409}
+
+
+class Rejected(Refused):
     """A refused command: `reason` is a FORMAT.md reason code (or duplicate_account,
     duplicate_customer, invalid_time_zone, invalid_instant, currency_not_in_catalog,
-    before_account_opened); nothing changed."""
+    before_account_opened); nothing changed. Its HTTP status follows the reason (`STATUS`)."""
 
-    reason: str
-    detail: str = ""
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason, detail, STATUS.get(reason, 422))
 
 
 # ------------------------------------------------------------------ accounts and catalogue

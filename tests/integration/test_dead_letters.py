@@ -14,7 +14,7 @@ from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.provisioning import FeatureRemovedV1
 from contracts.registry import Topic, redrive_topic
-from shared import auth, dead_letter_api
+from shared import auth, dead_letter_api, http
 from shared.db import KIT_MIGRATIONS, migrate_dsn
 from shared.kafka import ensure_topics
 from shared.kafka_security import client_options
@@ -64,6 +64,7 @@ class Svc:
         app = FastAPI()
         app.state.runtime = self.runtime
         auth.install(app, settings)
+        http.install(app)  # as every service's edge: refusals as the error body
         app.include_router(dead_letter_api.router)
         self.http = asgi_client(app, "http://svc")
 

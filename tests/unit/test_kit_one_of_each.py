@@ -103,3 +103,39 @@ def test_one_envelope_builder_chains_causes_and_checks_the_instant():
         build_envelope("x.y", 1, {}, key="k", producer="p", occurred_at=datetime(2026, 5, 1))
     with pytest.raises(ValueError):
         build_envelope("x.y", 1, {}, key="k", producer="p", occurred_at=datetime(2200, 1, 1, tzinfo=timezone.utc))
+
+
+# ------------------------------------------------------------------ one refusal base
+def test_every_refusal_derives_from_the_kits_base_with_its_status():
+    from services.invoicing.payments import Conflict, NotFound
+    from services.provisioning.service import Rejected
+    from shared import dead_letters
+    from shared.apikeys import KeyRefused
+    from shared.refusal import Refused
+
+    cases = [(NotFound("unknown_invoice"), 404), (Conflict("payment_id_reused"), 409),
+             (invoicing.PaymentRefused("invalid_amount"), 422), (KeyRefused("unknown_key", "no such key"), 401),
+             (dead_letters.Refused("already_redriven"), 409), (dead_letters.Refused("unknown_dead_letter", "", 404), 404),
+             (Rejected("unknown_account"), 404), (Rejected("duplicate_account"), 409), (Rejected("unknown_brand"), 422)]
+    for refusal, status in cases:
+        assert isinstance(refusal, Refused) and refusal.status == status, refusal
+
+
+async def test_one_http_mapping_answers_every_refusal_with_the_error_body():
+    import httpx
+    from fastapi import FastAPI
+
+    from services.provisioning.service import Rejected
+    from shared import http
+
+    app = FastAPI()
+    http.install(app)
+
+    @app.get("/refuse")
+    async def refuse():
+        raise Rejected("duplicate_account", "account acme exists")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        answer = await client.get("/refuse")
+    assert answer.status_code == 409
+    assert answer.json() == {"reason": "duplicate_account", "detail": "account acme exists"}
