@@ -98,6 +98,18 @@ def _billing_run_arguments(parser: argparse.ArgumentParser) -> None:
     bench_billing_run.arguments(parser)
 
 
+def _invoicing_arguments(parser: argparse.ArgumentParser) -> None:
+    from cli import bench_invoicing
+
+    bench_invoicing.arguments(parser)
+
+
+def run_invoicing(args: argparse.Namespace) -> int:
+    from cli import bench_invoicing
+
+    return bench_invoicing.run(args)
+
+
 def run_billing_run(args: argparse.Namespace) -> int:
     from cli import bench_billing_run
 
@@ -108,4 +120,6 @@ _BENCHES = {
     "rating": ("time the pure pricing core on a large synthetic run", _rating_arguments, run_rating),
     "billing-run": ("one billing run end to end through Kafka and PostgreSQL (rating and invoicing "
                     "as processes)", _billing_run_arguments, run_billing_run),
+    "invoicing": ("rated charges to issued and published invoices: the invoicing service alone, in this "
+                  "process, on the real Kafka and PostgreSQL", _invoicing_arguments, run_invoicing),
 }

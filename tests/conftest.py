@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+
 import asyncpg
 import pytest
 
@@ -10,6 +11,7 @@ from cli.namespace import drop_namespace
 from cli.ops import SERVICES
 from tests.support.http import TestKeys, session_keys
 from tests.support.infra import ROOT, Infra, infrastructure
+from tests.support.processes import ServiceProcess
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +66,27 @@ async def db(infra: Infra, namespace: str):
 @pytest.fixture
 def log_dir(namespace: str):
     return ROOT / "var" / "test-logs" / namespace
+
+
+@pytest.fixture
+def services(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
+    """The one way tests run services as processes (`billing serve`) in this test's namespace:
+    `start(name, port=None, *, without=(), replica=None, timeout=60, **env)` starts one and returns
+    its ServiceProcess; `env` adds or overrides variables, `without` drops the test environment's
+    variables with those prefixes, `replica` gives a second process of one service its own log
+    folder. Every one started is stopped after the test."""
+    started: list[ServiceProcess] = []
+
+    def start(name: str, port: int | None = None, *, without: tuple[str, ...] = (), replica: int | None = None,
+              timeout: float = 60, **extra: str) -> ServiceProcess:
+        env = {k: v for k, v in service_env.items() if not k.startswith(without)} if without else dict(service_env)
+        if port:
+            env[f"{name.upper()}_HTTP_PORT"] = str(port)
+        logs = log_dir if replica is None else log_dir / str(replica)
+        proc = ServiceProcess(name, env, logs).start(extra, timeout=timeout)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

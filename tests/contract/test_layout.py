@@ -41,6 +41,28 @@ def test_pricing_core_is_pure():
                 assert name.split(".")[0] in allowed or name in kit, f"{path.name} imports {name}"
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved against its package."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            found |= {module, *(f"{module}.{a.name}" for a in node.names)}
+    return found
+
+
+def test_no_test_module_imports_another():
+    """Builders and fixtures shared by tests live in tests/support (and conftest.py), never in a
+    test module another one imports."""
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for module in _imported_modules(path):
+            assert not module.rsplit(".", 1)[-1].startswith("test_"), f"{path.relative_to(ROOT)} imports {module}"
+
+
 def test_docker_compose_declares_kafka_postgres_and_every_service():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     declared = compose["services"]

@@ -10,16 +10,13 @@ import pytest
 
 from shared import apikeys
 from tests.support.http import client
-from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.infra
 
 
 @pytest.fixture
-def provisioning(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
-    proc = ServiceProcess("provisioning", service_env, log_dir).start()
-    yield proc
-    proc.stop()
+def provisioning(services):
+    return services("provisioning")
 
 
 async def test_hostile_headers_are_refused_with_a_4xx(provisioning, api_keys):

@@ -10,7 +10,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from contracts import wrap
 from contracts.platform import (
@@ -20,10 +19,9 @@ from contracts.platform import (
 from contracts.envelope import Envelope
 from contracts.registry import parse
 from tests.support.http import client
-from tests.support.kafka import read_all
+from tests.support.kafka import publish_envelopes, read_all
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess, free_port
-from shared.kafka_security import client_options
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.infra
 
@@ -68,37 +66,10 @@ def _envelope(customer: str, user: str, kind: str, at: datetime, flag: bool) -> 
     return wrap(payload, key=ACCOUNT, producer="platform", occurred_at=at)
 
 
-async def _send(bootstrap: str, topic: str, envelopes: list[Envelope]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(),
-                                enable_idempotence=True, linger_ms=20)
-    await producer.start()
-    try:
-        for e in envelopes:
-            await producer.send(topic, value=e.encode(), key=e.key.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-@pytest.fixture
-def services(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
-    started: list[ServiceProcess] = []
-
-    def start(name: str, port: int) -> ServiceProcess:
-        env = {**service_env, f"{name.upper()}_HTTP_PORT": str(port), "BILLING_POOL_MAX": "4"}
-        proc = ServiceProcess(name, env, log_dir).start()
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stop()
-
-
 async def test_licences_follow_10000_shuffled_events_and_the_snapshot(services, db, namespace, infra):
     prov_port, auto_port = free_port(), free_port()
-    services("provisioning", prov_port)
-    services("auto_provisioning", auto_port)
+    services("provisioning", prov_port, BILLING_POOL_MAX="4")
+    services("auto_provisioning", auto_port, BILLING_POOL_MAX="4")
     async with client(f"http://127.0.0.1:{prov_port}") as http:
         r = await http.put("/v1/catalog", json={"products": [
             {"part_number": "XDM00001", "name": "Insights User", "kind": "recurring", "unit_price": "12.00",
@@ -127,7 +98,7 @@ async def test_licences_follow_10000_shuffled_events_and_the_snapshot(services, 
         if cc == c and present]), key=ACCOUNT, producer="platform", occurred_at=SNAPSHOT_AT) for c in CUSTOMERS]
     analytics = [wrap(AnalyticsEnabledV1(account_id=ACCOUNT, customer_id=c, at=T0), key=ACCOUNT,
                       producer="platform", occurred_at=T0) for c in CUSTOMERS]
-    await _send(infra.kafka, f"{namespace}platform.users", analytics + sent + snapshots)
+    await publish_envelopes(infra.kafka, f"{namespace}platform.users", analytics + sent + snapshots)
 
     expected = {key for key, (present, _) in truth.items() if present}
     schema = f"{namespace}provisioning"

@@ -13,11 +13,11 @@ import sys
 import pytest
 
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1
-from tests.integration.test_rating_service import _catalog, at, env
+from tests.support.rating import at, env, seed_catalog
 from tests.support.infra import ROOT
 from tests.support.kafka import publish_envelopes
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.infra
 
@@ -29,12 +29,12 @@ async def _billing(cli_env: dict[str, str], *args: str) -> tuple[int, str]:
     return proc.returncode, out.decode()
 
 
-async def test_quarantined_account_is_reported_then_rerated(service_env, log_dir, infra, namespace, db):
+async def test_quarantined_account_is_reported_then_rerated(services, service_env, infra, namespace, db):
     ports = {"RATING_HTTP_PORT": str(free_port()), "INVOICING_HTTP_PORT": str(free_port())}
-    procs = [ServiceProcess(name, {**service_env, **ports}, log_dir).start() for name in ("rating", "invoicing")]
+    procs = [services(name, **ports) for name in ("rating", "invoicing")]
     cli_env = {**os.environ, **service_env, **ports}
     try:
-        events = [env(_catalog(), "catalog")]
+        events = [env(seed_catalog(), "catalog")]
         for aid in ("e1", "e2"):
             events += [env(AccountOpenedV1(account_id=aid, automatic_runs=False, at=at("2026-01-01T00:00:00Z")), aid),
                        env(FeatureProvisionedV1(account_id=aid, subscription_id=f"{aid}-s", part_number="XDM00001",
@@ -63,7 +63,7 @@ async def test_quarantined_account_is_reported_then_rerated(service_env, log_dir
         code, out = await _billing(cli_env, "rerate", "--month", "2026-04", "--account", "e1")
         assert code == 2 and "no open quarantine for e1" in out  # nothing to re-rate there
 
-        gbp = CatalogPublishedV1(currency="GBP", products=_catalog().products, at=at("2026-01-01T00:00:00Z"))
+        gbp = CatalogPublishedV1(currency="GBP", products=seed_catalog().products, at=at("2026-01-01T00:00:00Z"))
         await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", [env(gbp, "catalog")])
         await eventually(lambda: db.fetchval(f"SELECT count(*) > 0 FROM {r}.products WHERE currency = 'GBP'"),
                          what="GBP catalogue")

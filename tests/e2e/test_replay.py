@@ -10,7 +10,6 @@ import pytest
 from cli.scenarios import diff, load_scenario, run_scenario
 from cli.scenarios.replay import Endpoints, Replay
 from shared.settings import Settings
-from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.infra
 SCENARIOS = sorted((Path(__file__).resolve().parents[3] / "shared" / "scenarios").glob("*.json"))
@@ -18,14 +17,10 @@ OWN = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.json"))
 
 
 @pytest.fixture
-def platform(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
+def platform(services):
     # the invoicing scheduler would bill the current month on its own: keep it out of the way
-    env = {**service_env, "BILLING_SCHEDULER_MS": "3600000"}
-    started = [ServiceProcess(name, env, log_dir).start(timeout=90)
-               for name in ("provisioning", "rating", "invoicing")]
-    yield {p.name: p for p in started}
-    for proc in started:
-        proc.stop()
+    return {name: services(name, timeout=90, BILLING_SCHEDULER_MS="3600000")
+            for name in ("provisioning", "rating", "invoicing")}
 
 
 def test_shared_scenarios_exist():

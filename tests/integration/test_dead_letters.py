@@ -6,7 +6,6 @@ import asyncio
 import base64
 from datetime import datetime, timezone
 
-from aiokafka import AIOKafkaProducer
 import pytest
 from fastapi import FastAPI
 
@@ -17,7 +16,6 @@ from contracts.registry import Topic, redrive_topic
 from shared import auth, dead_letter_api, http
 from shared.db import KIT_MIGRATIONS, migrate_dsn
 from shared.kafka import ensure_topics
-from shared.kafka_security import client_options
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from tests.support.http import asgi_client, session_keys
@@ -244,16 +242,12 @@ async def test_list_pages_newest_first_and_filters_by_topic(svc, infra, namespac
 async def test_tombstones_and_stray_redrive_records_are_kept_and_refused_clearly(svc, infra, namespace):
     s = await svc()
     redrive = namespace + redrive_topic("svc")
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **client_options())
-    await producer.start()
-    try:
-        await producer.send_and_wait(namespace + "orders", value=None, key=b"acme")  # a tombstone
-        await producer.send_and_wait(redrive, value=_removed("s5").encode(), key=b"acme")  # no headers
-        await producer.send_and_wait(redrive, value=_removed("s6").encode(), key=b"acme", headers=[
-            ("consumer", b"svc:nowhere"), ("source_topic", b"x"), ("source_partition", b"0"),
-            ("source_offset", b"1"), ("redrive_of", b"1")])
-    finally:
-        await producer.stop()
+    await publish(infra.kafka, namespace + "orders", [("acme", None)])  # a tombstone
+    await publish(infra.kafka, redrive, [
+        ("acme", _removed("s5").encode()),  # no headers
+        ("acme", _removed("s6").encode(), [("consumer", b"svc:nowhere"), ("source_topic", b"x"),
+                                           ("source_partition", b"0"), ("source_offset", b"1"),
+                                           ("redrive_of", b"1")])])
     items = {i["payload_bytes"] is None: i for i in await s.dead(3)}
     tombstone = items[True]
     r = await s.http.post(f"/v1/dead-letters/{tombstone['id']}/redrive")
@@ -281,17 +275,11 @@ async def test_hostile_keys_and_redrive_headers_never_stall_a_partition(svc, inf
         [("consumer", None), ("source_topic", b"\xff\xfe"), ("redrive_of", b"1e3")],
     ]
     await s.fetchval("INSERT INTO refs VALUES ('after')")
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, **client_options())
-    await producer.start()
-    try:
-        await producer.send_and_wait(namespace + "orders", value=b"junk \x00", key=b"a\x00b\xff")
+    await publish(infra.kafka, namespace + "orders", [
+        (b"a\x00b\xff", b"junk \x00"),
         # header values Kafka allows and FastStream's parser could not read: the message is applied
-        await producer.send_and_wait(namespace + "orders", value=_removed("after").encode(), key=b"acme",
-                                     headers=[("null", None), ("latin1", b"\xe9t\xe9")])
-        for headers in bad_headers:
-            await producer.send_and_wait(redrive, value=_removed("s7").encode(), key=b"\x00", headers=headers)
-    finally:
-        await producer.stop()
+        (b"acme", _removed("after").encode(), [("null", None), ("latin1", b"\xe9t\xe9")])])
+    await publish(infra.kafka, redrive, [(b"\x00", _removed("s7").encode(), headers) for headers in bad_headers])
     await eventually(lambda: s.applied("after"), what="the partition moved on")
     items = await s.dead(4)
     assert sorted(i["key"] for i in items) == ["\\x00"] * 3 + ["a\\x00b\ufffd"]

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.invoicing import opened
-from tests.integration.test_invoicing_payments import _issue
+from tests.support.invoicing import issue_invoices, opened
 from tests.support.http import asgi_client
 from tests.support.polling import eventually
 
@@ -22,7 +21,7 @@ def _refused(r, status: int, reason: str) -> None:
 async def _setup(invoicing, db):
     await invoicing.publish("provisioning.events", [opened("pa"), opened("pa-child", parent="pa"), opened("pb")])
     await eventually(lambda: db.fetchval(f"SELECT count(*) = 3 FROM {invoicing.schema}.accounts"), what="accounts")
-    return await _issue(invoicing, db, ("pa", ["10.00"]), ("pa-child", ["20.00"]), ("pb", ["30.00"]))
+    return await issue_invoices(invoicing, db, ("pa", ["10.00"]), ("pa-child", ["20.00"]), ("pb", ["30.00"]))
 
 
 async def test_a_partner_cannot_read_or_pay_another_partners_invoices(invoicing, db, api_keys):

@@ -11,31 +11,14 @@ import pytest
 from contracts import wrap
 from contracts.usage import UsageRecordedV1
 from services.invoicing import service
-from tests.support.invoicing import T0, charges, opened
+from tests.support.invoicing import T0, issue_invoices, opened
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.infra
 
 
-async def _issue(invoicing, db, *specs: tuple[str, list[str]], month: str = "2026-05", run: str = "run-p"):
-    accounts = [opened(a, at=datetime(2026, 1, 1, tzinfo=timezone.utc)) for a, _ in specs]
-    await invoicing.publish("provisioning.events", accounts)
-    await invoicing.publish("rating.charges", [charges(run, a, amounts, month=month) for a, amounts in specs])
-
-    async def issued():
-        return await db.fetch(f"SELECT invoice_number, account_id FROM {invoicing.schema}.invoices "
-                              "WHERE month = $1 ORDER BY account_id", month)
-    rows = await eventually(lambda: _n(issued, len(specs)), what="invoices issued")
-    return {r["account_id"]: r["invoice_number"] for r in rows}
-
-
-async def _n(fetch, n):
-    rows = await fetch()
-    return rows if len(rows) == n else None
-
-
 async def test_card_surcharge_from_3000_and_refused_methods_change_nothing(invoicing, db):
-    numbers = await _issue(invoicing, db, ("big", ["3000.00"]), ("small", ["2999.99"]))
+    numbers = await issue_invoices(invoicing, db, ("big", ["3000.00"]), ("small", ["2999.99"]))
     http = invoicing.http
     paid_at = "2026-05-10T09:00:00+00:00"
 
@@ -82,7 +65,7 @@ async def test_card_surcharge_from_3000_and_refused_methods_change_nothing(invoi
 
 
 async def test_overdue_once_after_the_due_date(invoicing, db):
-    numbers = await _issue(invoicing, db, ("late", ["50.00"]), ("ontime", ["20.00"]))
+    numbers = await issue_invoices(invoicing, db, ("late", ["50.00"]), ("ontime", ["20.00"]))
     await invoicing.http.post(f"/v1/invoices/{numbers['ontime']}/payments",
                               json={"amount": "20.00", "method": "bank_transfer"})
     async with invoicing.runtime.pool.acquire() as conn:
@@ -103,8 +86,8 @@ async def test_overdue_once_after_the_due_date(invoicing, db):
 
 
 async def test_statement_balance_forward_charges_payments_closing(invoicing, db):
-    await _issue(invoicing, db, ("st", ["4000.00"]), month="2026-04", run="run-apr")
-    numbers = await _issue(invoicing, db, ("st", ["100.00"]), month="2026-05", run="run-may")
+    await issue_invoices(invoicing, db, ("st", ["4000.00"]), month="2026-04", run="run-apr")
+    numbers = await issue_invoices(invoicing, db, ("st", ["100.00"]), month="2026-05", run="run-may")
     april = (await db.fetchval(f"SELECT invoice_number FROM {invoicing.schema}.invoices WHERE month = '2026-04'"))
     http = invoicing.http
     await http.post(f"/v1/invoices/{april}/payments",
@@ -179,7 +162,7 @@ async def test_background_task_marks_overdue_on_the_injected_clock(infra, namesp
     svc = Invoicing(infra, namespace, clock, overdue_ms=200)
     await svc.runtime.start()
     try:
-        numbers = await _issue(svc, db, ("bg", ["10.00"]))
+        numbers = await issue_invoices(svc, db, ("bg", ["10.00"]))
         clock.set(datetime(2026, 6, 2, tzinfo=timezone.utc))
         await eventually(lambda: db.fetchval(f"SELECT status = 'overdue' FROM {svc.schema}.invoices "
                                              "WHERE invoice_number = $1", numbers["bg"]), what="overdue")

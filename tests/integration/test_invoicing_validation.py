@@ -10,9 +10,8 @@ import uuid
 import pytest
 
 from contracts.envelope import Envelope
-from tests.support.invoicing import T0, charges, opened
+from tests.support.invoicing import T0, charges, issue_invoices, opened
 from tests.support.polling import eventually
-from tests.integration.test_invoicing_payments import _issue
 
 pytestmark = pytest.mark.infra
 
@@ -34,7 +33,7 @@ HOSTILE_PAYMENTS = [
 
 @pytest.mark.parametrize("body", HOSTILE_PAYMENTS, ids=range(len(HOSTILE_PAYMENTS)))
 async def test_hostile_payments_are_422_and_change_nothing(invoicing, db, body):  # noqa: F811
-    numbers = await _issue(invoicing, db, ("h", ["100.00"]))
+    numbers = await issue_invoices(invoicing, db, ("h", ["100.00"]))
     r = await invoicing.http.post(f"/v1/invoices/{numbers['h']}/payments", json=body)
     assert r.status_code == 422, r.text
     assert r.json()["reason"] == "invalid_request"
@@ -43,7 +42,7 @@ async def test_hostile_payments_are_422_and_change_nothing(invoicing, db, body):
 
 
 async def test_twenty_concurrent_payments_with_one_id_are_recorded_once(invoicing, db):  # noqa: F811
-    numbers = await _issue(invoicing, db, ("c", ["100.00"]))
+    numbers = await issue_invoices(invoicing, db, ("c", ["100.00"]))
     body = {"amount": "10.00", "method": "bank_transfer", "payment_id": "same-1",
             "paid_at": "2026-05-10T09:00:00Z"}
     answers = await asyncio.gather(*[
@@ -54,7 +53,7 @@ async def test_twenty_concurrent_payments_with_one_id_are_recorded_once(invoicin
     shown = (await invoicing.http.get(f"/v1/invoices/{numbers['c']}")).json()
     assert shown["paid_total"] == "10.00"
     # the same id for another invoice is a conflict, never a second payment
-    other = await _issue(invoicing, db, ("d", ["50.00"]), month="2026-06", run="run-d")
+    other = await issue_invoices(invoicing, db, ("d", ["50.00"]), month="2026-06", run="run-d")
     r = await invoicing.http.post(f"/v1/invoices/{other['d']}/payments", json=body)
     assert r.status_code == 409 and r.json()["reason"] == "payment_id_reused"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
@@ -19,9 +19,8 @@ from shared import db as kit_db
 from shared.kafka import ensure_topics
 from shared.kafka_acl import INTEGRATION, apply, prune, revoke
 from shared.kafka_security import KafkaSecurity
-from tests.support.kafka import read_all
+from tests.support.kafka import publish, read_all
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,13 +118,8 @@ async def _sees(infra, principal: str, topic: str) -> bool:
 
 
 async def _produce(infra, principal: str, topic: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, enable_idempotence=True,
-                                request_timeout_ms=10_000, **_security(infra, principal).aiokafka())
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value, key=b"acme")
-    finally:
-        await producer.stop()
+    await publish(infra.kafka, topic, [(b"acme", value)], security=_security(infra, principal).aiokafka(),
+                  request_timeout_ms=10_000)
 
 
 async def test_only_rating_may_produce_charges(infra, granted):
@@ -170,32 +164,24 @@ async def test_a_stray_grant_is_pruned(infra, granted):
     assert await asyncio.to_thread(prune, _admin_config(infra), ["invoicing", "rating"], granted) == []
 
 
-async def test_rating_runs_with_its_own_principal_and_role(infra, granted, service_env, log_dir, db):
+async def test_rating_runs_with_its_own_principal_and_role(infra, granted, services, db):
     """Its ACLs are enough to start, join its group, and dead-letter a poison message."""
     security = _security(infra, "rating")
-    env = {**service_env, "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "rating",
-           "KAFKA_SASL_PASSWORD": security.password, "KAFKA_SASL_PASSWORD_FILE": ""}
-    proc = ServiceProcess("rating", env, log_dir).start()
-    try:
-        poison = f"poison-{uuid.uuid4()}".encode()
-        await _produce(infra, INTEGRATION, f"{granted}usage.records", poison)
+    proc = services("rating", KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT", KAFKA_SASL_USERNAME="rating",
+                    KAFKA_SASL_PASSWORD=security.password, KAFKA_SASL_PASSWORD_FILE="")
+    poison = f"poison-{uuid.uuid4()}".encode()
+    await _produce(infra, INTEGRATION, f"{granted}usage.records", poison)
 
-        async def dead_lettered():
-            records = await read_all(infra.kafka, f"{granted}rating.dead-letter", expect=1, timeout=2)
-            return any(r.value == poison for r in records)
+    async def dead_lettered():
+        records = await read_all(infra.kafka, f"{granted}rating.dead-letter", expect=1, timeout=2)
+        return any(r.value == poison for r in records)
 
-        await eventually(dead_lettered, timeout=60)
-        assert "not authorized" not in proc.log().lower()
-        owner = "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1"
-        assert await db.fetchval(owner, f"{granted}rating") == "rating"
-    finally:
-        proc.stop()
+    await eventually(dead_lettered, timeout=60)
+    assert "not authorized" not in proc.log().lower()
+    owner = "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1"
+    assert await db.fetchval(owner, f"{granted}rating") == "rating"
 
 
-async def test_a_service_run_as_a_superuser_says_so(infra, namespace, service_env, log_dir, db):
-    env = {k: v for k, v in service_env.items() if not k.startswith("PROVISIONING_DATABASE_")}
-    proc = ServiceProcess("provisioning", env, log_dir).start()
-    try:
-        assert "provisioning connects to PostgreSQL as a superuser" in proc.log()
-    finally:
-        proc.stop()
+async def test_a_service_run_as_a_superuser_says_so(services):
+    proc = services("provisioning", without=("PROVISIONING_DATABASE_",))
+    assert "provisioning connects to PostgreSQL as a superuser" in proc.log()

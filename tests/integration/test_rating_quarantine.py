@@ -13,7 +13,7 @@ import pytest
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1, FeatureProvisionedV1
 from contracts.rating import RequestBillingRunV1
-from tests.integration.test_rating_service import _catalog, at, env
+from tests.support.rating import at, env, seed_catalog
 
 pytestmark = pytest.mark.infra
 
@@ -33,7 +33,7 @@ async def rating_db(infra, namespace, db):
     await kit_db.migrate_dsn(infra.database_url, settings.db_schema, Path(service.__file__).parent / "migrations")
     pool = await kit_db.create_pool(infra.database_url, settings.db_schema, 1, 3)
     async with pool.acquire() as conn:
-        catalog = _catalog()
+        catalog = seed_catalog()
         await service.record_catalog(conn, env(catalog, "catalog"), catalog)
         for aid in GOOD:
             await _open(conn, aid)

@@ -3,47 +3,28 @@ requested, charges and a run summary out; the same request again publishes nothi
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
 from contracts.provisioning import (
-    AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1, PartnerOnboardedV1,
+    AccountOpenedV1, FeatureProvisionedV1, FeatureRemovedV1, PartnerOnboardedV1,
 )
 from contracts.rating import RequestBillingRunV1
 from contracts.usage import UsageRecordedV1
 from tests.support.kafka import publish_envelopes, read_all
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
+from tests.support.rating import at, env, seed_catalog
 
 pytestmark = pytest.mark.infra
-SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def env(payload, key: str, when: str = "2026-01-01T00:00:00Z") -> Envelope:
-    return wrap(payload, key=key, producer="test", occurred_at=at(when))
 
 
 @pytest.fixture
-def rating(service_env, log_dir, db):  # db: its teardown (dropping the namespace) runs last
-    proc = ServiceProcess("rating", service_env, log_dir).start()
-    yield proc
-    proc.stop()
-
-
-def _catalog() -> CatalogPublishedV1:
-    products = json.loads((SCENARIOS / "seed-000-example-1.json").read_text())["catalog"]["products"]
-    return CatalogPublishedV1(currency="USD", products=products, at=at("2026-01-01T00:00:00Z"))
+def rating(services):
+    return services("rating")
 
 
 async def _charges(infra, namespace, expect):
@@ -53,7 +34,7 @@ async def _charges(infra, namespace, expect):
 
 async def test_run_rates_every_account_once(rating, infra, namespace, db):
     events = [
-        env(_catalog(), "catalog"),
+        env(seed_catalog(), "catalog"),
         env(AccountOpenedV1(account_id="acme", at=at("2026-01-01T00:00:00Z")), "acme"),
         env(AccountOpenedV1(account_id="pre", mode="prepaid", at=at("2026-01-01T00:00:00Z")), "pre"),
         env(AccountOpenedV1(account_id="ny", time_zone="America/New_York", at=at("2026-01-01T00:00:00Z")), "ny"),
@@ -118,7 +99,7 @@ async def test_run_rates_every_account_once(rating, infra, namespace, db):
 
 async def test_metering_point_in_the_account_zone_decides_due(rating, infra, namespace, db):
     events = [
-        env(_catalog(), "catalog"),
+        env(seed_catalog(), "catalog"),
         env(AccountOpenedV1(account_id="tokyo", time_zone="Asia/Tokyo", at=at("2026-01-01T00:00:00Z")), "tokyo"),
         env(AccountOpenedV1(account_id="la", time_zone="America/Los_Angeles", at=at("2026-01-01T00:00:00Z")), "la"),
         env(PartnerOnboardedV1(account_id="la", subscription_id="packs", part_number="HCM-PACK",
@@ -147,43 +128,39 @@ async def test_metering_point_in_the_account_zone_decides_due(rating, infra, nam
     assert packs == [("2026-03-10", "1"), ("2026-04-01", "2")]
 
 
-async def test_replicas_rate_a_run_chunk_by_chunk_each_account_once(service_env, log_dir, infra, namespace, db):
+async def test_replicas_rate_a_run_chunk_by_chunk_each_account_once(services, infra, namespace, db):
     """Two rating processes, two workers each, chunks of 3 accounts: every account of the run is
     rated exactly once, and the next month's run starts from the ledger the first one wrote."""
-    env_ = {**service_env, "BILLING_RUN_CHUNK": "3", "BILLING_RUN_WORKERS": "2"}
-    replicas = [ServiceProcess("rating", env_, log_dir / str(i)).start() for i in range(2)]
-    try:
-        ids = [f"acct-{i:02d}" for i in range(20)]
-        events = [env(_catalog(), "catalog")]
-        for aid in ids:
-            events += [env(AccountOpenedV1(account_id=aid, at=at("2026-01-01T00:00:00Z")), aid),
-                       env(FeatureProvisionedV1(account_id=aid, subscription_id=f"{aid}-s", part_number="XDM00001",
-                                                quantity=1, at=at("2026-03-01T00:00:00Z")), aid)]
-        await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", events)
+    for replica in range(2):
+        services("rating", replica=replica, BILLING_RUN_CHUNK="3", BILLING_RUN_WORKERS="2")
+    ids = [f"acct-{i:02d}" for i in range(20)]
+    events = [env(seed_catalog(), "catalog")]
+    for aid in ids:
+        events += [env(AccountOpenedV1(account_id=aid, at=at("2026-01-01T00:00:00Z")), aid),
+                   env(FeatureProvisionedV1(account_id=aid, subscription_id=f"{aid}-s", part_number="XDM00001",
+                                            quantity=1, at=at("2026-03-01T00:00:00Z")), aid)]
+    await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", events)
 
-        async def facts_stored():
-            return await db.fetchval(f"SELECT count(*) FROM {namespace}rating.subscriptions") == 20
-        await eventually(facts_stored, what="facts stored")
-        for month, requested in (("2026-04", "2026-04-01T06:00:00Z"), ("2026-05", "2026-05-01T06:00:00Z")):
-            await publish_envelopes(infra.kafka, f"{namespace}rating.requests", [
-                env(RequestBillingRunV1(run_id=f"r-{month}", month=month, requested_at=at(requested)), month)])
-        got = await _charges(infra, namespace, expect=42)
-        charges = [e.payload for e in got if e.type == "rating.charges.rated"]
-        summaries = {e.payload["run_id"]: e.payload for e in got if e.type == "rating.run.rated"}
-        assert len(got) == 42
-        for month in ("2026-04", "2026-05"):
-            of_month = [c for c in charges if c["month"] == month]
-            assert sorted(c["account_id"] for c in of_month) == ids  # each account once
-            assert summaries[f"r-{month}"]["accounts"] == 20
-        # April: March in arrears and April in advance; May: only May (the ledger was seen)
-        assert {c["total"] for c in charges if c["month"] == "2026-04"} == {"24.00"}
-        assert {c["total"] for c in charges if c["month"] == "2026-05"} == {"12.00"}
-        chunks = await db.fetch(f"SELECT run_id, accounts, done_at FROM {namespace}rating.run_chunks")
-        assert all(c["done_at"] is not None for c in chunks)
-        assert sum(c["accounts"] for c in chunks if c["run_id"] == "r-2026-04") == 20
-    finally:
-        for proc in replicas:
-            proc.stop()
+    async def facts_stored():
+        return await db.fetchval(f"SELECT count(*) FROM {namespace}rating.subscriptions") == 20
+    await eventually(facts_stored, what="facts stored")
+    for month, requested in (("2026-04", "2026-04-01T06:00:00Z"), ("2026-05", "2026-05-01T06:00:00Z")):
+        await publish_envelopes(infra.kafka, f"{namespace}rating.requests", [
+            env(RequestBillingRunV1(run_id=f"r-{month}", month=month, requested_at=at(requested)), month)])
+    got = await _charges(infra, namespace, expect=42)
+    charges = [e.payload for e in got if e.type == "rating.charges.rated"]
+    summaries = {e.payload["run_id"]: e.payload for e in got if e.type == "rating.run.rated"}
+    assert len(got) == 42
+    for month in ("2026-04", "2026-05"):
+        of_month = [c for c in charges if c["month"] == month]
+        assert sorted(c["account_id"] for c in of_month) == ids  # each account once
+        assert summaries[f"r-{month}"]["accounts"] == 20
+    # April: March in arrears and April in advance; May: only May (the ledger was seen)
+    assert {c["total"] for c in charges if c["month"] == "2026-04"} == {"24.00"}
+    assert {c["total"] for c in charges if c["month"] == "2026-05"} == {"12.00"}
+    chunks = await db.fetch(f"SELECT run_id, accounts, done_at FROM {namespace}rating.run_chunks")
+    assert all(c["done_at"] is not None for c in chunks)
+    assert sum(c["accounts"] for c in chunks if c["run_id"] == "r-2026-04") == 20
 
 
 async def test_a_failing_chunk_leaves_nothing_and_is_rated_by_the_next_claim(infra, namespace, db, monkeypatch):
@@ -199,7 +176,7 @@ async def test_a_failing_chunk_leaves_nothing_and_is_rated_by_the_next_claim(inf
     pool = await kit_db.create_pool(infra.database_url, settings.db_schema, 1, 3)
     try:
         async with pool.acquire() as conn:
-            catalog = _catalog()
+            catalog = seed_catalog()
             await service.record_catalog(conn, env(catalog, "catalog"), catalog)
             for i in range(5):
                 opened = AccountOpenedV1(account_id=f"a{i}", at=at("2026-01-01T00:00:00Z"))

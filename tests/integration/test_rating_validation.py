@@ -3,17 +3,16 @@ on), and facts naming an unknown account or product are held, applied once known
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from contracts import parse, wrap
+from contracts import parse
 from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
-from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1
+from contracts.provisioning import AccountOpenedV1
 from contracts.rating import RequestBillingRunV1
 from contracts.usage import UsageRecordedV1
 from services.rating import handlers, pending
@@ -21,16 +20,11 @@ from shared import db as shared_db
 from shared.settings import Settings, Tuning
 from tests.support.kafka import publish_envelopes, read_all
 from tests.support.polling import eventually
-from tests.support.processes import ServiceProcess
+from tests.support.rating import env, seed_catalog
 
 pytestmark = pytest.mark.infra
-SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
 T0 = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 MIGRATIONS = Path(handlers.__file__).parent / "migrations"
-
-
-def env(payload, key: str) -> Envelope:
-    return wrap(payload, key=key, producer="test", occurred_at=T0)
 
 
 def forged(event_type: str, key: str, payload: dict) -> Envelope:
@@ -39,16 +33,8 @@ def forged(event_type: str, key: str, payload: dict) -> Envelope:
 
 
 @pytest.fixture
-def rating(service_env, log_dir, db):
-    env_ = {**service_env, "BILLING_PENDING_FACTS_S": "4", "BILLING_PENDING_SWEEP_S": "0.5"}
-    proc = ServiceProcess("rating", env_, log_dir).start()
-    yield proc
-    proc.stop()
-
-
-def _catalog() -> CatalogPublishedV1:
-    products = json.loads((SCENARIOS / "seed-000-example-1.json").read_text())["catalog"]["products"]
-    return CatalogPublishedV1(currency="USD", products=products, at=T0)
+def rating(services):
+    return services("rating", BILLING_PENDING_FACTS_S="4", BILLING_PENDING_SWEEP_S="0.5")
 
 
 OPENED = {"account_id": "bad", "at": "2026-01-01T00:00:00Z"}
@@ -69,7 +55,7 @@ async def test_invalid_contracts_are_dead_lettered_and_the_partition_goes_on(rat
     schema = f"{namespace}rating"
     bad = [forged(t, "bad", p) for t, p in POISON]
     good = env(AccountOpenedV1(account_id="bad", time_zone="Europe/Berlin", at=T0), "bad")
-    await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", [env(_catalog(), "catalog"), *bad, good])
+    await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", [env(seed_catalog(), "catalog"), *bad, good])
     await publish_envelopes(infra.kafka, f"{namespace}usage.records", [
         forged("usage.recorded", "bad", {"record_id": "u1", "account_id": "bad", "part_number": "FAX-PAGE-OUT",
                                          "quantity": q, "used_at": "2026-01-05T00:00:00Z"})
@@ -92,7 +78,7 @@ async def test_invalid_contracts_are_dead_lettered_and_the_partition_goes_on(rat
 async def test_unknown_accounts_and_products_are_held_then_applied_or_rejected(rating, infra, namespace, db):
     schema = f"{namespace}rating"
     await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", [
-        env(_catalog(), "catalog"), env(AccountOpenedV1(account_id="acme", at=T0), "acme")])
+        env(seed_catalog(), "catalog"), env(AccountOpenedV1(account_id="acme", at=T0), "acme")])
     await eventually(lambda: db.fetchval(f"SELECT count(*) FROM {schema}.accounts"), what="acme known")
 
     def usage(record_id: str, account: str, part: str = "FAX-PAGE-OUT") -> Envelope:
@@ -146,7 +132,7 @@ async def test_held_facts_are_applied_by_the_opening_or_before_a_run_and_expire_
                         used_at=T0)))]
     async with rating_db.acquire() as conn:
         async with conn.transaction():
-            await handlers.on_provisioning_events(conn, [(e, parse(e)) for e in [env(_catalog(), "catalog")]])
+            await handlers.on_provisioning_events(conn, [(e, parse(e)) for e in [env(seed_catalog(), "catalog")]])
             await handlers.on_usage(conn, usage)
         assert await conn.fetchval("SELECT count(*) FROM pending_facts") == 2
         # the opening of one account releases its own facts, not the other's

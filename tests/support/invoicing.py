@@ -17,6 +17,7 @@ from shared.clock import FrozenClock
 from shared.settings import Settings, Tuning
 from tests.support.http import asgi_client, session_keys
 from tests.support.kafka import publish_envelopes, read_all
+from tests.support.polling import eventually
 
 T0 = datetime(2026, 5, 1, 6, tzinfo=timezone.utc)
 
@@ -82,3 +83,19 @@ async def _count(db, sql: str, *args):
 async def _run_status(invoicing, run_id: str, status: str):
     response = await invoicing.http.get(f"/v1/runs/{run_id}")
     return response.status_code == 200 and response.json()["status"] == status and response.json()
+
+
+async def issue_invoices(invoicing: Invoicing, db, *specs: tuple[str, list[str]], month: str = "2026-05",
+                         run: str = "run-p") -> dict[str, str]:
+    """Open the accounts of `specs` ((account, [line amounts])) and send their rated charges of
+    `month`; account id -> invoice number once every invoice is issued."""
+    accounts = [opened(a, at=datetime(2026, 1, 1, tzinfo=timezone.utc)) for a, _ in specs]
+    await invoicing.publish("provisioning.events", accounts)
+    await invoicing.publish("rating.charges", [charges(run, a, amounts, month=month) for a, amounts in specs])
+
+    async def issued():
+        rows = await db.fetch(f"SELECT invoice_number, account_id FROM {invoicing.schema}.invoices "
+                              "WHERE month = $1 ORDER BY account_id", month)
+        return rows if len(rows) == len(specs) else None
+    rows = await eventually(issued, what="invoices issued")
+    return {r["account_id"]: r["invoice_number"] for r in rows}

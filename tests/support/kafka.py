@@ -1,8 +1,9 @@
-"""Test helpers on the real broker: publish raw bytes or envelopes, read a topic to the end."""
+"""Test helpers on the real broker: publish records or envelopes (the one producer of the tests), read a topic."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -10,17 +11,31 @@ from contracts.envelope import Envelope
 from shared.kafka_security import client_options
 
 
-async def publish(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(), enable_idempotence=True)
+Record = tuple  # (key, value) or (key, value, headers); a str key is UTF-8, None a tombstone value
+
+
+async def publish(bootstrap: str, topic: str, records: Iterable[Record], *, security: dict | None = None,
+                  **producer_options) -> None:
+    """The one way tests put records on a topic: in order, batched (an idempotent producer keeps
+    a partition's order), every one acknowledged before returning. `records` are (key, value) or
+    (key, value, headers) with raw bytes (keys and headers may be anything Kafka allows);
+    `security` replaces the admin principal's client options (another principal's, to be refused)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **(client_options() if security is None else security),
+                                **{"enable_idempotence": True, "linger_ms": 20, "max_batch_size": 512 * 1024,
+                                   **producer_options})
     await producer.start()
     try:
-        for key, value in values:
-            await producer.send_and_wait(topic, value=value, key=key.encode())
+        sent = []
+        for key, value, *headers in records:
+            sent.append(await producer.send(topic, value=value, key=key.encode() if isinstance(key, str) else key,
+                                            headers=headers[0] if headers else None))
+        await asyncio.gather(*sent)
     finally:
         await producer.stop()
 
 
-async def publish_envelopes(bootstrap: str, topic: str, envelopes: list[Envelope]) -> None:
+async def publish_envelopes(bootstrap: str, topic: str, envelopes: Iterable[Envelope]) -> None:
+    """Envelopes on a topic, keyed by their key, in order."""
     await publish(bootstrap, topic, [(e.key, e.encode()) for e in envelopes])
 
 
