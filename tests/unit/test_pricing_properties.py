@@ -10,7 +10,7 @@ from services.rating.pricing import (
     EMPTY_LEDGER, Account, Catalog, Product, Subscription, billable_interval, billing_run, day_of, month_pieces,
     round_money, round_ratio, zone,
 )
-from services.rating.pricing.calendar import month_info
+from shared.calendar import month_info
 
 UTC = timezone.utc
 CAT = Catalog.of("USD", [Product("F", "recurring", D("12.00"), minimum_days=30),
