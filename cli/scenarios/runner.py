@@ -13,6 +13,7 @@ from services.rating.pricing import (
     subscriptions_from_facts,
 )
 from services.rating.domain import product_from_dict
+from shared.calendar import month_text
 
 from .model import AccountModel, BillingRun, ScenarioModel, Usage, UserCount
 
@@ -129,7 +130,6 @@ def invoice_json(invoice: Invoice) -> dict:
             "rule": line.rule, "late": line.late, "explanation": line.explanation,
             "product_name": line.product_name, "customer": line.customer})
         lines.append(out)
-    year, month = invoice.month
-    return {"account": invoice.account, "month": f"{year:04d}-{month:02d}", "currency": invoice.currency,
+    return {"account": invoice.account, "month": month_text(invoice.month), "currency": invoice.currency,
             "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
             "total": str(invoice.total), "lines": lines}
