@@ -55,7 +55,8 @@ async def test_invalid_contracts_are_dead_lettered_and_the_partition_goes_on(rat
     schema = f"{namespace}rating"
     bad = [forged(t, "bad", p) for t, p in POISON]
     good = env(AccountOpenedV1(account_id="bad", time_zone="Europe/Berlin", at=T0), "bad")
-    await publish_envelopes(infra.kafka, f"{namespace}provisioning.events", [env(seed_catalog(), "catalog"), *bad, good])
+    await publish_envelopes(infra.kafka, f"{namespace}provisioning.events",
+                            [env(seed_catalog(), "catalog"), *bad, good])
     await publish_envelopes(infra.kafka, f"{namespace}usage.records", [
         forged("usage.recorded", "bad", {"record_id": "u1", "account_id": "bad", "part_number": "FAX-PAGE-OUT",
                                          "quantity": q, "used_at": "2026-01-05T00:00:00Z"})

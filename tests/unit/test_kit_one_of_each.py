@@ -115,7 +115,8 @@ def test_every_refusal_derives_from_the_kits_base_with_its_status():
 
     cases = [(NotFound("unknown_invoice"), 404), (Conflict("payment_id_reused"), 409),
              (invoicing.PaymentRefused("invalid_amount"), 422), (KeyRefused("unknown_key", "no such key"), 401),
-             (dead_letters.Refused("already_redriven"), 409), (dead_letters.Refused("unknown_dead_letter", "", 404), 404),
+             (dead_letters.Refused("already_redriven"), 409),
+             (dead_letters.Refused("unknown_dead_letter", "", 404), 404),
              (Rejected("unknown_account"), 404), (Rejected("duplicate_account"), 409), (Rejected("unknown_brand"), 422)]
     for refusal, status in cases:
         assert isinstance(refusal, Refused) and refusal.status == status, refusal

@@ -13,7 +13,8 @@ from services.rating.pricing import EMPTY_LEDGER
 from shared.calendar import month_text
 
 REPO = Path(__file__).parents[2]
-FILES = sorted((REPO.parent / "shared" / "scenarios").glob("*.json")) + sorted((REPO / "tests" / "scenarios").glob("*.json"))
+FILES = [*sorted((REPO.parent / "shared" / "scenarios").glob("*.json")),
+         *sorted((REPO / "tests" / "scenarios").glob("*.json"))]
 
 
 def _live_facts(scenario, p, account) -> dict[str, list]:
