@@ -15,16 +15,22 @@ def minor_units(currency: str) -> int:
     return get_currency_precision(currency)
 
 
-@lru_cache(maxsize=None)
+_QUANTA: dict[str, Decimal] = {}  # a plain dict: rounding is on the pricing core's per-line path
+
+
 def quantum(currency: str) -> Decimal:
     """The currency's smallest amount: Decimal('0.01') for USD, Decimal('1') for JPY."""
-    return Decimal(1).scaleb(-minor_units(currency))
+    found = _QUANTA.get(currency)
+    if found is None:
+        found = _QUANTA[currency] = Decimal(1).scaleb(-minor_units(currency))
+    return found
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round an exact Decimal amount once, half-up (ties away from zero), to `currency`'s minor
     unit: 0.005 USD -> 0.01, 0.5 JPY -> 1."""
-    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+    q = _QUANTA.get(currency) or quantum(currency)
+    return amount.quantize(q, rounding=ROUND_HALF_UP)
 
 
 def round_ratio(numerator: Decimal, denominator: int, currency: str) -> Decimal:
