@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-_NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days"}
+_NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days",
+            # version 2 money (instants below): compared as decimals
+            "credited", "paid", "surcharges", "outstanding", "overdue", "balance_forward", "new_charges",
+            "payments", "credit_notes", "refunds", "closing_balance", "balance", "shortfall"}
+_INSTANTS = {"at", "due_at"}
+# version 2 outputs: lists compared as multisets, each only when `expected` has it
+V2_PARTS = ("invoice_balances", "statements", "credit_notes", "refunds", "disputes", "credit", "notices")
 
 
 def _norm(key: str, value):
@@ -13,6 +20,11 @@ def _norm(key: str, value):
         try:
             return Decimal(str(value))
         except InvalidOperation:
+            return value
+    if key in _INSTANTS and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
             return value
     return value
 
@@ -67,4 +79,7 @@ def diff(expected: dict, actual: dict) -> list[str]:
     for part in ("terminations", "rejections"):
         if part in expected:
             problems += _multiset_diff(part[:-1], expected[part], actual[part])
+    for part in V2_PARTS:
+        if part in expected:
+            problems += _multiset_diff(part, expected[part], actual.get(part, []))
     return problems

@@ -14,7 +14,8 @@ from services.rating.pricing import (
 
 from services.rating.domain import product_from_dict
 
-from .model import AccountModel, BillingRun, ScenarioModel, Usage, UserCount
+from . import money
+from .model import MONEY_EVENTS, AccountModel, BillingRun, ScenarioModel, Usage, UserCount
 
 
 def build_catalog(scenario: ScenarioModel) -> Catalog:
@@ -37,14 +38,20 @@ def run_scenario(scenario: ScenarioModel) -> dict:
         accounts={a.id: a.time_zone for a in scenario.accounts},
         products={p.part_number: ProductRule(p.part_number, p.kind, p.termination, p.minimum_term_months)
                   for p in scenario.catalog.products})
-    rejections, terminations, runs = [], [], []
+    rejections, terminations, runs, money_events = [], [], [], []
     counts: dict[str, list] = {a.id: [] for a in scenario.accounts}
     usage: dict[str, list[UsageRecord]] = {a.id: [] for a in scenario.accounts}
+    until = scenario.until_or_last()
     # Provisioning is decided in event order; runs do not change it, and each run later sees
     # only the facts dated before its own metering point (a delayed run gives the on-time result).
     for index, event in enumerate(scenario.events):
+        if event.at > until:  # version 2: events after `until` are ignored
+            continue
         if isinstance(event, BillingRun):
-            runs.append(as_month(event.month))
+            runs.append((as_month(event.month), index))
+            continue
+        if isinstance(event, MONEY_EVENTS):  # payments and disputes: after the invoices exist
+            money_events.append((index, event))
             continue
         outcome = handle(state, _command(event))
         if isinstance(outcome, Rejection):
@@ -60,14 +67,18 @@ def run_scenario(scenario: ScenarioModel) -> dict:
             terminations.append({"subscription": sid, "effective": effective.isoformat()})
     catalog = build_catalog(scenario)
     ledgers = {a.id: EMPTY_LEDGER for a in scenario.accounts}
-    invoices = []
-    for month in runs:
+    invoices, issued = [], []
+    for month, run_index in runs:
         for account in scenario.accounts:
             invoice, ledgers[account.id] = _run_account(
                 state, catalog, account, month, counts[account.id], usage[account.id], ledgers[account.id])
             if invoice is not None:
                 invoices.append(invoice_json(invoice))
-    return {"invoices": invoices, "terminations": terminations, "rejections": rejections}
+                issued.append((run_index, invoice))
+    result = {"invoices": invoices, "terminations": terminations, "rejections": rejections}
+    if until is not None:
+        result.update(money.outcome(scenario, issued, money_events, until, rejections))
+    return result
 
 
 def _run_account(state, catalog, account: AccountModel, month, counts, usage, ledger):

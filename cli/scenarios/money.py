@@ -1,0 +1,181 @@
+"""Version 2 scenarios, money after the invoice: payments, disputes, credit notes, refunds,
+invoice balances and statements, by the rules the live invoicing service uses (services.invoicing.balances)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from services.invoicing import balances as money
+from services.invoicing.balances import ZERO, MoneyRefused, StatementItem
+from services.invoicing.domain import Invoice, month_text
+from shared.calendar import WorkingCalendar
+
+from .model import DisputeOpened, DisputeResolved, Payment, ScenarioModel
+
+INVESTIGATION_WORKING_DAYS = 3
+
+
+@dataclass
+class _Invoice:
+    invoice: Invoice
+    time_zone: str
+    payments: list[tuple[datetime, Decimal]] = field(default_factory=list)
+    surcharges: list[tuple[datetime, Decimal]] = field(default_factory=list)
+    credit_notes: list[tuple[datetime, Decimal, str]] = field(default_factory=list)
+    refunds: list[tuple[datetime, Decimal, str]] = field(default_factory=list)
+
+    def amounts(self, open_disputed: Decimal, at: datetime) -> money.Amounts:
+        inv = self.invoice
+        return money.amounts(inv.total, sum((c[1] for c in self.credit_notes), ZERO),
+                             sum((p[1] for p in self.payments), ZERO), sum((r[1] for r in self.refunds), ZERO),
+                             sum((s[1] for s in self.surcharges), ZERO), open_disputed,
+                             money.past_due(inv.due_date, self.time_zone, at))
+
+    def items(self) -> list[StatementItem]:
+        def day(at: datetime):
+            return at.astimezone(ZoneInfo(self.time_zone)).date()
+        return ([StatementItem("invoice", self.invoice.issue_date, self.invoice.total)]
+                + [StatementItem("surcharge", day(at), a) for at, a in self.surcharges]
+                + [StatementItem("payment", day(at), a) for at, a in self.payments]
+                + [StatementItem("credit_note", day(at), a, d) for at, a, d in self.credit_notes]
+                + [StatementItem("refund", day(at), a, d) for at, a, d in self.refunds])
+
+
+@dataclass
+class _Dispute:
+    key: tuple[str, str]
+    amount: Decimal
+    due_at: datetime
+    outcome: str | None = None
+    resolved_at: datetime | None = None
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def due_at(scenario: ScenarioModel, received_at: datetime) -> datetime:
+    """The investigation deadline: 3 working days in the issuer's calendar."""
+    issuer = scenario.issuer
+    calendar = WorkingCalendar.of(issuer.time_zone, issuer.holidays)
+    return calendar.add_working_days(received_at, INVESTIGATION_WORKING_DAYS)
+
+
+class _Book:
+    """The invoices, payments and disputes of one scenario, event by event."""
+
+    def __init__(self, scenario: ScenarioModel) -> None:
+        self.scenario = scenario
+        self.zones = {a.id: a.time_zone for a in scenario.accounts}
+        self.invoices: dict[tuple[str, str], _Invoice] = {}
+        self.disputes: dict[str, _Dispute] = {}
+
+    def open_disputed(self, key: tuple[str, str], but: str | None = None) -> Decimal:
+        return sum((d.amount for i, d in self.disputes.items()
+                    if d.key == key and d.outcome is None and i != but), ZERO)
+
+    def invoice(self, account: str, month: str) -> _Invoice:
+        found = self.invoices.get((account, month))
+        if found is None:
+            raise MoneyRefused("unknown_invoice", f"no invoice of {account} for {month}")
+        return found
+
+    def pay(self, e: Payment) -> None:
+        inv = self.invoice(e.account, e.month)
+        amount, currency = Decimal(e.amount), inv.invoice.currency
+        money.check_payment(e.method, amount, currency, inv.amounts(ZERO, e.at).outstanding)
+        inv.payments.append((e.at, amount))
+        surcharge = money.surcharge_of(inv.invoice.total, e.method, amount, currency)
+        if surcharge:
+            inv.surcharges.append((e.at, surcharge))
+
+    def open(self, e: DisputeOpened) -> None:
+        inv = self.invoice(e.account, e.month)
+        if e.dispute in self.disputes:
+            raise MoneyRefused("duplicate_dispute", f"dispute {e.dispute} was used before")
+        key = (e.account, e.month)
+        money.check_dispute(Decimal(e.amount), inv.invoice.currency, inv.amounts(ZERO, e.at).due,
+                            self.open_disputed(key))
+        self.disputes[e.dispute] = _Dispute(key, Decimal(e.amount), due_at(self.scenario, e.at))
+
+    def resolve(self, e: DisputeResolved) -> None:
+        dispute = self.disputes.get(e.dispute)
+        if dispute is None:
+            raise MoneyRefused("unknown_dispute", f"no dispute {e.dispute}")
+        if dispute.outcome is not None:
+            raise MoneyRefused("already_resolved", f"dispute {e.dispute} was {dispute.outcome}")
+        inv = self.invoices[dispute.key]
+        credit = money.credit_of(e.outcome, dispute.amount, None if e.credit is None else Decimal(e.credit),
+                                 inv.invoice.currency)
+        dispute.outcome, dispute.resolved_at = e.outcome, e.at
+        if credit:
+            inv.credit_notes.append((e.at, credit, e.dispute))
+            now = inv.amounts(ZERO, e.at)
+            refund = money.refund_after_credit(now.due, now.surcharges, now.paid)
+            if refund:
+                inv.refunds.append((e.at, refund, e.dispute))
+
+
+def outcome(scenario: ScenarioModel, issued: list[tuple[int, Invoice]], events: list, until: datetime,
+            rejections: list[dict]) -> dict:
+    """The version-2 outputs as of `until`; money events refused are added to `rejections`.
+    `issued`: (index of the billing_run event, invoice); an invoice exists for events after it."""
+    book = _Book(scenario)
+    pending = sorted(issued, key=lambda item: item[0])
+    for index, event in events:
+        while pending and pending[0][0] < index:
+            invoice = pending.pop(0)[1]
+            book.invoices[(invoice.account, month_text(invoice.month))] = _Invoice(invoice, book.zones[invoice.account])
+        try:
+            {Payment: book.pay, DisputeOpened: book.open, DisputeResolved: book.resolve}[type(event)](event)
+        except MoneyRefused as refused:
+            rejections.append({"event": index, "reason": refused.reason})
+    for _, invoice in pending:
+        book.invoices[(invoice.account, month_text(invoice.month))] = _Invoice(invoice, book.zones[invoice.account])
+    return {"invoice_balances": _balances(book, until), "statements": _statements(book, until),
+            "credit_notes": [{"account": k[0], "month": k[1], "dispute": d, "amount": str(a), "at": _utc(at)}
+                             for k, inv in book.invoices.items() for at, a, d in inv.credit_notes],
+            "refunds": [{"account": k[0], "month": k[1], "dispute": d, "amount": str(a),
+                         "due_at": _utc(money.refund_due_at(at))}
+                        for k, inv in book.invoices.items() for at, a, d in inv.refunds],
+            "disputes": [_dispute(i, d, until) for i, d in book.disputes.items()]}
+
+
+def _balances(book: _Book, until: datetime) -> list[dict]:
+    out = []
+    for key, inv in book.invoices.items():
+        a = inv.amounts(book.open_disputed(key), until)
+        out.append({"account": key[0], "month": key[1], "total": str(a.total), "credited": str(a.credited),
+                    "paid": str(a.paid), "surcharges": str(a.surcharges), "outstanding": str(a.outstanding),
+                    "overdue": str(a.overdue), "status": a.status})
+    return out
+
+
+def _statements(book: _Book, until: datetime) -> list[dict]:
+    out = []
+    for account in book.scenario.accounts:
+        mine = [inv for (acc, _), inv in book.invoices.items() if acc == account.id]
+        if not mine:
+            continue
+        first = min(inv.invoice.issue_date for inv in mine)
+        months = money.statement_months(first, until, account.time_zone)
+        items = [item for inv in mine for item in inv.items()]
+        for st in money.statements(items, *months):
+            out.append({"account": account.id, "month": month_text(st.month),
+                        "balance_forward": str(st.balance_forward), "new_charges": str(st.new_charges),
+                        "payments": str(st.payments), "credit_notes": str(st.credit_notes),
+                        "refunds": str(st.refunds), "closing_balance": str(st.closing_balance)})
+    return out
+
+
+def _dispute(dispute_id: str, d: _Dispute, until: datetime) -> dict:
+    if d.outcome is not None:
+        status = d.outcome
+    else:
+        status = "overdue" if until > d.due_at else "open"
+    late = d.resolved_at is not None and d.resolved_at > d.due_at
+    return {"dispute": dispute_id, "account": d.key[0], "month": d.key[1], "amount": str(d.amount),
+            "due_at": _utc(d.due_at), "status": status, "late": late}

@@ -1,0 +1,197 @@
+"""Pure money after the invoice (BILLING_RULES sections 7 and 9): amounts, overdue, refunds, statements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from shared.money import round_half_up
+
+ZERO = Decimal("0.00")
+PAYMENT_METHODS = ("bank_transfer", "card")
+REFUND_WITHIN = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class SurchargePolicy:
+    """An issuer's card surcharge: `rate` of the amount paid by card, for invoices whose total as
+    issued is `threshold` or more (inclusive). The policy's defaults: 3,000.00 and 3%."""
+
+    threshold: Decimal = Decimal("3000.00")
+    rate: Decimal = Decimal("0.03")
+
+
+DEFAULT_SURCHARGE = SurchargePolicy()
+
+
+class MoneyRefused(ValueError):
+    """A payment, dispute or resolution refused with a reason code; nothing changes."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def surcharge_of(total: Decimal, method: str, amount: Decimal, currency: str,
+                 policy: SurchargePolicy = DEFAULT_SURCHARGE) -> Decimal:
+    """The surcharge of paying `amount` by `method` of an invoice whose total as issued is `total`
+    (credit notes never lower it): `policy.rate` × amount, rounded half-up once, for a card
+    payment when total ≥ `policy.threshold`; 0.00 otherwise."""
+    if method != "card" or total < policy.threshold:
+        return ZERO
+    return round_half_up(amount * policy.rate, currency)
+
+
+def in_minor_units(amount: Decimal, currency: str) -> bool:
+    """Positive and no finer than the currency's minor unit."""
+    return amount > 0 and round_half_up(amount, currency) == amount
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """An invoice's amounts at an instant (section 7). `paid` is net of refunds."""
+
+    total: Decimal
+    credited: Decimal
+    paid: Decimal
+    due: Decimal
+    surcharges: Decimal
+    outstanding: Decimal
+    overdue: Decimal
+    status: str  # paid | overdue | open
+
+
+def past_due(due_date: date, time_zone: str, at: datetime) -> bool:
+    """From 00:00 (account zone) of the day after the due date; the due date is still in time."""
+    return at.astimezone(ZoneInfo(time_zone)).date() > due_date
+
+
+def amounts(total: Decimal, credited: Decimal, payments: Decimal, refunds: Decimal, surcharges: Decimal,
+            open_disputed: Decimal, is_past_due: bool) -> Amounts:
+    """Section 7: due = total − credited; paid = payments − refunds; outstanding = due +
+    surcharges − paid; overdue (only once past due) = due − open disputed − paid when above zero
+    (surcharges never make an invoice overdue); status paid when paid ≥ due, else overdue when
+    overdue above zero, else open."""
+    due = total - credited
+    paid = payments - refunds
+    overdue = max(due - open_disputed - paid, ZERO) if is_past_due else ZERO
+    status = "paid" if paid >= due else "overdue" if overdue > 0 else "open"
+    return Amounts(total, credited, paid, due, surcharges, due + surcharges - paid, overdue, status)
+
+
+def check_payment(method: str, amount: Decimal, currency: str, outstanding: Decimal) -> None:
+    """Raise MoneyRefused, in FORMAT.md's order: `payment_method_not_allowed`, `invalid_amount`
+    (not positive or finer than a cent), `amount_exceeds_outstanding`."""
+    if method not in PAYMENT_METHODS:
+        raise MoneyRefused("payment_method_not_allowed",
+                           f"{method!r} is not accepted; use one of {', '.join(PAYMENT_METHODS)}")
+    if not in_minor_units(amount, currency):
+        raise MoneyRefused("invalid_amount", f"amount must be positive in minor units, got {amount}")
+    if amount > outstanding:
+        raise MoneyRefused("amount_exceeds_outstanding", f"outstanding is {outstanding}, payment {amount}")
+
+
+def check_dispute(amount: Decimal, currency: str, due: Decimal, other_open: Decimal) -> None:
+    """A dispute's amount: `invalid_amount`, then `amount_exceeds_disputable` (more than the
+    invoice's due amount minus its other open disputes)."""
+    if not in_minor_units(amount, currency):
+        raise MoneyRefused("invalid_amount", f"disputed amount must be positive in minor units, got {amount}")
+    if amount > due - other_open:
+        raise MoneyRefused("amount_exceeds_disputable", f"disputable is {due - other_open}, disputed {amount}")
+
+
+def credit_of(outcome: str, disputed: Decimal, credit: Decimal | None, currency: str) -> Decimal:
+    """The credited amount of a resolution: 0 for a rejection; for an upheld dispute `credit`
+    (default all of the disputed amount), refused when `invalid_amount` or
+    `credit_exceeds_disputed`."""
+    if outcome == "rejected":
+        return ZERO
+    if credit is None:
+        return disputed
+    if not in_minor_units(credit, currency):
+        raise MoneyRefused("invalid_amount", f"credited amount must be positive in minor units, got {credit}")
+    if credit > disputed:
+        raise MoneyRefused("credit_exceeds_disputed", f"disputed {disputed}, credit {credit}")
+    return credit
+
+
+def refund_after_credit(due: Decimal, surcharges: Decimal, paid: Decimal) -> Decimal:
+    """The excess refunded when an invoice's paid amount (net of earlier refunds) exceeds what it
+    owes after a credit note (due + surcharges); 0.00 when none, e.g. before any payment."""
+    return max(paid - (due + surcharges), ZERO)
+
+
+def refund_due_at(resolved_at: datetime) -> datetime:
+    """A refund is due within 24 hours of the resolution."""
+    return resolved_at + REFUND_WITHIN
+
+
+def refund_overdue(due_at: datetime, paid_out_at: datetime | None, at: datetime) -> bool:
+    """Not paid out by its due instant (strictly after it, as of `at`)."""
+    return (paid_out_at is None and at > due_at) or (paid_out_at is not None and paid_out_at > due_at)
+
+
+# ------------------------------------------------------------------ statements
+@dataclass(frozen=True)
+class StatementItem:
+    """One money movement on an account: `kind` invoice | surcharge | payment | credit_note | refund,
+    on `day` (account zone)."""
+
+    kind: str
+    day: date
+    amount: Decimal
+    ref: str = ""
+
+
+SIGN = {"invoice": 1, "surcharge": 1, "payment": -1, "credit_note": -1, "refund": 1}
+
+
+@dataclass(frozen=True)
+class MonthStatement:
+    """closing = forward + new charges − payments − credit notes + refunds."""
+
+    month: tuple[int, int]
+    balance_forward: Decimal
+    new_charges: Decimal
+    payments: Decimal
+    credit_notes: Decimal
+    refunds: Decimal
+    closing_balance: Decimal
+    items: tuple[StatementItem, ...] = ()
+
+
+def month_of(day: date) -> tuple[int, int]:
+    return day.year, day.month
+
+
+def _next(month: tuple[int, int]) -> tuple[int, int]:
+    return (month[0] + 1, 1) if month[1] == 12 else (month[0], month[1] + 1)
+
+
+def statements(items: Iterable[StatementItem], first: tuple[int, int], last: tuple[int, int]) -> list[MonthStatement]:
+    """One statement per month from `first` to `last` (inclusive), each forward the previous
+    closing (0.00 for the first); items before `first` count into its forward."""
+    items = sorted(items, key=lambda i: (i.day, i.kind, i.ref))
+    forward = sum((SIGN[i.kind] * i.amount for i in items if month_of(i.day) < first), ZERO)
+    out: list[MonthStatement] = []
+    month = first
+    while month <= last:
+        mine = tuple(i for i in items if month_of(i.day) == month)
+        total = {k: sum((i.amount for i in mine if i.kind == k), ZERO) for k in SIGN}
+        charges = total["invoice"] + total["surcharge"]
+        closing = forward + charges - total["payment"] - total["credit_note"] + total["refund"]
+        out.append(MonthStatement(month, forward, charges, total["payment"], total["credit_note"],
+                                  total["refund"], closing, mine))
+        forward, month = closing, _next(month)
+    return out
+
+
+def statement_months(first_invoice: date | None, until: datetime, time_zone: str) -> Sequence[tuple[int, int]]:
+    """(first, last): from the first invoice's month to the month of `until` (account zone); None
+    when the account has no invoice yet."""
+    if first_invoice is None:
+        return ()
+    return month_of(first_invoice), month_of(until.astimezone(ZoneInfo(time_zone)).date())
