@@ -28,7 +28,8 @@ DEFAULT_SURCHARGE = SurchargePolicy()
 
 
 class MoneyRefused(ValueError):
-    """A payment, dispute or resolution refused with a reason code; nothing changes."""
+    """A payment refused with a reason code; nothing changes. (Disputes' refusals are the
+    disputes service's: services/disputes/domain.py.)"""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}")
@@ -92,30 +93,6 @@ def check_payment(method: str, amount: Decimal, currency: str, outstanding: Deci
         raise MoneyRefused("invalid_amount", f"amount must be positive in minor units, got {amount}")
     if amount > outstanding:
         raise MoneyRefused("amount_exceeds_outstanding", f"outstanding is {outstanding}, payment {amount}")
-
-
-def check_dispute(amount: Decimal, currency: str, due: Decimal, other_open: Decimal) -> None:
-    """A dispute's amount: `invalid_amount`, then `amount_exceeds_disputable` (more than the
-    invoice's due amount minus its other open disputes)."""
-    if not in_minor_units(amount, currency):
-        raise MoneyRefused("invalid_amount", f"disputed amount must be positive in minor units, got {amount}")
-    if amount > due - other_open:
-        raise MoneyRefused("amount_exceeds_disputable", f"disputable is {due - other_open}, disputed {amount}")
-
-
-def credit_of(outcome: str, disputed: Decimal, credit: Decimal | None, currency: str) -> Decimal:
-    """The credited amount of a resolution: 0 for a rejection; for an upheld dispute `credit`
-    (default all of the disputed amount), refused when `invalid_amount` or
-    `credit_exceeds_disputed`."""
-    if outcome == "rejected":
-        return ZERO
-    if credit is None:
-        return disputed
-    if not in_minor_units(credit, currency):
-        raise MoneyRefused("invalid_amount", f"credited amount must be positive in minor units, got {credit}")
-    if credit > disputed:
-        raise MoneyRefused("credit_exceeds_disputed", f"disputed {disputed}, credit {credit}")
-    return credit
 
 
 def refund_after_credit(due: Decimal, surcharges: Decimal, paid: Decimal) -> Decimal:
