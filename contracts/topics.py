@@ -82,9 +82,12 @@ USER_COUNTS = Topic(
 
 INVOICING_EVENTS = Topic(
     name="invoicing.events",
-    description="Invoices issued, paid and overdue; payments recorded or refused; card surcharges.",
+    description="Invoices issued, paid and overdue, and their amounts; payments recorded or refused; card "
+                "surcharges; credit notes and refunds.",
     messages=("invoicing.invoice.issued", "invoicing.invoice.paid", "invoicing.invoice.overdue",
-              "invoicing.payment.recorded", "invoicing.payment.rejected", "invoicing.surcharge.charged"),
+              "invoicing.payment.recorded", "invoicing.payment.rejected", "invoicing.surcharge.charged",
+              "invoicing.invoice.amounts_changed", "invoicing.credit_note.issued", "invoicing.refund.issued",
+              "invoicing.refund.paid_out", "invoicing.refund.overdue"),
     producers=("invoicing",),
     consumers=("partner systems", "disputes"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -93,6 +94,18 @@ def check_payment(method: str, amount: Decimal, currency: str, outstanding: Deci
         raise MoneyRefused("invalid_amount", f"amount must be positive in minor units, got {amount}")
     if amount > outstanding:
         raise MoneyRefused("amount_exceeds_outstanding", f"outstanding is {outstanding}, payment {amount}")
+
+
+def credit_note_number(issuer: str, sequence: int) -> str:
+    """`ACME-CN-000001`: the issuer upper-cased, `CN`, and its own gapless credit-note sequence."""
+    return f"{issuer.upper()}-CN-{sequence:06d}"
+
+
+def refund_id(dispute_id: str) -> str:
+    """A refund is named by the dispute whose resolution caused it (at most one each); a dispute
+    id too long for an id with the prefix is named by its digest instead."""
+    name = f"RF-{dispute_id}"
+    return name if len(name) <= 128 else f"RF-{hashlib.sha256(dispute_id.encode()).hexdigest()}"
 
 
 def refund_after_credit(due: Decimal, surcharges: Decimal, paid: Decimal) -> Decimal:

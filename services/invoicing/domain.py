@@ -10,12 +10,11 @@ from decimal import Decimal
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
+from services.invoicing.balances import DEFAULT_SURCHARGE, SurchargePolicy, surcharge_of
 from shared.money import round_half_up
 
 PLATFORM_ISSUER = "platform"
 PAYMENT_METHODS = ("bank_transfer", "card")
-SURCHARGE_THRESHOLD = Decimal("3000.00")
-SURCHARGE_RATE = Decimal("0.03")
 
 
 @dataclass(frozen=True)
@@ -107,13 +106,12 @@ class PaymentRefused(ValueError):
         self.reason, self.detail = reason, detail
 
 
-def card_surcharge(invoice_total: Decimal, method: str, amount: Decimal, currency: str) -> Decimal:
-    """The surcharge of paying `amount` of an invoice of `invoice_total` by `method`: 3% of the
-    amount paid by card when the invoice total is 3,000.00 or more (inclusive), rounded half-up
-    once to the currency's minor unit; 0 otherwise."""
-    if method != "card" or invoice_total < SURCHARGE_THRESHOLD:
-        return Decimal("0.00")
-    return round_half_up(amount * SURCHARGE_RATE, currency)
+def card_surcharge(invoice_total: Decimal, method: str, amount: Decimal, currency: str,
+                   policy: SurchargePolicy = DEFAULT_SURCHARGE) -> Decimal:
+    """The surcharge of paying `amount` of an invoice of `invoice_total` by `method`: the issuer's
+    rate (default 3%) of the amount paid by card when the invoice total is its threshold (default
+    3,000.00) or more (inclusive), rounded half-up once to the currency's minor unit; 0 otherwise."""
+    return surcharge_of(invoice_total, method, amount, currency, policy)
 
 
 def check_payment(method: str, amount: Decimal, currency: str, outstanding: Decimal,
