@@ -38,7 +38,8 @@ ACCESS: dict[str, Access] = {
                         consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS)),
     # designed, not built yet (../shared/DESIGN.md): their rows are ready for them
     "prepaid_credit": Access(produces=(), consumes=(t.RATING_CHARGES,)),
-    "disputes": Access(produces=(), consumes=(t.INVOICING_EVENTS,)),
+    "disputes": Access(produces=(t.DISPUTES_EVENTS, t.REJECTIONS),
+                       consumes=(t.DISPUTES_COMMANDS, t.INVOICING_EVENTS, t.PROVISIONING_EVENTS)),
     INTEGRATION: Access(produces=(t.USAGE_RECORDS, t.PLATFORM_USERS), dead_letter=False),
 }
 

@@ -204,10 +204,13 @@ def open_dispute(dispute_id: str, invoice: InvoiceFacts, amount: Decimal, reason
 def resolve(dispute: Dispute, outcome: str, at: datetime, credited: Decimal | None = None) -> Dispute:
     """The dispute resolved at `at`: `upheld` with `credited` (default: the disputed amount;
     at most it) or `rejected` (credited must be absent; it becomes 0). Refusals, in order:
-    `already_resolved`, `invalid_outcome`, `invalid_amount`, `credit_exceeds_disputed`.
-    `late` is set when `at` is strictly after the due instant."""
+    `already_resolved`, `resolved_before_received`, `invalid_outcome`, `invalid_amount`,
+    `credit_exceeds_disputed`. `late` is set when `at` is strictly after the due instant."""
     if not dispute.is_open:
         raise DisputeRefused("already_resolved", f"dispute {dispute.dispute_id} was {dispute.outcome}")
+    if at < dispute.received_at:
+        raise DisputeRefused("resolved_before_received", f"dispute {dispute.dispute_id} was received at "
+                                                         f"{dispute.received_at.isoformat()}")
     if outcome not in OUTCOMES:
         raise DisputeRefused("invalid_outcome", f"outcome must be one of {', '.join(OUTCOMES)}")
     if outcome == "rejected":

@@ -251,3 +251,10 @@ def test_duplicate_dispute_and_same_request():
 def test_reasons_cover_section_9():
     assert set(domain.REASONS) == {"unknown_invoice", "unknown_dispute", "already_resolved", "invalid_amount",
                                    "credit_exceeds_disputed", "duplicate_dispute", "amount_exceeds_disputable"}
+
+
+def test_a_resolution_before_the_receipt_is_refused():
+    with pytest.raises(DisputeRefused) as refused:
+        domain.resolve(opened(), "upheld", RECEIVED - timedelta(seconds=1))
+    assert refused.value.reason == "resolved_before_received"
+    assert domain.resolve(opened(), "upheld", RECEIVED).resolved_at == RECEIVED
