@@ -35,7 +35,7 @@ ACCESS: dict[str, Access] = {
                      consumes=(t.PROVISIONING_EVENTS, t.USAGE_RECORDS, t.USER_COUNTS, t.RATING_REQUESTS)),
     # the registry allows invoicing auto_provisioning.commands too; it sends none yet
     "invoicing": Access(produces=(t.INVOICING_EVENTS, t.RATING_REQUESTS),
-                        consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS)),
+                        consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS, t.DISPUTES_EVENTS)),
     # designed, not built yet (../shared/DESIGN.md): their rows are ready for them
     "prepaid_credit": Access(produces=(), consumes=(t.RATING_CHARGES,)),
     "disputes": Access(produces=(t.DISPUTES_EVENTS, t.REJECTIONS),
