@@ -93,13 +93,16 @@ class InvoicePaidV1(Contract):
 
 @event("invoicing.invoice.overdue", 1)
 class InvoiceOverdueV1(Contract):
-    """An invoice is unpaid after its due date (in the account's time zone); published once."""
+    """An invoice is unpaid after its due date (in the account's time zone); published once.
+    `overdue` is its undisputed unpaid amount (due − open disputed − paid), `outstanding` what
+    payments may still cover (due + surcharges − paid)."""
 
     invoice_number: Id
     account_id: Id
     currency: Currency
     due_date: date
     outstanding: Decimal
+    overdue: Decimal | None = None
     detected_at: Instant
 
 
