@@ -19,6 +19,7 @@ from services.invoicing import balances, money_store as sql, store
 from services.invoicing.errors import Conflict, NotFound
 from services.invoicing.service import wrap_event
 from shared import outbox
+from shared.money import quantum
 from shared.settings import Settings
 
 ZONE_OF_INVOICE = "SELECT coalesce(a.time_zone, 'UTC') FROM invoices i LEFT JOIN accounts a USING (account_id) " \
@@ -32,10 +33,14 @@ def amounts_of(row: Any, time_zone: str, at: datetime) -> balances.Amounts:
                             balances.past_due(row["due_date"], time_zone, at))
 
 
-def amounts_json(a: balances.Amounts, disputed_open: Decimal) -> dict:
-    return {"total": str(a.total), "credited": str(a.credited), "paid": str(a.paid), "due": str(a.due),
-            "surcharges": str(a.surcharges), "outstanding": str(a.outstanding), "disputed_open": str(disputed_open),
-            "overdue": str(a.overdue), "status": a.status}
+def amounts_json(a: balances.Amounts, disputed_open: Decimal, currency: str) -> dict:
+    """The amounts as decimal strings in the currency's minor units (sums of amounts already in
+    them: the quantize only writes a stored 0 as 0.00)."""
+    def text(value: Decimal) -> str:
+        return str(value.quantize(quantum(currency)))
+    return {"total": text(a.total), "credited": text(a.credited), "paid": text(a.paid), "due": text(a.due),
+            "surcharges": text(a.surcharges), "outstanding": text(a.outstanding),
+            "disputed_open": text(disputed_open), "overdue": text(a.overdue), "status": a.status}
 
 
 async def amounts_changed(conn: asyncpg.Connection, settings: Settings, number: str, at: datetime,

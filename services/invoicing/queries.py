@@ -47,7 +47,8 @@ async def invoice(conn: asyncpg.Connection, number: str, group_by: str | None = 
     out = _invoice(row, with_lines=True)
     if now is not None:
         zone = await conn.fetchval(credits.ZONE_OF_INVOICE, number)
-        out["amounts"] = credits.amounts_json(credits.amounts_of(row, zone, now), row["disputed_open"])
+        out["amounts"] = credits.amounts_json(credits.amounts_of(row, zone, now), row["disputed_open"],
+                                             row["currency"])
     out["credit_notes"] = [credits.credit_note_json(c) for c in await conn.fetch(money_store.INVOICE_CREDIT_NOTES, number)]
     out["refunds"] = [credits.refund_json(r, now) for r in await conn.fetch(money_store.INVOICE_REFUNDS, number)]
     if group_by == "customer":
