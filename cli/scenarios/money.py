@@ -170,4 +170,5 @@ def _statements(book: _Book, until: datetime) -> list[dict]:
 
 def _dispute(d: Dispute, until: datetime) -> dict:
     return {"dispute": d.dispute_id, "account": d.account_id, "month": d.invoice_number, "amount": str(d.amount),
+            "credited": None if d.credited is None else str(d.credited),
             "due_at": _utc(d.due_at), "status": disputes.status_at(d, until), "late": d.late}
