@@ -73,7 +73,7 @@ LOCK_INVOICE = "SELECT * FROM invoices WHERE invoice_number = $1 FOR UPDATE"
 
 LIST_INVOICES = """
 SELECT invoice_number, issuer, account_id, month, run_id, currency, issue_date, due_date, total,
-       paid_total, surcharge_total, status
+       paid_total, surcharge_total, status, credited_total, refunded_total
 FROM invoices WHERE account_id = $1 ORDER BY month, invoice_number
 """
 
