@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from contracts.types import MAX_AMOUNT, Id, Instant, Month, Name
 from services.invoicing import balances, credits, domain, money_store, queries
-from services.invoicing.errors import NotFound
+from services.invoicing.payments import NotFound
 from shared import auth
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES

@@ -11,11 +11,22 @@ import asyncpg
 
 from contracts.invoicing import InvoicePaidV1, PaymentRecordedV1, PaymentRejectedV1, SurchargeChargedV1
 from contracts.topics import INVOICING_EVENTS
-from services.invoicing import balances, credits, domain, money_store, store
-from services.invoicing.errors import Conflict, NotFound
+from services.invoicing import amounts, balances, domain, money_store, store
 from services.invoicing.service import wrap_event
 from shared import outbox
 from shared.settings import Settings
+
+
+class NotFound(LookupError):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+class Conflict(ValueError):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,7 @@ async def _apply(conn: asyncpg.Connection, settings: Settings, invoice: asyncpg.
         events.append(InvoicePaidV1(invoice_number=number, account_id=account, currency=currency,
                                     total=invoice["total"], paid_total=paid_total, paid_at=request.paid_at))
     envelopes = [wrap_event(e, account, settings, now) for e in events]
-    envelopes.append(await credits.amounts_changed(conn, settings, number, request.paid_at, now))
+    envelopes.append(await amounts.amounts_changed(conn, settings, number, request.paid_at, now))
     await outbox.add(conn, settings.topic(INVOICING_EVENTS.name), envelopes)
     payment = {"payment_id": payment_id, "invoice_number": number, "amount": request.amount,
                "currency": currency, "method": request.method, "paid_at": request.paid_at}

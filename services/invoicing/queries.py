@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.invoicing import balances, credits, customers, domain, money_store, quarantine, store
+from services.invoicing import amounts, balances, credits, customers, domain, money_store, quarantine, store
 from services.invoicing.payments import NotFound
 
 LINE_COLUMNS = ("part_number", "product_name", "subscription_id", "from", "to", "quantity", "unit_price",
@@ -46,8 +46,8 @@ async def invoice(conn: asyncpg.Connection, number: str, group_by: str | None = 
         raise NotFound("unknown_invoice", f"no invoice {number}")
     out = _invoice(row, with_lines=True)
     if now is not None:
-        zone = await conn.fetchval(credits.ZONE_OF_INVOICE, number)
-        out["amounts"] = credits.amounts_json(credits.amounts_of(row, zone, now), row["disputed_open"],
+        zone = await conn.fetchval(amounts.ZONE_OF_INVOICE, number)
+        out["amounts"] = amounts.amounts_json(amounts.amounts_of(row, zone, now), row["disputed_open"],
                                              row["currency"])
     out["credit_notes"] = [credits.credit_note_json(c) for c in await conn.fetch(money_store.INVOICE_CREDIT_NOTES, number)]
     out["refunds"] = [credits.refund_json(r, now) for r in await conn.fetch(money_store.INVOICE_REFUNDS, number)]
