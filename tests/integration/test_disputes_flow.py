@@ -222,3 +222,42 @@ async def test_commands_open_and_resolve_and_refusals_are_rejections(disputes, d
     assert [(r["payload"]["reason"], r["payload"]["command"]["dispute_id"]) for r in rejections] == [
         ("invalid_amount", "c2")]
     assert (await disputes.http.get("/v1/disputes/c1")).json()["status"] == "upheld"
+
+
+async def test_the_worked_examples_of_sections_7_and_9(disputes, db):
+    from datetime import datetime, timezone
+    await _setup(disputes, db, invoices=(("R1-000001", "acme", "1000.00", "r1"), ("R1-000002", "acme", "3600.00", "r1")))
+    http, clock = disputes.http, disputes.clock
+    await http.put("/v1/issuers/r1/calendar", json={"time_zone": "UTC", "holidays": ["2026-05-01"]})
+    # section 7: received Friday 03-06 15:00, due Wednesday 03-11 15:00, upheld 03-10 09:00
+    clock.set(datetime(2026, 3, 6, 15, tzinfo=timezone.utc))
+    d7 = (await http.post("/v1/disputes", json={"dispute_id": "s7", "invoice_number": "R1-000002",
+                                               "amount": "600.00"})).json()
+    assert d7["due_at"] == "2026-03-11T15:00:00+00:00"
+    clock.set(datetime(2026, 3, 10, 9, tzinfo=timezone.utc))
+    r7 = (await http.post("/v1/disputes/s7/resolution", json={"outcome": "upheld"})).json()
+    assert (r7["credited"], r7["late"]) == ("600.00", False)
+    # section 9: received Tuesday 04-28 10:00, holiday 05-01: due Monday 05-04 10:00; rejected 05-06 09:00
+    clock.set(datetime(2026, 4, 28, 10, tzinfo=timezone.utc))
+    d9 = (await http.post("/v1/disputes", json={"dispute_id": "s9", "invoice_number": "R1-000001",
+                                               "amount": "400.00"})).json()
+    assert d9["due_at"] == "2026-05-04T10:00:00+00:00"
+    clock.set(datetime(2026, 5, 4, 10, tzinfo=timezone.utc))
+    assert (await http.get("/v1/disputes/s9")).json()["status"] == "open"  # at the due instant: not yet
+    clock.set(datetime(2026, 5, 4, 10, 0, 1, tzinfo=timezone.utc))
+    assert (await http.get("/v1/disputes/s9")).json()["status"] == "overdue"
+    clock.set(datetime(2026, 5, 6, 9, tzinfo=timezone.utc))
+    r9 = (await http.post("/v1/disputes/s9/resolution", json={"outcome": "rejected"})).json()
+    assert (r9["status"], r9["credited"], r9["late"]) == ("rejected", "0.00", True)
+
+
+async def test_twenty_concurrent_resolutions_resolve_once(disputes, db):
+    await _setup(disputes, db)
+    await disputes.http.post("/v1/disputes", json={"dispute_id": "d1", "invoice_number": "R1-000001",
+                                                  "amount": "100.00"})
+    bodies = [{"outcome": "upheld"} if i % 2 else {"outcome": "rejected"} for i in range(20)]
+    responses = await asyncio.gather(*(disputes.http.post("/v1/disputes/d1/resolution", json=b) for b in bodies))
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 19
+    assert {r.json()["reason"] for r in responses if r.status_code == 409} == {"already_resolved"}
+    events = await disputes.events(3, timeout=8)
+    assert [e["type"] for e in events] == ["disputes.dispute.opened", "disputes.dispute.resolved"]
