@@ -226,7 +226,8 @@ async def test_commands_open_and_resolve_and_refusals_are_rejections(disputes, d
 
 async def test_the_worked_examples_of_sections_7_and_9(disputes, db):
     from datetime import datetime, timezone
-    await _setup(disputes, db, invoices=(("R1-000001", "acme", "1000.00", "r1"), ("R1-000002", "acme", "3600.00", "r1")))
+    await _setup(disputes, db, invoices=(("R1-000001", "acme", "1000.00", "r1"),
+                                         ("R1-000002", "acme", "3600.00", "r1")))
     http, clock = disputes.http, disputes.clock
     await http.put("/v1/issuers/r1/calendar", json={"time_zone": "UTC", "holidays": ["2026-05-01"]})
     # section 7: received Friday 03-06 15:00, due Wednesday 03-11 15:00, upheld 03-10 09:00
