@@ -135,10 +135,9 @@ async def resolve_dispute(dispute_id: Id, body: ResolutionIn, request: Request, 
         row = await _visible_dispute(conn, caller, dispute_id)
         if caller.is_partner and not await auth.may_see(conn, caller, row["issuer"]):
             raise auth.forbid("not_the_issuer", "only the invoice's issuer (or an operator) resolves its disputes")
-        dispute = await service.resolve_dispute(conn, rt.settings, service.ResolveRequest(
+        await service.resolve_dispute(conn, rt.settings, service.ResolveRequest(
             dispute_id, body.outcome, body.credited, now), now)
-        overdue_at = await conn.fetchval("SELECT overdue_at FROM disputes WHERE dispute_id = $1", dispute_id)
-    return queries.view(dispute, now, overdue_at)
+        return await queries.dispute(conn, dispute_id, now)
 
 
 @router.get("/invoices/{number}/disputes", response_model=list[DisputeOut])

@@ -66,8 +66,8 @@ def due_at(received: datetime, calendar: WorkingCalendar = DEFAULT_CALENDAR,
     """
     if received.tzinfo is None:
         raise ValueError("received must be timezone-aware")
-    local = calendar.add_working_days(received, working_days)  # fold=0: the reading above
-    return local.astimezone(timezone.utc)
+    local = calendar.add_working_days(received, working_days)
+    return local.replace(fold=0).astimezone(timezone.utc)  # fold=0: the reading above, whatever received's
 
 
 # ------------------------------------------------------------------ state

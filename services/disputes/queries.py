@@ -10,12 +10,13 @@ from services.disputes import domain, store
 
 
 def view(d: domain.Dispute, now: datetime, overdue_at: datetime | None = None) -> dict:
-    """A dispute as the API shows it, its `status` as of `now` (`overdue`: still open strictly
-    after `due_at`)."""
+    """A dispute as the API shows it: `status` is its outcome once resolved (a command may carry
+    a resolution instant ahead of the service's clock), else `overdue` strictly after `due_at`
+    by `now`, else `open`."""
     return {"dispute_id": d.dispute_id, "invoice_number": d.invoice_number, "account_id": d.account_id,
             "issuer": d.issuer, "currency": d.currency, "amount": str(d.amount), "reason": d.reason,
             "lines": list(d.lines), "received_at": d.received_at.isoformat(), "due_at": d.due_at.isoformat(),
-            "status": domain.status_at(d, now), "outcome": d.outcome,
+            "status": d.outcome or domain.status_at(d, now), "outcome": d.outcome,
             "credited": None if d.credited is None else str(d.credited),
             "resolved_at": d.resolved_at.isoformat() if d.resolved_at else None, "late": d.late,
             "overdue_announced_at": overdue_at.isoformat() if overdue_at else None}

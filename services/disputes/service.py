@@ -152,7 +152,8 @@ async def on_command(conn: asyncpg.Connection, settings: Settings, envelope: Env
         rejected = CommandRejectedV1(command_type=envelope.type, command_id=str(envelope.event_id),
                                      reason=refused.reason, detail=refused.detail,
                                      command=command.model_dump(mode="json"))
-        await outbox.add(conn, settings.topic(REJECTIONS.name), [_event(rejected, envelope.key, settings, now, envelope)])
+        await outbox.add(conn, settings.topic(REJECTIONS.name),
+                         [_event(rejected, envelope.key, settings, now, envelope)])
 
 
 # ------------------------------------------------------------------ overdue

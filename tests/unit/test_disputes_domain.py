@@ -1,5 +1,6 @@
 """Dispute rules, pure (section 9): working-day deadlines (weekends, holidays, DST in non-UTC
-zones, Saturday receipt, wall times a day lacks or has twice), states, refusals."""
+zones, Saturday receipt, wall times a day lacks or has twice; a property over random instants,
+zones and holidays), states, refusals."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from services.disputes import domain
 from services.disputes.domain import DisputeRefused, InvoiceFacts, IssuerCalendar
@@ -258,3 +260,33 @@ def test_a_resolution_before_the_receipt_is_refused():
         domain.resolve(opened(), "upheld", RECEIVED - timedelta(seconds=1))
     assert refused.value.reason == "resolved_before_received"
     assert domain.resolve(opened(), "upheld", RECEIVED).resolved_at == RECEIVED
+
+
+# ------------------------------------------------------------------ properties
+ZONES = ["UTC", "Europe/London", "America/New_York", "Africa/Cairo", "Australia/Lord_Howe", "Asia/Kolkata",
+         "America/Santiago", "Pacific/Chatham"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)),
+       st.sampled_from(ZONES), st.sets(st.dates(min_value=date(2020, 1, 1), max_value=date(2031, 1, 31)),
+                                       max_size=40))
+def test_due_at_properties(received, zone, holidays):
+    """Due is the 3rd working day strictly after the day receipt counts from (its own day, or the
+    next working day's 00:00), at the received wall time read with fold=0; always later than
+    receipt, on a working day, and never earlier on the wall clock than the wall time kept."""
+    calendar = cal(zone, *(h.isoformat() for h in holidays))
+    tz = ZoneInfo(zone)
+    due = domain.due_at(received, calendar)
+    local_received = received.astimezone(tz)
+    if calendar.is_working_day(local_received.date()):
+        day, wall = local_received.date(), local_received.time()
+    else:
+        day, wall = calendar.next_working_day(local_received.date()), datetime.min.time()
+    for _ in range(3):
+        day = calendar.next_working_day(day)
+    assert due == datetime.combine(day, wall, tzinfo=tz)  # fold=0
+    assert due > received
+    local_due = due.astimezone(tz)
+    assert local_due.date() == day and calendar.is_working_day(local_due.date())
+    assert local_due.time() >= wall  # kept, or later by a DST jump on that day
