@@ -71,6 +71,7 @@ class _Book:
         self.invoices: dict[tuple[str, str], _Invoice] = {}
         self.disputes: dict[str, Dispute] = {}
         self.calendar = disputes.IssuerCalendar.of(scenario.issuer.time_zone, scenario.issuer.holidays)
+        self.payment_ids: set[str] = set()
 
     def of_invoice(self, key: tuple[str, str]) -> list[Dispute]:
         return [d for d in self.disputes.values() if (d.account_id, d.invoice_number) == key]
@@ -82,10 +83,14 @@ class _Book:
         return found
 
     def pay(self, e: Payment) -> None:
+        if e.id is not None and e.id in self.payment_ids:
+            return  # the same payment again (an idempotency key, as the live service takes it): no change
         inv = self.invoice(e.account, e.month)
         amount, currency = Decimal(e.amount), inv.invoice.currency
         money.check_payment(e.method, amount, currency, inv.amounts(ZERO, e.at).outstanding)
         inv.payments.append((e.at, amount))
+        if e.id is not None:
+            self.payment_ids.add(e.id)
         surcharge = money.surcharge_of(inv.invoice.total, e.method, amount, currency)
         if surcharge:
             inv.surcharges.append((e.at, surcharge))

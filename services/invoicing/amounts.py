@@ -41,9 +41,7 @@ async def amounts_changed(conn: asyncpg.Connection, settings: Settings, number: 
     """The InvoiceAmountsChangedV1 of invoice `number` as it is now in this transaction."""
     row = await conn.fetchrow(store.GET_INVOICE, number)
     a = amounts_of(row, await conn.fetchval(ZONE_OF_INVOICE, number), at)
-    payload = InvoiceAmountsChangedV1(
-        invoice_number=number, account_id=row["account_id"], currency=row["currency"],
-        amounts=InvoiceAmountsV1(total=a.total, credited=a.credited, paid=a.paid, due=a.due, surcharges=a.surcharges,
-                                 outstanding=a.outstanding, disputed_open=row["disputed_open"], overdue=a.overdue,
-                                 status=a.status, at=at))
+    money = {k: Decimal(v) for k, v in amounts_json(a, row["disputed_open"], row["currency"]).items() if k != "status"}
+    payload = InvoiceAmountsChangedV1(invoice_number=number, account_id=row["account_id"], currency=row["currency"],
+                                      amounts=InvoiceAmountsV1(**money, status=a.status, at=at))
     return wrap_event(payload, row["account_id"], settings, now, cause)
