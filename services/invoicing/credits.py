@@ -99,13 +99,15 @@ async def pay_out_refund(conn: asyncpg.Connection, settings: Settings, refund_id
             raise NotFound("unknown_refund", f"no refund {refund_id}")
         if row["paid_out_at"] is not None:
             if (row["paid_out_at"], row["payout_reference"] or "") != (paid_out_at, reference):
-                raise Conflict("already_paid_out", f"refund {refund_id} was paid out at {row['paid_out_at'].isoformat()}")
+                raise Conflict("already_paid_out",
+                               f"refund {refund_id} was paid out at {row['paid_out_at'].isoformat()}")
             return refund_json(row)
         await conn.execute(sql.PAY_OUT_REFUND, refund_id, paid_out_at, reference)
         event = RefundPaidOutV1(refund_id=refund_id, invoice_number=row["invoice_number"], account_id=row["account_id"],
                                 currency=row["currency"], amount=row["amount"], paid_out_at=paid_out_at,
                                 due_at=row["due_at"], late=paid_out_at > row["due_at"], reference=reference)
-        await outbox.add(conn, settings.topic(INVOICING_EVENTS.name), [wrap_event(event, row["account_id"], settings, now)])
+        await outbox.add(conn, settings.topic(INVOICING_EVENTS.name),
+                         [wrap_event(event, row["account_id"], settings, now)])
         return refund_json(await conn.fetchrow(sql.GET_REFUND, refund_id), now)
 
 

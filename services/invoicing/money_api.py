@@ -21,8 +21,8 @@ router = APIRouter(prefix="/v1", tags=["credit notes and refunds"], responses=ER
 PARTNER = Depends(auth.allow("partner"))
 CSV: dict = {200: {"description": "CSV, one header line", "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
-Threshold = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=2, allow_inf_nan=False,
-                                     examples=["3000.00"], description="invoice total from which card payments are surcharged (inclusive)")]
+Threshold = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=2, allow_inf_nan=False, examples=["3000.00"],
+                                     description="invoice total from which card payments are surcharged (inclusive)")]
 Rate = Annotated[Decimal, Field(ge=0, lt=1, decimal_places=6, allow_inf_nan=False, examples=["0.03"],
                                 description="the surcharge as a fraction of the amount paid by card (0.03 = 3%)")]
 

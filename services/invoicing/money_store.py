@@ -22,7 +22,8 @@ UPDATE dispute_holds SET outcome = $2, credited = $3, resolved_at = $4 WHERE dis
 ADD_DISPUTED = "UPDATE invoices SET disputed_open = disputed_open + $2 WHERE invoice_number = $1"
 ADD_CREDIT_AND_REFUND = """
 UPDATE invoices SET credited_total = credited_total + $2, refunded_total = refunded_total + $3,
-       status = CASE WHEN $4 THEN 'paid' ELSE status END, paid_at = CASE WHEN $4 THEN coalesce(paid_at, $5) ELSE paid_at END
+       status = CASE WHEN $4 THEN 'paid' ELSE status END,
+       paid_at = CASE WHEN $4 THEN coalesce(paid_at, $5) ELSE paid_at END
 WHERE invoice_number = $1
 """
 

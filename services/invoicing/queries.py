@@ -49,7 +49,8 @@ async def invoice(conn: asyncpg.Connection, number: str, group_by: str | None = 
         zone = await conn.fetchval(amounts.ZONE_OF_INVOICE, number)
         out["amounts"] = amounts.amounts_json(amounts.amounts_of(row, zone, now), row["disputed_open"],
                                              row["currency"])
-    out["credit_notes"] = [credits.credit_note_json(c) for c in await conn.fetch(money_store.INVOICE_CREDIT_NOTES, number)]
+    notes = await conn.fetch(money_store.INVOICE_CREDIT_NOTES, number)
+    out["credit_notes"] = [credits.credit_note_json(c) for c in notes]
     out["refunds"] = [credits.refund_json(r, now) for r in await conn.fetch(money_store.INVOICE_REFUNDS, number)]
     if group_by == "customer":
         out["customers"] = customers.by_customer(out["lines"])

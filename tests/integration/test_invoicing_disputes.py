@@ -47,7 +47,7 @@ async def _count(db, invoicing, table: str) -> int:
     return await db.fetchval(f"SELECT count(*) FROM {invoicing.schema}.{table}")
 
 
-async def test_section_7_worked_example_credit_note_refund_statement(invoicing, db):
+async def test_section_7_worked_example_credit_note_refund_statement(invoicing, db, api_keys):
     number = (await _issue(invoicing, db, ("acme", ["3600.00"])))["acme"]
     http = invoicing.http
     paid = await http.post(f"/v1/invoices/{number}/payments",
@@ -96,13 +96,21 @@ async def test_section_7_worked_example_credit_note_refund_statement(invoicing, 
     types = [e["type"] for e in events]
     assert types.count("invoicing.credit_note.issued") == 1 and types.count("invoicing.refund.issued") == 1
     assert types.count("invoicing.refund.overdue") == 1 and types.count("invoicing.refund.paid_out") == 1
+    # another partner sees none of it (the answers of what does not exist), and may not pay refunds out
+    async with asgi_client(invoicing.app, "http://invoicing", api_keys.partner("pa")) as partner:
+        assert (await partner.get(f"/v1/refunds/{refund['refund_id']}")).json()["reason"] == "unknown_refund"
+        for path in ("/v1/accounts/acme/refunds", "/v1/accounts/acme/credit-notes",
+                     "/v1/accounts/acme/statements/2026-05.csv"):
+            assert (await partner.get(path)).json()["reason"] == "unknown_account", path
+        assert (await partner.post(f"/v1/refunds/{refund['refund_id']}/payout", json={})).status_code == 403
 
 
 async def test_overdue_holds_back_open_disputes_until_rejected(invoicing, db):
     numbers = await _issue(invoicing, db, ("held", ["1000.00"]), ("all", ["1000.00"]))
     number = numbers["held"]
     await invoicing.http.post(f"/v1/invoices/{number}/payments",
-                              json={"amount": "500.00", "method": "bank_transfer", "paid_at": "2026-05-20T11:00:00+00:00"})
+                              json={"amount": "500.00", "method": "bank_transfer",
+                                    "paid_at": "2026-05-20T11:00:00+00:00"})
     await invoicing.publish("disputes.events", [
         dispute_opened("h1", number, "held", "400.00", "2026-05-28T10:00:00", "2026-06-02T10:00:00"),
         dispute_opened("a1", numbers["all"], "all", "1000.00", "2026-05-28T10:00:00", "2026-06-02T10:00:00")])
