@@ -250,12 +250,13 @@ class ScenarioModel(BaseModel):
     accounts: list[AccountModel]
     events: list[Event]
     expected: dict | None = None
-    until: Instant | None = None  # version 2: outputs as of it (default: the last event's `at`)
-    issuer: IssuerModel = IssuerModel()
+    until: Instant | None = None  # version 2: outputs as of this instant (default: the last event's)
+    issuer: IssuerModel = IssuerModel()  # version 2: the calendar of dispute deadlines
 
+    @property
     def until_or_last(self):
-        """The instant outputs are taken at: `until`, else the last event's `at` (None: no events)."""
-        return self.until or (self.events[-1].at if self.events else None)
+        """The instant the outputs are taken at: `until`, else the last event's `at` (None: no events)."""
+        return self.until if self.until is not None else (self.events[-1].at if self.events else None)
 
 
 def _where(loc: tuple) -> str:

@@ -41,7 +41,7 @@ def run_scenario(scenario: ScenarioModel) -> dict:
     rejections, terminations, runs, money_events = [], [], [], []
     counts: dict[str, list] = {a.id: [] for a in scenario.accounts}
     usage: dict[str, list[UsageRecord]] = {a.id: [] for a in scenario.accounts}
-    until = scenario.until_or_last()
+    until = scenario.until_or_last
     # Provisioning is decided in event order; runs do not change it, and each run later sees
     # only the facts dated before its own metering point (a delayed run gives the on-time result).
     for index, event in enumerate(scenario.events):
