@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from services.disputes import domain as disputes
 from services.disputes.domain import Dispute, DisputeRefused
 from services.invoicing import balances as money
-from services.invoicing.balances import ZERO, MoneyRefused, StatementItem
-from services.invoicing.domain import Invoice, month_text
+from services.invoicing.balances import ZERO, StatementItem
+from services.invoicing.domain import Invoice, PaymentRefused, check_payment, month_text
 
 from .model import MONEY_EVENTS, DisputeOpened, DisputeResolved, Payment, ScenarioModel
 
@@ -79,7 +79,7 @@ class _Book:
     def invoice(self, account: str, month: str) -> _Invoice:
         found = self.invoices.get((account, month))
         if found is None:
-            raise MoneyRefused("unknown_invoice", f"no invoice of {account} for {month}")
+            raise PaymentRefused("unknown_invoice", f"no invoice of {account} for {month}")
         return found
 
     def pay(self, e: Payment) -> None:
@@ -87,7 +87,7 @@ class _Book:
             return  # the same payment again (an idempotency key, as the live service takes it): no change
         inv = self.invoice(e.account, e.month)
         amount, currency = Decimal(e.amount), inv.invoice.currency
-        money.check_payment(e.method, amount, currency, inv.amounts(ZERO, e.at).outstanding)
+        check_payment(e.method, amount, currency, inv.amounts(ZERO, e.at).outstanding, currency)
         inv.payments.append((e.at, amount))
         if e.id is not None:
             self.payment_ids.add(e.id)
@@ -133,7 +133,7 @@ def outcome(scenario: ScenarioModel, issued: list[tuple[int, Invoice]], events: 
             book.invoices[(invoice.account, month_text(invoice.month))] = _Invoice(invoice, book.zones[invoice.account])
         try:
             {Payment: book.pay, DisputeOpened: book.open, DisputeResolved: book.resolve}[type(event)](event)
-        except (MoneyRefused, DisputeRefused) as refused:
+        except (PaymentRefused, DisputeRefused) as refused:
             rejections.append({"event": index, "reason": refused.reason})
     for _, invoice in pending:
         book.invoices[(invoice.account, month_text(invoice.month))] = _Invoice(invoice, book.zones[invoice.account])

@@ -9,47 +9,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from shared.money import round_half_up
+# the payment and surcharge rules live in domain (re-exported here for the money modules); the
+# dispute rules in services/disputes/domain.py
+from services.invoicing.domain import DEFAULT_SURCHARGE, SurchargePolicy, next_month  # noqa: F401
+from services.invoicing.domain import card_surcharge as surcharge_of  # noqa: F401
 
 ZERO = Decimal("0.00")
-PAYMENT_METHODS = ("bank_transfer", "card")
 REFUND_WITHIN = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class SurchargePolicy:
-    """An issuer's card surcharge: `rate` of the amount paid by card, for invoices whose total as
-    issued is `threshold` or more (inclusive). The policy's defaults: 3,000.00 and 3%."""
-
-    threshold: Decimal = Decimal("3000.00")
-    rate: Decimal = Decimal("0.03")
-
-
-DEFAULT_SURCHARGE = SurchargePolicy()
-
-
-class MoneyRefused(ValueError):
-    """A payment refused with a reason code; nothing changes. (Disputes' refusals are the
-    disputes service's: services/disputes/domain.py.)"""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
-
-
-def surcharge_of(total: Decimal, method: str, amount: Decimal, currency: str,
-                 policy: SurchargePolicy = DEFAULT_SURCHARGE) -> Decimal:
-    """The surcharge of paying `amount` by `method` of an invoice whose total as issued is `total`
-    (credit notes never lower it): `policy.rate` × amount, rounded half-up once, for a card
-    payment when total ≥ `policy.threshold`; 0.00 otherwise."""
-    if method != "card" or total < policy.threshold:
-        return ZERO
-    return round_half_up(amount * policy.rate, currency)
-
-
-def in_minor_units(amount: Decimal, currency: str) -> bool:
-    """Positive and no finer than the currency's minor unit."""
-    return amount > 0 and round_half_up(amount, currency) == amount
 
 
 @dataclass(frozen=True)
@@ -82,18 +48,6 @@ def amounts(total: Decimal, credited: Decimal, payments: Decimal, refunds: Decim
     overdue = max(due - open_disputed - paid, ZERO) if is_past_due else ZERO
     status = "paid" if paid >= due else "overdue" if overdue > 0 else "open"
     return Amounts(total, credited, paid, due, surcharges, due + surcharges - paid, overdue, status)
-
-
-def check_payment(method: str, amount: Decimal, currency: str, outstanding: Decimal) -> None:
-    """Raise MoneyRefused, in FORMAT.md's order: `payment_method_not_allowed`, `invalid_amount`
-    (not positive or finer than a cent), `amount_exceeds_outstanding`."""
-    if method not in PAYMENT_METHODS:
-        raise MoneyRefused("payment_method_not_allowed",
-                           f"{method!r} is not accepted; use one of {', '.join(PAYMENT_METHODS)}")
-    if not in_minor_units(amount, currency):
-        raise MoneyRefused("invalid_amount", f"amount must be positive in minor units, got {amount}")
-    if amount > outstanding:
-        raise MoneyRefused("amount_exceeds_outstanding", f"outstanding is {outstanding}, payment {amount}")
 
 
 def credit_note_number(issuer: str, sequence: int) -> str:
@@ -157,10 +111,6 @@ def month_of(day: date) -> tuple[int, int]:
     return day.year, day.month
 
 
-def _next(month: tuple[int, int]) -> tuple[int, int]:
-    return (month[0] + 1, 1) if month[1] == 12 else (month[0], month[1] + 1)
-
-
 def statements(items: Iterable[StatementItem], first: tuple[int, int], last: tuple[int, int]) -> list[MonthStatement]:
     """One statement per month from `first` to `last` (inclusive), each forward the previous
     closing (0.00 for the first); items before `first` count into its forward."""
@@ -175,7 +125,7 @@ def statements(items: Iterable[StatementItem], first: tuple[int, int], last: tup
         closing = forward + charges - total["payment"] - total["credit_note"] + total["refund"]
         out.append(MonthStatement(month, forward, charges, total["payment"], total["credit_note"],
                                   total["refund"], closing, mine))
-        forward, month = closing, _next(month)
+        forward, month = closing, next_month(month)
     return out
 
 

@@ -10,11 +10,23 @@ from decimal import Decimal
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
-from services.invoicing.balances import DEFAULT_SURCHARGE, SurchargePolicy, surcharge_of
 from shared.money import round_half_up
 
 PLATFORM_ISSUER = "platform"
 PAYMENT_METHODS = ("bank_transfer", "card")
+
+
+@dataclass(frozen=True)
+class SurchargePolicy:
+    """An issuer's card surcharge (a setting per issuer): `rate` of the amount paid by card, for
+    invoices whose total as issued is `threshold` or more (inclusive). The policy's defaults:
+    3,000.00 and 3%."""
+
+    threshold: Decimal = Decimal("3000.00")
+    rate: Decimal = Decimal("0.03")
+
+
+DEFAULT_SURCHARGE = SurchargePolicy()
 
 
 @dataclass(frozen=True)
@@ -108,10 +120,13 @@ class PaymentRefused(ValueError):
 
 def card_surcharge(invoice_total: Decimal, method: str, amount: Decimal, currency: str,
                    policy: SurchargePolicy = DEFAULT_SURCHARGE) -> Decimal:
-    """The surcharge of paying `amount` of an invoice of `invoice_total` by `method`: the issuer's
-    rate (default 3%) of the amount paid by card when the invoice total is its threshold (default
-    3,000.00) or more (inclusive), rounded half-up once to the currency's minor unit; 0 otherwise."""
-    return surcharge_of(invoice_total, method, amount, currency, policy)
+    """The surcharge of paying `amount` of an invoice of `invoice_total` (as issued: credit notes
+    never lower it) by `method`: the issuer's rate (default 3%) of the amount paid by card when the
+    invoice total is its threshold (default 3,000.00) or more (inclusive), rounded half-up once to
+    the currency's minor unit; 0 otherwise."""
+    if method != "card" or invoice_total < policy.threshold:
+        return Decimal("0.00")
+    return round_half_up(amount * policy.rate, currency)
 
 
 def check_payment(method: str, amount: Decimal, currency: str, outstanding: Decimal,

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from services.invoicing import balances as b
+from services.invoicing import domain
 
 UTC = timezone.utc
 
@@ -72,8 +73,8 @@ def test_card_surcharge_by_issuer_policy(total, amount, policy, expected):
     ("card", "100.01", "100.00", "amount_exceeds_outstanding"),
 ])
 def test_payment_refusals_in_format_order(method, amount, outstanding, reason):
-    with pytest.raises(b.MoneyRefused) as refused:
-        b.check_payment(method, D(amount), "USD", D(outstanding))
+    with pytest.raises(domain.PaymentRefused) as refused:
+        domain.check_payment(method, D(amount), "USD", D(outstanding), "USD")
     assert refused.value.reason == reason
 
 
