@@ -5,7 +5,7 @@ payouts and overdue marks, surcharge settings per issuer."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
