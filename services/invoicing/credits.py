@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from contracts.envelope import Envelope
-from contracts.invoicing import CreditNoteIssuedV1, RefundIssuedV1, RefundOverdueV1, RefundPaidOutV1
+from contracts.invoicing import CreditNoteIssuedV1, InvoicePaidV1, RefundIssuedV1, RefundOverdueV1, RefundPaidOutV1
 from contracts.topics import INVOICING_EVENTS
 from services.invoicing import balances, money_store as sql, store
 from services.invoicing.amounts import amounts_changed
@@ -84,6 +84,10 @@ async def _resolve(conn: asyncpg.Connection, settings: Settings, env: Envelope, 
                                       issued_at=at, due_at=due_at))
         became_paid = invoice["status"] != "paid" and sql.paid_net(invoice) - refund >= due
         await conn.execute(sql.ADD_CREDIT_AND_REFUND, p.invoice_number, credited, refund, became_paid, at)
+        if became_paid:  # the credit note left nothing due: paid by what was paid before
+            out.append(InvoicePaidV1(invoice_number=p.invoice_number, account_id=invoice["account_id"],
+                                     currency=invoice["currency"], total=invoice["total"],
+                                     paid_total=invoice["paid_total"], paid_at=at))
     events = [wrap_event(e, invoice["account_id"], settings, now, env) for e in out]
     events.append(await amounts_changed(conn, settings, p.invoice_number, at, now, env))
     return events

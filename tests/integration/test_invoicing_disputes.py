@@ -129,6 +129,16 @@ async def test_overdue_holds_back_open_disputes_until_rejected(invoicing, db):
     amounts = (await invoicing.http.get(f"/v1/invoices/{number}")).json()["amounts"]
     assert (amounts["overdue"], amounts["disputed_open"], amounts["credited"]) == ("500.00", "0.00", "0.00")
     assert await _count(db, invoicing, "credit_notes") == 0
+    # all of an unpaid invoice credited: nothing is due, it is paid, and nothing is refunded
+    await invoicing.publish("disputes.events", [dispute_resolved(
+        "a1", numbers["all"], "all", "1000.00", "1000.00", "2026-05-28T10:00:00", "2026-06-02T10:00:00",
+        "2026-06-03T09:00:00")])
+    await eventually(lambda: _count(db, invoicing, "credit_notes"), what="the credit note")
+    shown = (await invoicing.http.get(f"/v1/invoices/{numbers['all']}")).json()
+    assert (shown["status"], shown["amounts"]["status"], shown["amounts"]["due"]) == ("paid", "paid", "0.00")
+    assert shown["refunds"] == []
+    paid = await invoicing.events(11, {"invoicing.invoice.paid"})  # every event of this test
+    assert [e["payload"]["invoice_number"] for e in paid] == [numbers["all"]]
 
 
 async def _holds(db, invoicing, n: int, open_only: bool = False):
