@@ -6,25 +6,24 @@ import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-_NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days",
-            # version 2 money (instants below): compared as decimals
-            "credited", "paid", "surcharges", "outstanding", "overdue", "balance_forward", "new_charges",
-            "payments", "credit_notes", "refunds", "closing_balance", "balance", "shortfall"}
-_INSTANTS = {"at", "due_at"}
-# version 2 outputs: lists compared as multisets, each only when `expected` has it
-V2_PARTS = ("invoice_balances", "statements", "credit_notes", "refunds", "disputes", "credit", "notices")
+_NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days"}
+_NUMERIC |= {"credited", "paid", "surcharges", "outstanding", "overdue", "balance_forward", "new_charges",
+             "payments", "credit_notes", "refunds", "closing_balance"}  # version 2: money after the invoice
+_INSTANTS = {"at", "due_at"}  # version 2: instants compare as instants, whatever their offset
+# version 2 money outputs: lists compared as multisets, each only when `expected` has it
+V2_PARTS = ("invoice_balances", "statements", "credit_notes", "refunds", "disputes")
 
 
 def _norm(key: str, value):
-    if key in _NUMERIC and value is not None and not isinstance(value, bool):
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:
-            return value
     if key in _INSTANTS and isinstance(value, str):
         try:
             return datetime.fromisoformat(value)
         except ValueError:
+            return value
+    if key in _NUMERIC and value is not None and not isinstance(value, bool):
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
             return value
     return value
 

@@ -38,17 +38,19 @@ def run_scenario(scenario: ScenarioModel) -> dict:
         accounts={a.id: a.time_zone for a in scenario.accounts},
         products={p.part_number: ProductRule(p.part_number, p.kind, p.termination, p.minimum_term_months)
                   for p in scenario.catalog.products})
-    rejections, terminations, runs, money_events = [], [], [], []
+    rejections, terminations, runs = [], [], []
+    money_events, run_events = [], []  # version 2: payments and disputes; each run's event index
     counts: dict[str, list] = {a.id: [] for a in scenario.accounts}
     usage: dict[str, list[UsageRecord]] = {a.id: [] for a in scenario.accounts}
     until = scenario.until_or_last
     # Provisioning is decided in event order; runs do not change it, and each run later sees
     # only the facts dated before its own metering point (a delayed run gives the on-time result).
     for index, event in enumerate(scenario.events):
-        if event.at > until:  # version 2: events after `until` are ignored
-            continue
+        if event.at > until:
+            break  # events after `until` are ignored (events are in time order)
         if isinstance(event, BillingRun):
-            runs.append((as_month(event.month), index))
+            runs.append(as_month(event.month))
+            run_events.append(index)
             continue
         if isinstance(event, MONEY_EVENTS):  # payments and disputes: after the invoices exist
             money_events.append((index, event))
@@ -67,14 +69,15 @@ def run_scenario(scenario: ScenarioModel) -> dict:
             terminations.append({"subscription": sid, "effective": effective.isoformat()})
     catalog = build_catalog(scenario)
     ledgers = {a.id: EMPTY_LEDGER for a in scenario.accounts}
-    invoices, issued = [], []
-    for month, run_index in runs:
+    invoices = []
+    issued = []  # (the run's event index, invoice): money events after it may name the invoice
+    for run, month in enumerate(runs):
         for account in scenario.accounts:
             invoice, ledgers[account.id] = _run_account(
                 state, catalog, account, month, counts[account.id], usage[account.id], ledgers[account.id])
             if invoice is not None:
                 invoices.append(invoice_json(invoice))
-                issued.append((run_index, invoice))
+                issued.append((run_events[run], invoice))
     result = {"invoices": invoices, "terminations": terminations, "rejections": rejections}
     if until is not None:
         result.update(money.outcome(scenario, issued, money_events, until, rejections))
