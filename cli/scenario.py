@@ -48,10 +48,15 @@ def run_command(args: argparse.Namespace) -> int:
 
 def replay_command(args: argparse.Namespace) -> int:
     """Exit codes as for `run`; 3 when the platform did not answer as expected."""
+    from cli.scenarios.money import replay_refusal
     from cli.scenarios.replay import Endpoints, ReplayError, replay_scenario
 
     scenario = _load(args.file)
     if scenario is None:
+        return 2
+    refusal = replay_refusal(scenario)
+    if refusal:
+        print(f"{args.file}: {refusal}", file=sys.stderr)
         return 2
     try:
         result = replay_scenario(scenario, Endpoints(args.provisioning_url, args.invoicing_url, args.timeout))

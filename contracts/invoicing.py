@@ -93,11 +93,102 @@ class InvoicePaidV1(Contract):
 
 @event("invoicing.invoice.overdue", 1)
 class InvoiceOverdueV1(Contract):
-    """An invoice is unpaid after its due date (in the account's time zone); published once."""
+    """An invoice is unpaid after its due date (in the account's time zone); published once.
+    `overdue` is its undisputed unpaid amount (due − open disputed − paid), `outstanding` what
+    payments may still cover (due + surcharges − paid)."""
 
     invoice_number: Id
     account_id: Id
     currency: Currency
     due_date: date
     outstanding: Decimal
+    overdue: Decimal | None = None
+    detected_at: Instant
+
+
+class InvoiceAmountsV1(Contract):
+    """An invoice's amounts of BILLING_RULES section 7 at `at`: `credited` (its credit notes),
+    `paid` (payments minus refunds), `due` = total − credited, `surcharges`, `outstanding` = due
+    + surcharges − paid, `disputed_open` (held back by open disputes), `overdue` (from the day
+    after the due date: due − disputed_open − paid when above zero) and `status` (`paid` when
+    paid ≥ due, else `overdue` when overdue above zero, else `open`)."""
+
+    total: Decimal
+    credited: Decimal
+    paid: Decimal
+    due: Decimal
+    surcharges: Decimal
+    outstanding: Decimal
+    disputed_open: Decimal = Decimal(0)
+    overdue: Decimal
+    status: Literal["paid", "overdue", "open"]
+    at: Instant
+
+
+@event("invoicing.invoice.amounts_changed", 1)
+class InvoiceAmountsChangedV1(Contract):
+    """An invoice's amounts changed (a payment, a surcharge, a dispute opened or resolved, a credit
+    note, a refund): its section 7 amounts as of the change."""
+
+    invoice_number: Id
+    account_id: Id
+    currency: Currency
+    amounts: InvoiceAmountsV1
+
+
+@event("invoicing.credit_note.issued", 1)
+class CreditNoteIssuedV1(Contract):
+    """A credit note against an invoice for an upheld dispute, at the resolution instant; numbered
+    from the issuer's own gapless credit-note sequence (`<ISSUER>-CN-000001`). One per dispute."""
+
+    credit_note_number: Id
+    issuer: str
+    invoice_number: Id
+    dispute_id: Id
+    account_id: Id
+    currency: Currency
+    amount: Decimal
+    issued_at: Instant
+
+
+@event("invoicing.refund.issued", 1)
+class RefundIssuedV1(Contract):
+    """What an invoice was paid beyond what it owes (due + surcharges) after a credit note is
+    refunded: due by `due_at` (24 hours after the resolution). One per dispute at most."""
+
+    refund_id: Id
+    invoice_number: Id
+    dispute_id: Id
+    account_id: Id
+    currency: Currency
+    amount: Decimal
+    issued_at: Instant
+    due_at: Instant
+
+
+@event("invoicing.refund.paid_out", 1)
+class RefundPaidOutV1(Contract):
+    """A refund was paid out (recorded by an operator); `late` when after its `due_at`."""
+
+    refund_id: Id
+    invoice_number: Id
+    account_id: Id
+    currency: Currency
+    amount: Decimal
+    paid_out_at: Instant
+    due_at: Instant
+    late: bool
+    reference: str = ""
+
+
+@event("invoicing.refund.overdue", 1)
+class RefundOverdueV1(Contract):
+    """A refund not paid out by its due instant (on the service clock); published once."""
+
+    refund_id: Id
+    invoice_number: Id
+    account_id: Id
+    currency: Currency
+    amount: Decimal
+    due_at: Instant
     detected_at: Instant

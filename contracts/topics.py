@@ -24,7 +24,7 @@ PROVISIONING_EVENTS = Topic(
               "provisioning.brand.ready", "provisioning.region.activated",
               "provisioning.partner.onboarded", "provisioning.termination.scheduled"),
     producers=("provisioning",),
-    consumers=("rating", "auto_provisioning"),
+    consumers=("rating", "auto_provisioning", "disputes"),
 )
 USAGE_RECORDS = Topic(
     name="usage.records",
@@ -53,7 +53,7 @@ REJECTIONS = Topic(
     name="platform.rejections",
     description="Commands refused with a reason code; nothing changed.",
     messages=("command.rejected",),
-    producers=("provisioning", "rating"),
+    producers=("provisioning", "rating", "disputes"),
     consumers=("partner systems",),
 )
 PLATFORM_USERS = Topic(
@@ -82,17 +82,37 @@ USER_COUNTS = Topic(
 
 INVOICING_EVENTS = Topic(
     name="invoicing.events",
-    description="Invoices issued, paid and overdue; payments recorded or refused; card surcharges.",
+    description="Invoices issued, paid and overdue, and their amounts; payments recorded or refused; card "
+                "surcharges; credit notes and refunds.",
     messages=("invoicing.invoice.issued", "invoicing.invoice.paid", "invoicing.invoice.overdue",
-              "invoicing.payment.recorded", "invoicing.payment.rejected", "invoicing.surcharge.charged"),
+              "invoicing.payment.recorded", "invoicing.payment.rejected", "invoicing.surcharge.charged",
+              "invoicing.invoice.amounts_changed", "invoicing.credit_note.issued", "invoicing.refund.issued",
+              "invoicing.refund.paid_out", "invoicing.refund.overdue"),
     producers=("invoicing",),
     consumers=("partner systems", "disputes"),
+)
+DISPUTES_COMMANDS = Topic(
+    name="disputes.commands",
+    description="Commands to disputes: open and resolve, the same operations as its HTTP API. Key: the "
+                "dispute id, so that one dispute's commands stay in order.",
+    key="dispute id",
+    messages=("disputes.dispute.open", "disputes.dispute.resolve"),
+    producers=("partner systems", "operators"),
+    consumers=("disputes",),
+)
+DISPUTES_EVENTS = Topic(
+    name="disputes.events",
+    description="Disputes of invoices opened, overdue (still open after their investigation deadline) and "
+                "resolved (upheld with a credited amount, or rejected).",
+    messages=("disputes.dispute.opened", "disputes.dispute.overdue", "disputes.dispute.resolved"),
+    producers=("disputes",),
+    consumers=("invoicing", "partner systems"),
 )
 
 ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, USAGE_RECORDS, RATING_REQUESTS,
                           RATING_CHARGES,
                           REJECTIONS, PLATFORM_USERS, AUTO_PROVISIONING_COMMANDS, USER_COUNTS,
-                          INVOICING_EVENTS)
+                          INVOICING_EVENTS, DISPUTES_COMMANDS, DISPUTES_EVENTS)
 
 
 def by_name(name: str) -> Topic:

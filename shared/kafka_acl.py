@@ -35,10 +35,11 @@ ACCESS: dict[str, Access] = {
                      consumes=(t.PROVISIONING_EVENTS, t.USAGE_RECORDS, t.USER_COUNTS, t.RATING_REQUESTS)),
     # the registry allows invoicing auto_provisioning.commands too; it sends none yet
     "invoicing": Access(produces=(t.INVOICING_EVENTS, t.RATING_REQUESTS),
-                        consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS)),
+                        consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS, t.DISPUTES_EVENTS)),
     # designed, not built yet (../shared/DESIGN.md): their rows are ready for them
     "prepaid_credit": Access(produces=(), consumes=(t.RATING_CHARGES,)),
-    "disputes": Access(produces=(), consumes=(t.INVOICING_EVENTS,)),
+    "disputes": Access(produces=(t.DISPUTES_EVENTS, t.REJECTIONS),
+                       consumes=(t.DISPUTES_COMMANDS, t.INVOICING_EVENTS, t.PROVISIONING_EVENTS)),
     INTEGRATION: Access(produces=(t.USAGE_RECORDS, t.PLATFORM_USERS), dead_letter=False),
 }
 

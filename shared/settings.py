@@ -122,6 +122,8 @@ class Tuning(BaseModel):
                                                                "unknown account are checked for expiry")
     pending_charges_ttl_hours: PositiveFloat = Field(24, description="invoicing: how long charges wait for an "
                                                                      "unknown account before quarantine")
+    dispute_overdue_ms: PositiveInt = Field(60_000, description="disputes: how often open disputes past their "
+                                                                "deadline are marked overdue")
     metering_interval_s: PositiveFloat = Field(60, description="auto_provisioning: how often user counts are "
                                                                "reported")
     pending_facts_s: PositiveFloat = Field(86_400, description="rating: how long a fact naming an unknown "

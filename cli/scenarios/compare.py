@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 _NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days"}
+_NUMERIC |= {"credited", "paid", "surcharges", "outstanding", "overdue", "balance_forward", "new_charges",
+             "payments", "credit_notes", "refunds", "closing_balance"}  # version 2: money after the invoice
+_INSTANTS = {"at", "due_at"}  # version 2: instants compare as instants, whatever their offset
+# version 2 money outputs: lists compared as multisets, each only when `expected` has it
+V2_PARTS = ("invoice_balances", "statements", "credit_notes", "refunds", "disputes")
 
 
 def _norm(key: str, value):
+    if key in _INSTANTS and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if key in _NUMERIC and value is not None and not isinstance(value, bool):
         try:
             return Decimal(str(value))
@@ -67,4 +78,7 @@ def diff(expected: dict, actual: dict) -> list[str]:
     for part in ("terminations", "rejections"):
         if part in expected:
             problems += _multiset_diff(part[:-1], expected[part], actual[part])
+    for part in V2_PARTS:
+        if part in expected:
+            problems += _multiset_diff(part, expected[part], actual.get(part, []))
     return problems

@@ -35,6 +35,21 @@ def _decimal(value: str) -> str:
 Money = Annotated[str, AfterValidator(_decimal)]
 
 
+def _any_amount(value: str) -> str:
+    """A payment's or dispute's amount: any finite decimal string; the rules refuse one that is
+    not positive or finer than a cent as a rejection (`invalid_amount`), not as an invalid file."""
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not a decimal string: {value!r}") from None
+    if not number.is_finite() or abs(number) > MAX_AMOUNT:
+        raise ValueError("must be a finite decimal of at most 1,000,000,000")
+    return value
+
+
+AnyAmount = Annotated[str, AfterValidator(_any_amount)]
+
+
 def _usage_quantity(value: int | str) -> int | str:
     number = Decimal(value)
     if not 0 < number <= MAX_USAGE or number.as_tuple().exponent < -6:
@@ -178,11 +193,52 @@ class BillingRun(_Event):
     month: MonthStr
 
 
+class Payment(_Event):
+    """Version 2: a payment of the invoice of `account` and `month`."""
+
+    type: Literal["payment"]
+    account: Id
+    month: MonthStr
+    amount: AnyAmount
+    method: str
+    id: Id | None = None
+
+
+class DisputeOpened(_Event):
+    """Version 2: a dispute of the invoice of `account` and `month`, received at `at`."""
+
+    type: Literal["dispute_opened"]
+    dispute: Id
+    account: Id
+    month: MonthStr
+    amount: AnyAmount
+    reason: str = ""
+
+
+class DisputeResolved(_Event):
+    """Version 2: `credit` only for an upheld dispute (default: the disputed amount)."""
+
+    type: Literal["dispute_resolved"]
+    dispute: Id
+    outcome: Literal["upheld", "rejected"]
+    credit: AnyAmount | None = None
+
+
+MONEY_EVENTS = (Payment, DisputeOpened, DisputeResolved)
+
 Event = Annotated[
     Union[PartnerOnboarded, BrandReady, RegionActivated, CustomerProvisioned, CustomerRemoved,
-          FeatureProvisioned, FeatureRemoved, TerminationRequested, UserCount, Usage, BillingRun],
+          FeatureProvisioned, FeatureRemoved, TerminationRequested, UserCount, Usage, BillingRun,
+          Payment, DisputeOpened, DisputeResolved],
     Field(discriminator="type"),
 ]
+
+
+class IssuerModel(_Strict):
+    """Version 2: the calendar dispute deadlines use."""
+
+    time_zone: TimeZone = "UTC"
+    holidays: list[date] = []
 
 
 class ScenarioModel(BaseModel):
@@ -194,6 +250,13 @@ class ScenarioModel(BaseModel):
     accounts: list[AccountModel]
     events: list[Event]
     expected: dict | None = None
+    until: Instant | None = None  # version 2: outputs as of this instant (default: the last event's)
+    issuer: IssuerModel = IssuerModel()  # version 2: the calendar of dispute deadlines
+
+    @property
+    def until_or_last(self):
+        """The instant the outputs are taken at: `until`, else the last event's `at` (None: no events)."""
+        return self.until if self.until is not None else (self.events[-1].at if self.events else None)
 
 
 def _where(loc: tuple) -> str:

@@ -15,7 +15,8 @@ from services.rating.pricing import (
 from services.rating.domain import product_from_dict
 from shared.calendar import month_text
 
-from .model import AccountModel, BillingRun, ScenarioModel, Usage, UserCount
+from . import money
+from .model import MONEY_EVENTS, AccountModel, BillingRun, ScenarioModel, Usage, UserCount
 
 
 def build_catalog(scenario: ScenarioModel) -> Catalog:
@@ -43,6 +44,8 @@ class Provisioned:
     runs: list[tuple[int, int]] = field(default_factory=list)
     counts: dict[str, list] = field(default_factory=dict)
     usage: dict[str, list[UsageRecord]] = field(default_factory=dict)
+    money_events: list[tuple] = field(default_factory=list)  # version 2: (event index, payment or dispute)
+    run_events: list[int] = field(default_factory=list)  # each run's event index
 
 
 def provision(scenario: ScenarioModel) -> Provisioned:
@@ -53,9 +56,16 @@ def provision(scenario: ScenarioModel) -> Provisioned:
         products={p.part_number: ProductRule(p.part_number, p.kind, p.termination, p.minimum_term_months)
                   for p in scenario.catalog.products}),
         counts={a.id: [] for a in scenario.accounts}, usage={a.id: [] for a in scenario.accounts})
+    until = scenario.until_or_last
     for index, event in enumerate(scenario.events):
+        if event.at > until:
+            break  # events after `until` are ignored (events are in time order)
         if isinstance(event, BillingRun):
             out.runs.append(as_month(event.month))
+            out.run_events.append(index)
+            continue
+        if isinstance(event, MONEY_EVENTS):  # payments and disputes: after the invoices exist
+            out.money_events.append((index, event))
             continue
         outcome = handle(out.state, _command(event))
         if isinstance(outcome, Rejection):
@@ -78,13 +88,19 @@ def run_scenario(scenario: ScenarioModel) -> dict:
     catalog = build_catalog(scenario)
     ledgers = {a.id: EMPTY_LEDGER for a in scenario.accounts}
     invoices = []
-    for month in p.runs:
+    issued = []  # (the run's event index, invoice): money events after it may name the invoice
+    for run, month in enumerate(p.runs):
         for account in scenario.accounts:
             invoice, ledgers[account.id] = run_account(
                 p.state, catalog, account, month, p.counts[account.id], p.usage[account.id], ledgers[account.id])
             if invoice is not None:
                 invoices.append(invoice_json(invoice))
-    return {"invoices": invoices, "terminations": p.terminations, "rejections": p.rejections}
+                issued.append((p.run_events[run], invoice))
+    result = {"invoices": invoices, "terminations": p.terminations, "rejections": p.rejections}
+    until = scenario.until_or_last
+    if until is not None:
+        result.update(money.outcome(scenario, issued, p.money_events, until, p.rejections))
+    return result
 
 
 def subscription_facts(state: ProvisioningState, account_id: str) -> list[dict]:

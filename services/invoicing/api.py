@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from contracts.types import Amount, Currency, Id, Instant, LocalDate, Month, Name
 
-from services.invoicing import containment_api, domain, payments, queries, service, store
+from services.invoicing import containment_api, domain, money_api, payments, queries, service, store
 from shared import auth, http
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
@@ -112,11 +112,13 @@ async def run_status(run_id: Id, request: Request, caller: Caller = PARTNER):
 @router.get("/invoices/{number}")
 async def show_invoice(number: Id, request: Request, caller: Caller = PARTNER,
                        group_by: Annotated[Literal["customer"] | None, Query()] = None):
-    """An invoice with its lines. `group_by=customer` adds `customers`: one group per reseller's
-    customer (`customer_id`, `total`, `lines`; the account's own lines first, `customer_id` null)."""
+    """An invoice with its lines, payments, surcharges, credit notes, refunds and its `amounts` now
+    (section 7: credited, paid net of refunds, due, surcharges, outstanding, disputed_open, overdue,
+    status). `group_by=customer` adds `customers`: one group per reseller's customer
+    (`customer_id`, `total`, `lines`; the account's own lines first, `customer_id` null)."""
     async with _rt(request).pool.acquire() as conn:
         await _check_invoice(conn, caller, number)
-        return await queries.invoice(conn, number, group_by)
+        return await queries.invoice(conn, number, group_by, _rt(request).clock.now())
 
 
 @router.get("/invoices/{number}/lines.csv", responses=CSV)
@@ -171,6 +173,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Invoicing API", version="1",
                   description="Invoices, billing runs, payments, statements and CSV exports.")
     app.state.runtime = runtime
+    app.include_router(money_api.router)  # first: its statements/{month}.csv before statements/{month}
     app.include_router(router)
     app.include_router(containment_api.router)
     auth.install(app, runtime.settings)

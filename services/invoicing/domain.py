@@ -17,8 +17,19 @@ from shared.refusal import Refused
 
 PLATFORM_ISSUER = "platform"
 PAYMENT_METHODS = ("bank_transfer", "card")
-SURCHARGE_THRESHOLD = Decimal("3000.00")
-SURCHARGE_RATE = Decimal("0.03")
+
+
+@dataclass(frozen=True)
+class SurchargePolicy:
+    """An issuer's card surcharge (a setting per issuer): `rate` of the amount paid by card, for
+    invoices whose total as issued is `threshold` or more (inclusive). The policy's defaults:
+    3,000.00 and 3%."""
+
+    threshold: Decimal = Decimal("3000.00")
+    rate: Decimal = Decimal("0.03")
+
+
+DEFAULT_SURCHARGE = SurchargePolicy()
 
 
 @dataclass(frozen=True)
@@ -82,13 +93,15 @@ class PaymentRefused(Refused, ValueError):
     """A payment refused with a reason code (422); nothing changes."""
 
 
-def card_surcharge(invoice_total: Decimal, method: str, amount: Decimal, currency: str) -> Decimal:
-    """The surcharge of paying `amount` of an invoice of `invoice_total` by `method`: 3% of the
-    amount paid by card when the invoice total is 3,000.00 or more (inclusive), rounded half-up
-    once to the currency's minor unit; 0 otherwise."""
-    if method != "card" or invoice_total < SURCHARGE_THRESHOLD:
+def card_surcharge(invoice_total: Decimal, method: str, amount: Decimal, currency: str,
+                   policy: SurchargePolicy = DEFAULT_SURCHARGE) -> Decimal:
+    """The surcharge of paying `amount` of an invoice of `invoice_total` (as issued: credit notes
+    never lower it) by `method`: the issuer's rate (default 3%) of the amount paid by card when the
+    invoice total is its threshold (default 3,000.00) or more (inclusive), rounded half-up once to
+    the currency's minor unit; 0 otherwise."""
+    if method != "card" or invoice_total < policy.threshold:
         return Decimal("0.00")
-    return round_money(amount * SURCHARGE_RATE, currency)
+    return round_money(amount * policy.rate, currency)
 
 
 def check_payment(method: str, amount: Decimal, currency: str, outstanding: Decimal,

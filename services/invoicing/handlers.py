@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncpg
 
+from contracts.disputes import DisputeOpenedV1, DisputeResolvedV1
 from contracts.envelope import Contract, Envelope
 from contracts.provisioning import AccountOpenedV1
 from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1
 from contracts.usage import UsageRecordedV1
-from services.invoicing import service
+from services.invoicing import credits, service
 from shared.runtime import ServiceRuntime
 
 Batch = list[tuple[Envelope, Contract]]
@@ -35,3 +36,19 @@ def on_rating_charges(runtime: ServiceRuntime):
 
 async def on_usage_records(conn: asyncpg.Connection, batch: Batch) -> None:
     await service.record_usage(conn, [(e, p) for e, p in batch if isinstance(p, UsageRecordedV1)])
+
+
+def on_dispute_events(runtime: ServiceRuntime):
+    """Opened disputes hold their amount back from the overdue amount; resolutions release it and
+    issue credit notes and refunds (each once: dispute_holds, credit_notes and refunds are keyed
+    by the dispute)."""
+    async def handle(conn: asyncpg.Connection, batch: Batch) -> None:
+        now = runtime.clock.now()
+        # in order: an opening and its resolution may share a batch
+        for envelope, payload in batch:
+            if isinstance(payload, DisputeOpenedV1):
+                await credits.hold_disputes(conn, runtime.settings, [(envelope, payload)], now)
+            elif isinstance(payload, DisputeResolvedV1):
+                await credits.resolve_disputes(conn, runtime.settings, [(envelope, payload)], now)
+
+    return handle

@@ -11,7 +11,7 @@ import asyncpg
 
 from contracts.invoicing import InvoicePaidV1, PaymentRecordedV1, PaymentRejectedV1, SurchargeChargedV1
 from contracts.topics import INVOICING_EVENTS
-from services.invoicing import domain, store
+from services.invoicing import amounts, balances, domain, money_store, store
 from services.invoicing.service import wrap_event
 from shared import outbox
 from shared.refusal import Refused
@@ -68,7 +68,9 @@ async def _record(conn: asyncpg.Connection, settings: Settings, number: str, req
                 return _result(previous, surcharge or Decimal("0.00"), None)
         if invoice is None:
             raise NotFound("unknown_invoice", f"no invoice {number}")
-        outstanding = invoice["total"] + invoice["surcharge_total"] - invoice["paid_total"]
+        # section 7: outstanding = due (total - credited) + surcharges - paid (net of refunds)
+        outstanding = (invoice["total"] - invoice["credited_total"] + invoice["surcharge_total"]
+                       - invoice["paid_total"] + invoice["refunded_total"])
         try:
             domain.check_payment(request.method, request.amount, request.currency or invoice["currency"],
                                  outstanding, invoice["currency"])
@@ -88,10 +90,14 @@ async def _apply(conn: asyncpg.Connection, settings: Settings, invoice: asyncpg.
                  request: PaymentRequest, now: datetime) -> dict:
     account, currency, number = invoice["account_id"], invoice["currency"], invoice["invoice_number"]
     payment_id = request.payment_id or f"pay-{uuid.uuid4().hex}"
-    surcharge = domain.card_surcharge(invoice["total"], request.method, request.amount, currency)
+    policy = await money_store.surcharge_policy(conn, invoice["issuer"])  # the issuer's threshold and rate
+    surcharge = balances.surcharge_of(invoice["total"], request.method, request.amount, currency, policy)
     paid_total = invoice["paid_total"] + request.amount
-    became_paid = invoice["status"] != "paid" and domain.is_paid(invoice["total"], paid_total)
-    status = "paid" if domain.is_paid(invoice["total"], paid_total) else invoice["status"]
+    # paid when paid (net of refunds) covers due (total - credited); surcharges are separate charges
+    due = invoice["total"] - invoice["credited_total"]
+    paid_now = domain.is_paid(due, paid_total - invoice["refunded_total"])
+    became_paid = invoice["status"] != "paid" and paid_now
+    status = "paid" if paid_now else invoice["status"]
     await conn.execute(store.INSERT_PAYMENT, payment_id, number, account, request.amount, currency,
                        request.method, request.paid_at, now)
     events = [PaymentRecordedV1(payment_id=payment_id, invoice_number=number, account_id=account,
@@ -100,18 +106,19 @@ async def _apply(conn: asyncpg.Connection, settings: Settings, invoice: asyncpg.
     if surcharge:
         surcharge_id = f"sur-{payment_id}"
         await conn.execute(store.INSERT_SURCHARGE, surcharge_id, payment_id, number, account, currency,
-                           request.amount, domain.SURCHARGE_RATE, surcharge, request.paid_at)
+                           request.amount, policy.rate, surcharge, request.paid_at)
         events.append(SurchargeChargedV1(
             surcharge_id=surcharge_id, payment_id=payment_id, invoice_number=number, account_id=account,
-            currency=currency, base_amount=request.amount, rate=domain.SURCHARGE_RATE,
-            threshold=domain.SURCHARGE_THRESHOLD, amount=surcharge, charged_at=request.paid_at))
+            currency=currency, base_amount=request.amount, rate=policy.rate,
+            threshold=policy.threshold, amount=surcharge, charged_at=request.paid_at))
     await conn.execute(store.APPLY_PAYMENT, number, request.amount, surcharge, status,
                        request.paid_at if became_paid else None)
     if became_paid:
         events.append(InvoicePaidV1(invoice_number=number, account_id=account, currency=currency,
                                     total=invoice["total"], paid_total=paid_total, paid_at=request.paid_at))
-    await outbox.add(conn, settings.topic(INVOICING_EVENTS.name),
-                     [wrap_event(e, account, settings, now) for e in events])
+    envelopes = [wrap_event(e, account, settings, now) for e in events]
+    envelopes.append(await amounts.amounts_changed(conn, settings, number, request.paid_at, now))
+    await outbox.add(conn, settings.topic(INVOICING_EVENTS.name), envelopes)
     payment = {"payment_id": payment_id, "invoice_number": number, "amount": request.amount,
                "currency": currency, "method": request.method, "paid_at": request.paid_at}
     return _result(payment, surcharge, status)

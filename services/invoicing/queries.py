@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from services.invoicing import customers, domain, quarantine, store
+from services.invoicing import amounts, balances, credits, customers, domain, money_store, quarantine, store
 from services.invoicing.payments import NotFound
 from shared.calendar import local_midnight
 
@@ -28,19 +28,30 @@ def _invoice(row: asyncpg.Record, with_lines: bool = False) -> dict:
            "issue_date": row["issue_date"].isoformat(), "due_date": row["due_date"].isoformat(),
            "total": _money(row["total"]), "paid_total": _money(row["paid_total"]),
            "surcharge_total": _money(row["surcharge_total"]), "status": row["status"],
-           "outstanding": _money(row["total"] + row["surcharge_total"] - row["paid_total"])}
+           # section 7: due (total - credited) + surcharges - paid net of refunds
+           "outstanding": _money(row["total"] - row["credited_total"] + row["surcharge_total"]
+                                 - row["paid_total"] + row["refunded_total"])}
     if with_lines:
         out["lines"] = row["lines"]
     return out
 
 
-async def invoice(conn: asyncpg.Connection, number: str, group_by: str | None = None) -> dict:
-    """An invoice with its lines, payments and surcharges; `group_by="customer"` adds `customers`
-    (see customers.by_customer) for a reseller billing its own customers."""
+async def invoice(conn: asyncpg.Connection, number: str, group_by: str | None = None,
+                  now: datetime | None = None) -> dict:
+    """An invoice with its lines, payments, surcharges, credit notes, refunds and its section 7
+    `amounts` at `now`; `group_by="customer"` adds `customers` (see customers.by_customer) for a
+    reseller billing its own customers."""
     row = await conn.fetchrow(store.GET_INVOICE, number)
     if row is None:
         raise NotFound("unknown_invoice", f"no invoice {number}")
     out = _invoice(row, with_lines=True)
+    if now is not None:
+        zone = await conn.fetchval(amounts.ZONE_OF_INVOICE, number)
+        out["amounts"] = amounts.amounts_json(amounts.amounts_of(row, zone, now), row["disputed_open"],
+                                             row["currency"])
+    notes = await conn.fetch(money_store.INVOICE_CREDIT_NOTES, number)
+    out["credit_notes"] = [credits.credit_note_json(c) for c in notes]
+    out["refunds"] = [credits.refund_json(r, now) for r in await conn.fetch(money_store.INVOICE_REFUNDS, number)]
     if group_by == "customer":
         out["customers"] = customers.by_customer(out["lines"])
     out["payments"] = [{"payment_id": p["payment_id"], "amount": _money(p["amount"]), "method": p["method"],
@@ -118,27 +129,62 @@ async def _quarantined(conn: asyncpg.Connection, run_id: str, summary: dict | No
 
 
 async def statement(conn: asyncpg.Connection, account_id: str, month: str) -> dict:
-    """The account's statement for `month` (calendar month in its zone)."""
+    """The account's statement for `month` (calendar month in its zone), section 7: balance forward
+    (everything before the month), new charges (invoices and surcharges), payments, credit notes,
+    refunds, closing = forward + new charges - payments - credit notes + refunds; items listed."""
     acc = await account(conn, account_id)
     start = date(*domain.parse_month(month), 1)
     end = date(*domain.next_month(domain.parse_month(month)), 1)
     tz = acc["time_zone"]
-    before_charges, before_payments = await store.statement_items(conn, account_id, None, start, tz)
-    charges, payments = await store.statement_items(conn, account_id, start, end, tz)
-    forward = sum((r["amount"] for r in before_charges), Decimal("0.00")) - \
-        sum((r["amount"] for r in before_payments), Decimal("0.00"))
-    st = domain.build_statement(account_id, month, acc["currency"], forward, [r["amount"] for r in charges],
-                                [r["amount"] for r in payments], [])
-    return {"account_id": account_id, "month": month, "currency": st.currency,
+    items = []
+    for since, until in ((None, start), (start, end)):
+        charges, payments = await store.statement_items(conn, account_id, since, until, tz)
+        credits_ = await conn.fetch(money_store.STATEMENT_CREDITS, account_id, since, until, tz)
+        items.append((charges, payments, credits_))
+    (b_charges, b_payments, b_credits), (charges, payments, credits_) = items
+    before = [balances.StatementItem(r["kind"], r["on_date"], r["amount"]) for r in [*b_charges, *b_credits]] + \
+        [balances.StatementItem("payment", r["on_date"], r["amount"]) for r in b_payments]
+    mine = [balances.StatementItem(r["kind"], r["on_date"], r["amount"], r["ref"]) for r in [*charges, *credits_]] + \
+        [balances.StatementItem("payment", r["on_date"], r["amount"], r["ref"]) for r in payments]
+    st = balances.statements(before + mine, domain.parse_month(month), domain.parse_month(month))[0]
+    return {"account_id": account_id, "month": month, "currency": acc["currency"],
             "balance_forward": _money(st.balance_forward), "new_charges": _money(st.new_charges),
-            "payments": _money(st.payments), "credit_notes": _money(st.credit_notes),
+            "payments": _money(st.payments), "credit_notes": _money(st.credit_notes), "refunds": _money(st.refunds),
             "closing_balance": _money(st.closing_balance),
             "charges": [{"kind": r["kind"], "ref": r["ref"], "date": r["on_date"].isoformat(),
                          "amount": _money(r["amount"])} for r in charges],
             "payment_items": [{"payment_id": r["ref"], "invoice_number": r["invoice_number"],
                                "method": r["method"], "date": r["on_date"].isoformat(),
                                "amount": _money(r["amount"])} for r in payments],
-            "credit_note_items": []}
+            "credit_note_items": [_credit_item(r) for r in credits_ if r["kind"] == "credit_note"],
+            "refund_items": [_credit_item(r) for r in credits_ if r["kind"] == "refund"]}
+
+
+def _credit_item(r: asyncpg.Record) -> dict:
+    return {"ref": r["ref"], "invoice_number": r["invoice_number"], "dispute_id": r["dispute_id"],
+            "date": r["on_date"].isoformat(), "amount": _money(r["amount"])}
+
+
+STATEMENT_COLUMNS = ("date", "kind", "ref", "invoice_number", "dispute_id", "amount", "balance")
+
+
+def statement_csv(st: dict) -> str:
+    """A statement as CSV: the balance forward, one row per item in date order with the running
+    balance (charges and refunds add, payments and credit notes subtract), then the closing."""
+    rows = [{"date": f"{st['month']}-01", "kind": "balance_forward", "amount": st["balance_forward"],
+             "balance": st["balance_forward"]}]
+    items = [{"kind": c["kind"], "ref": c["ref"], "date": c["date"], "amount": c["amount"]} for c in st["charges"]]
+    items += [{"kind": "payment", "ref": p["payment_id"], "invoice_number": p["invoice_number"], "date": p["date"],
+               "amount": p["amount"]} for p in st["payment_items"]]
+    items += [{"kind": "credit_note", **c} for c in st["credit_note_items"]]
+    items += [{"kind": "refund", **r} for r in st["refund_items"]]
+    balance = Decimal(st["balance_forward"])
+    for item in sorted(items, key=lambda i: (i["date"], i["kind"], i["ref"])):
+        balance += balances.SIGN[item["kind"]] * Decimal(item["amount"])
+        rows.append({**item, "balance": _money(balance)})
+    rows.append({"date": rows[-1]["date"], "kind": "closing_balance", "amount": st["closing_balance"],
+                 "balance": st["closing_balance"]})
+    return _csv(STATEMENT_COLUMNS, rows)
 
 
 def _csv(columns: tuple[str, ...], rows: list[dict]) -> str:

@@ -20,7 +20,7 @@ from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, RequestBi
 from contracts.registry import parse, type_of
 from contracts.topics import INVOICING_EVENTS, RATING_REQUESTS
 from contracts.usage import UsageRecordedV1
-from services.invoicing import domain, quarantine, store
+from services.invoicing import balances, domain, quarantine, store
 from shared import outbox, task_failures
 from shared.settings import Settings
 from shared.transient import TRANSIENT
@@ -221,17 +221,20 @@ async def record_run_summary(conn: asyncpg.Connection, event: BillingRunRatedV1)
 
 # ------------------------------------------------------------------ overdue
 async def mark_overdue(conn: asyncpg.Connection, settings: Settings, now: datetime, limit: int = 1000) -> int:
-    """Mark unpaid invoices past their due date (in the account's zone) overdue, each once, with
-    an InvoiceOverdueV1 event."""
+    """Mark invoices overdue, each once, with an InvoiceOverdueV1 event: from the day after the due
+    date (account zone), by their undisputed unpaid amount (section 7: due − open disputed − paid
+    above zero; an invoice whose unpaid amount is all disputed waits for the resolution)."""
     cutoff = now.astimezone(timezone.utc).date() + timedelta(days=1)
     async with conn.transaction():
         rows = await conn.fetch(store.OVERDUE_CANDIDATES, cutoff, limit)
         due, failed = {}, []
         for r in rows:
             try:
-                if domain.is_overdue(r["due_date"], domain.local_date(now, r["time_zone"]), r["total"],
-                                     r["paid_total"]):
-                    due[r["invoice_number"]] = r
+                amounts = balances.amounts(r["total"], r["credited_total"], r["paid_total"], r["refunded_total"],
+                                           r["surcharge_total"], r["disputed_open"],
+                                           balances.past_due(r["due_date"], r["time_zone"], now))
+                if amounts.overdue > 0:
+                    due[r["invoice_number"]] = (r, amounts)
             except Exception as exc:  # this account's data (its zone): skipped, the others go on
                 failed.append((r["account_id"], exc))
         await task_failures.record(conn, OVERDUE_TASK, failed, now)
@@ -240,10 +243,10 @@ async def mark_overdue(conn: asyncpg.Connection, settings: Settings, now: dateti
         marked = await conn.fetch(store.MARK_OVERDUE, list(due), now)
         events = []
         for m in marked:
-            r = due[m["invoice_number"]]
+            r, amounts = due[m["invoice_number"]]
             events.append(wrap_event(InvoiceOverdueV1(
                 invoice_number=r["invoice_number"], account_id=r["account_id"], currency=r["currency"],
-                due_date=r["due_date"], outstanding=r["total"] + r["surcharge_total"] - r["paid_total"],
+                due_date=r["due_date"], outstanding=amounts.outstanding, overdue=amounts.overdue,
                 detected_at=now), r["account_id"], settings, now))
         await outbox.add(conn, settings.topic(INVOICING_EVENTS.name), events)
     return len(events)

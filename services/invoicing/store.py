@@ -73,7 +73,7 @@ LOCK_INVOICE = "SELECT * FROM invoices WHERE invoice_number = $1 FOR UPDATE"
 
 LIST_INVOICES = """
 SELECT invoice_number, issuer, account_id, month, run_id, currency, issue_date, due_date, total,
-       paid_total, surcharge_total, status
+       paid_total, surcharge_total, status, credited_total, refunded_total
 FROM invoices WHERE account_id = $1 ORDER BY month, invoice_number
 """
 
@@ -152,10 +152,11 @@ INVOICE_PAYMENTS = "SELECT * FROM payments WHERE invoice_number = $1 ORDER BY pa
 INVOICE_SURCHARGES = "SELECT * FROM surcharges WHERE invoice_number = $1 ORDER BY charged_at"
 
 # ------------------------------------------------------------------ overdue
-# candidates only: due before tomorrow in UTC+14 terms; domain.is_overdue decides per zone
+# candidates only: due before tomorrow in UTC+14 terms; balances.amounts decides per zone, net of disputes
 OVERDUE_CANDIDATES = """
 SELECT i.invoice_number, i.account_id, i.currency, i.due_date, i.total, i.paid_total,
-       i.surcharge_total, coalesce(a.time_zone, 'UTC') AS time_zone
+       i.surcharge_total, i.credited_total, i.refunded_total, i.disputed_open,
+       coalesce(a.time_zone, 'UTC') AS time_zone
 FROM invoices i LEFT JOIN accounts a USING (account_id)
 WHERE i.status = 'issued' AND i.due_date < $1
 ORDER BY i.due_date LIMIT $2

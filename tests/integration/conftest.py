@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.clock import FrozenClock
+from tests.support import disputes as disputes_support
 from tests.support.invoicing import T0, Invoicing
 
 
@@ -12,6 +13,17 @@ from tests.support.invoicing import T0, Invoicing
 async def invoicing(infra, namespace, db):
     """The invoicing service in this process on this test's topics and schema, its clock at T0."""
     service = Invoicing(infra, namespace, FrozenClock(T0))
+    await service.runtime.start()
+    yield service
+    await service.http.aclose()
+    await service.runtime.stop()
+
+
+@pytest.fixture
+async def disputes(infra, namespace, db):
+    """The disputes service in this process on this test's topics and schema, its clock at a
+    Tuesday 10:00 UTC (tests/support/disputes.py)."""
+    service = disputes_support.Disputes(infra, namespace, FrozenClock(disputes_support.T0))
     await service.runtime.start()
     yield service
     await service.http.aclose()

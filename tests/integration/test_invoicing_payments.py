@@ -54,8 +54,9 @@ async def test_card_surcharge_from_3000_and_refused_methods_change_nothing(invoi
     unknown = await http.post("/v1/invoices/PLATFORM-999999/payments", json={"amount": "1", "method": "card"})
     assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_invoice"
 
-    events = await invoicing.events(10)
+    events = await invoicing.events(13)  # with an amounts_changed per recorded payment
     types = [e["type"] for e in events if e["type"] != "invoicing.invoice.issued"]
+    assert types.count("invoicing.invoice.amounts_changed") == 3
     assert types.count("invoicing.surcharge.charged") == 1
     assert types.count("invoicing.invoice.paid") == 2
     assert types.count("invoicing.payment.recorded") == 3
@@ -76,7 +77,7 @@ async def test_overdue_once_after_the_due_date(invoicing, db):
         assert await service.mark_overdue(conn, invoicing.settings, after + timedelta(days=3)) == 0
     shown = (await invoicing.http.get(f"/v1/invoices/{numbers['late']}")).json()
     assert shown["status"] == "overdue"
-    overdue = await invoicing.events(5, {"invoicing.invoice.overdue"})
+    overdue = await invoicing.events(6, {"invoicing.invoice.overdue"})
     assert [e["payload"]["invoice_number"] for e in overdue] == [numbers["late"]]
     assert overdue[0]["payload"]["outstanding"] == "50.00"
     # paying an overdue invoice settles it
