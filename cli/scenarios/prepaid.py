@@ -1,0 +1,148 @@
+"""Scenario version 2, prepaid parts: vouchers, daily usage debits, run debits, expiries, `credit` and `notices`.
+
+The runner hands this module the prepaid accounts' facts in event order (voucher events, usage
+records, each run's lines); `result(until)` then plays each prepaid account's credits in time
+order with prepaid_credit's own pure core, one instant at a time in section 8's order: the
+daily usage debit (at each local midnight after usage arrived), lot expiries, then the events of
+that instant in file order (a run's debits, a redemption).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from services.prepaid_credit.domain import (
+    Charge, CreditState, Entry, IssuedVoucher, Notice, Step, Voucher, VoucherRefused, check_issue, check_redemption,
+    expire, lifetime_estimate, settle,
+)
+from services.rating.pricing import Catalog, ChargeLine, PriceBook, UsageRecord, daily_usage, day_of, zone
+
+from .model import AccountModel, ScenarioModel, VoucherIssued, VoucherRedeemed
+
+VOUCHER_EVENTS = (VoucherIssued, VoucherRedeemed)
+PREPAID_OUTPUTS = ("credit", "notices")
+
+
+def line_order(line: ChargeLine) -> tuple:
+    """The order a run's lines are debited in: by the first day billed, then subscription, part."""
+    return (line.from_date, line.subscription or "", line.part_number, line.to_date)
+
+
+def instant_json(at: datetime) -> str:
+    """An instant as RFC 3339 in UTC with `Z` (outputs compare as instants whatever the offset)."""
+    return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class PrepaidBook:
+    """The version-2 prepaid facts of one scenario, gathered in event order."""
+
+    def __init__(self, scenario: ScenarioModel, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.known_accounts = {a.id for a in scenario.accounts}
+        self.accounts: dict[str, AccountModel] = {a.id: a for a in scenario.accounts if a.mode == "prepaid"}
+        self.vouchers: dict[str, IssuedVoucher] = {}
+        self.usage: dict[str, list[UsageRecord]] = defaultdict(list)
+        # per account: (at, event index, what) with what a Voucher (redemption) or a Charge (a run's line)
+        self.events: dict[str, list[tuple[datetime, int, Voucher | Charge]]] = defaultdict(list)
+
+    def is_prepaid(self, account_id: str) -> bool:
+        return account_id in self.accounts
+
+    def voucher_event(self, index: int, event: VoucherIssued | VoucherRedeemed) -> str | None:
+        """Apply a voucher event; its rejection reason, or None when accepted."""
+        code = event.voucher
+        try:
+            if isinstance(event, VoucherIssued):
+                voucher = check_issue(code, event.credits, event.lifetime_days, known=code in self.vouchers)
+                self.vouchers[code] = IssuedVoucher(voucher, event.at)
+                return None
+            if event.account not in self.known_accounts:
+                return "unknown_account"
+            voucher = check_redemption(code, self.vouchers.get(code), self.is_prepaid(event.account))
+        except VoucherRefused as refused:
+            return refused.reason
+        self.vouchers[code] = IssuedVoucher(voucher, self.vouchers[code].issued_at, event.account, event.at)
+        self.events[event.account].append((event.at, index, voucher))
+        return None
+
+    def add_usage(self, account_id: str, record: UsageRecord) -> None:
+        """A usage record of a prepaid account: debited at the first local midnight after it arrived."""
+        self.usage[account_id].append(record)
+
+    def add_run(self, account_id: str, at: datetime, index: int, lines: tuple[ChargeLine, ...]) -> None:
+        """A run at `at` (its event's instant, the metering point or later) debits its lines, one entry each."""
+        for line in sorted(lines, key=line_order):
+            ref = f"{line.subscription or line.part_number} {line.from_date.isoformat()}..{line.to_date.isoformat()}"
+            self.events[account_id].append((at, index, Charge(line.amount, ref)))
+
+    def result(self, until: datetime | None) -> dict:
+        """The `credit` (one per prepaid account) and `notices` outputs as of `until`."""
+        credit, notices = [], []
+        for account in self.accounts.values():
+            step = self._play(account, until)
+            credit.append(_credit_json(account, step, until))
+            notices += [_notice_json(account.id, n) for n in step.notices]
+        return {"credit": credit, "notices": notices}
+
+    def _midnights(self, account: AccountModel, until: datetime | None) -> set[datetime]:
+        """The local midnights at which usage is debited: the first after each record's arrival."""
+        tz = zone(account.time_zone)
+        out = set()
+        for rec in self.usage.get(account.id, ()):
+            day = day_of(rec.arrived_at, tz) + timedelta(days=1)
+            midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
+            if until is None or midnight <= until:
+                out.add(midnight)
+        return out
+
+    def _play(self, account: AccountModel, until: datetime | None) -> Step:
+        state = CreditState(account.id, account.time_zone, Decimal(account.low_balance_threshold))
+        step = Step(state)
+        events = sorted(self.events.get(account.id, ()), key=lambda e: (e[0], e[1]))
+        midnights = self._midnights(account, until)
+        records = self.usage.get(account.id, [])
+        book = account.price_book
+        price_book = PriceBook(book.id, {k: Decimal(v) for k, v in book.prices.items()}) if book else None
+        units: dict = {}
+        debited: frozenset[str] = frozenset()
+        for at in sorted(midnights | {e[0] for e in events}):
+            usage: list[Charge] = []
+            if at in midnights:
+                day = daily_usage(at, account.time_zone, self.catalog, records, units, debited, price_book)
+                units, debited = {**units, **day.units}, debited | day.record_ids
+                usage = [Charge(d.amount, f"{d.part_number} {d.month[0]:04d}-{d.month[1]:02d}") for d in day.debits]
+            step = step.then(settle(step.state, at, usage, [what for when, _, what in events if when == at]))
+        if until is not None:
+            step = step.then(expire(step.state, until))
+        return step
+
+
+def _entry_json(entry: Entry) -> dict:
+    out = {"at": instant_json(entry.at), "kind": entry.kind, "amount": str(entry.amount),
+           "balance": str(entry.balance)}
+    if entry.shortfall:
+        out["shortfall"] = str(entry.shortfall)
+    return out
+
+
+def _credit_json(account: AccountModel, step: Step, until: datetime | None) -> dict:
+    state = step.state
+    estimate = None if until is None else lifetime_estimate(
+        step.entries, state.lots, until, account.time_zone, state.first_redeemed_at)
+    return {"account": account.id, "balance": str(state.balance), "shortfall": str(state.shortfall),
+            "lifetime_estimate": None if estimate is None else estimate.isoformat(),
+            "history": [_entry_json(e) for e in step.entries]}
+
+
+def _notice_json(account_id: str, notice: Notice) -> dict:
+    return {"account": account_id, "kind": notice.kind, "at": instant_json(notice.at),
+            "balance": str(notice.balance)}
+
+
+def uses_prepaid(scenario: ScenarioModel) -> bool:
+    """Whether a scenario has version-2 prepaid parts (a prepaid account, a voucher event, their outputs)."""
+    return (any(a.mode == "prepaid" for a in scenario.accounts)
+            or any(isinstance(e, VOUCHER_EVENTS) for e in scenario.events)
+            or any(k in (scenario.expected or {}) for k in PREPAID_OUTPUTS))
