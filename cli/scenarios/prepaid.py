@@ -17,7 +17,9 @@ from services.prepaid_credit.domain import (
     Charge, CreditState, Entry, IssuedVoucher, Notice, Step, Voucher, VoucherRefused, check_issue, check_redemption,
     expire, lifetime_estimate, settle,
 )
-from services.rating.pricing import Catalog, ChargeLine, PriceBook, UsageRecord, daily_usage, day_of, zone
+from services.rating.pricing import (
+    Catalog, ChargeLine, PriceBook, UsageRecord, daily_usage, day_of, metering_point, zone,
+)
 
 from .model import AccountModel, ScenarioModel, VoucherIssued, VoucherRedeemed
 
@@ -71,8 +73,10 @@ class PrepaidBook:
         """A usage record of a prepaid account: debited at the first local midnight after it arrived."""
         self.usage[account_id].append(record)
 
-    def add_run(self, account_id: str, at: datetime, index: int, lines: tuple[ChargeLine, ...]) -> None:
-        """A run at `at` (its event's instant, the metering point or later) debits its lines, one entry each."""
+    def add_run(self, account_id: str, month: tuple[int, int], at: datetime, index: int, lines: tuple[ChargeLine, ...]) -> None:
+        """The run of `month` requested at `at` debits its lines, one entry each, at its instant: the
+        account's metering point, or `at` when later (a delayed run)."""
+        at = max(at, metering_point(month, self.accounts[account_id].time_zone))
         for line in sorted(lines, key=line_order):
             ref = f"{line.subscription or line.part_number} {line.from_date.isoformat()}..{line.to_date.isoformat()}"
             self.events[account_id].append((at, index, Charge(line.amount, ref)))
@@ -100,7 +104,8 @@ class PrepaidBook:
     def _play(self, account: AccountModel, until: datetime | None) -> Step:
         state = CreditState(account.id, account.time_zone, Decimal(account.low_balance_threshold))
         step = Step(state)
-        events = sorted(self.events.get(account.id, ()), key=lambda e: (e[0], e[1]))
+        events = sorted((e for e in self.events.get(account.id, ()) if until is None or e[0] <= until),
+                        key=lambda e: (e[0], e[1]))
         midnights = self._midnights(account, until)
         records = self.usage.get(account.id, [])
         book = account.price_book

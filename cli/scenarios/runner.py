@@ -80,7 +80,7 @@ def run_scenario(scenario: ScenarioModel) -> dict:
             invoice, ledgers[account.id] = _run_account(
                 state, catalog, account, month, counts[account.id], usage[account.id], ledgers[account.id])
             if prepaid.is_prepaid(account.id):  # debited, not invoiced
-                prepaid.add_run(account.id, at, index, invoice.lines if invoice is not None else ())
+                prepaid.add_run(account.id, month, at, index, invoice.lines if invoice is not None else ())
             elif invoice is not None:
                 invoices.append(invoice_json(invoice))
     return {"invoices": invoices, "terminations": terminations, "rejections": rejections,

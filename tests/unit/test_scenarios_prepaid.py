@@ -83,3 +83,14 @@ def test_run_check_passes_the_shared_prepaid_example():
     done = subprocess.run([sys.executable, "-m", "cli.main", "scenario", "run", str(FAX_CO), "--check"],
                           capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok")
+
+
+def test_a_run_debits_a_prepaid_account_at_its_own_metering_point_or_later():
+    # New York's April metering point is 04:00 UTC: a run requested at 00:00 UTC debits then
+    data = fax_co()
+    data["accounts"][0]["time_zone"] = "America/New_York"
+    [credit] = run_scenario(parse_scenario(data))["credit"]
+    assert [e["at"] for e in credit["history"] if e["kind"] == "recurring"] == ["2026-04-01T04:00:00Z"] * 2
+    # ... and not at all when `until` comes before it
+    [credit] = run_scenario(parse_scenario({**data, "until": "2026-04-01T03:00:00Z"}))["credit"]
+    assert [e["kind"] for e in credit["history"]] == ["redeemed", "usage"]
