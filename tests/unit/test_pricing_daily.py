@@ -1,13 +1,17 @@
 """Daily prepaid usage pricing: records before a midnight, one debit per product and month, tiers go on."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal as D
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.rating.pricing import (
     Account, Catalog, PriceBook, Product, Tier, UsageRecord, billing_run, daily_usage,
 )
 
 UTC = timezone.utc
+START = datetime(2026, 3, 1, tzinfo=UTC)
 CAT = Catalog.of("USD", [
     Product("OUT", "usage", D("0.05")),
     Product("TIER", "usage", D("0.05"), tiers=(Tier(D(1000), D("0.05")), Tier(None, D("0.03"))),
@@ -92,3 +96,30 @@ def test_a_prepaid_style_run_without_usage_still_bills_recurring_lines():
     sub = Subscription("n1", "a", "NUM", t("2026-03-03T12:00:00Z"), 5)
     run = billing_run("2026-04", Account("a"), CAT, [sub], usage=())
     assert [str(line.amount) for line in run.lines] == ["93.55", "100.00"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["OUT", "TIER"]), st.integers(1, 900), st.integers(0, 27 * 24)),
+                min_size=1, max_size=25),
+       st.lists(st.integers(1, 30), min_size=1, max_size=6, unique=True))
+def test_daily_debits_add_up_to_the_month_s_price_but_for_rounding(uses, days):
+    """However a month's usage is split over midnights, the units are debited once and, per unit
+    or graduated, the daily amounts differ from one monthly price only by each debit's rounding
+    (volume tiers never re-price units already debited, so they may differ by more: by rule)."""
+    records = [UsageRecord(f"r{i}", part, D(qty), START + timedelta(hours=h), START + timedelta(hours=h))
+               for i, (part, qty, h) in enumerate(uses)]
+    units: dict = {}
+    ids: frozenset = frozenset()
+    debits = []
+    for day in sorted(days) + [31]:  # the last midnight, 04-01, takes whatever is left of March
+        day_ = daily_usage(START + timedelta(days=day), "UTC", CAT, records, units, ids)
+        units, ids = {**units, **day_.units}, ids | day_.record_ids
+        debits += day_.debits
+    assert ids == {r.id for r in records}
+    month = billing_run("2026-04", Account("a"), CAT, [], usage=records)
+    assert sum(d.units for d in debits) == sum(line.quantity for line in month.lines)
+    for part in {p for p, _, _ in uses}:
+        daily = sum(d.amount for d in debits if d.part_number == part)
+        [line] = [line for line in month.lines if line.part_number == part]
+        count = sum(1 for d in debits if d.part_number == part)
+        assert abs(daily - line.amount) <= D("0.005") * (count + 1)
