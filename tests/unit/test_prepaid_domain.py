@@ -281,3 +281,10 @@ def test_estimate_counts_shortfalls_and_only_the_30_day_window():
     assert lifetime_estimate(entries, top.state.lots, at + timedelta(days=30), "UTC", first) == date(2026, 5, 22)
     # without the first redemption (not in these entries, not given) n counts from BBBB's day: 8
     assert lifetime_estimate(entries, top.state.lots, at) == date(2026, 3, 17)
+
+
+def test_lots_loaded_in_any_order_are_drawn_first_to_expire():
+    state = redeemed(("LATE", "50.00", 90, "2026-03-01T10:00:00Z"), ("SOON", "30.00", 10, "2026-03-01T11:00:00Z"))
+    loaded = replace(state, lots=tuple(reversed(state.lots)))
+    assert loaded.lots == state.lots and [lot.id for lot in state.lots] == ["SOON", "LATE"]
+    assert debit(loaded, t("2026-03-02T00:00:00Z"), "usage", D("40.00")).entries[0].draws[0].lot == "SOON"

@@ -30,6 +30,10 @@ class Lot:
     seq: int
 
 
+def _draw_order(lot: Lot) -> tuple[datetime, int]:
+    return (lot.expires_at, lot.seq)
+
+
 @dataclass(frozen=True, slots=True)
 class Draw:
     """What one entry took from one lot (a consumption row): `amount` > 0."""
@@ -75,7 +79,8 @@ class Notice:
 class CreditState:
     """One prepaid account's credits: what the service loads and saves around each operation.
 
-    `lots` are the lots still holding credits, in draw order; the balance is their sum.
+    `lots` are the lots still holding credits, kept in draw order (sorted on construction, so
+    they may be loaded in any order); the balance is their sum.
     `shortfall` is what debits could not draw and no redemption has settled yet (the balance is
     then 0). `exhausted_armed` is false from an `exhausted` notice until the balance is above
     zero again. `next_seq` numbers the account's next entry (1, 2, ...).
@@ -89,6 +94,12 @@ class CreditState:
     exhausted_armed: bool = True
     next_seq: int = 1
     first_redeemed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # draw order, whatever order the caller loaded the lots in
+        lots = tuple(sorted(self.lots, key=_draw_order))
+        if lots != self.lots:
+            object.__setattr__(self, "lots", lots)
 
     @property
     def balance(self) -> Decimal:
@@ -223,8 +234,7 @@ def redeem(state: CreditState, at: datetime, voucher: Voucher) -> Step:
     if settled > 0:
         entries.append(Entry(cur.next_seq + 1, at, "shortfall_settled", -settled, before + credits - settled,
                              draws=(Draw(lot.id, settled),), ref=voucher.code))
-    kept = cur.lots + ((lot,) if lot.remaining > 0 else ())
-    lots = tuple(sorted(kept, key=lambda x: (x.expires_at, x.seq)))
+    lots = cur.lots + ((lot,) if lot.remaining > 0 else ())  # sorted by CreditState
     # one step: a redemption that its settlement leaves at zero sends no notice
     notices, armed = _notices(cur, before, entries[-1], False)
     new = replace(cur, lots=lots, shortfall=cur.shortfall - settled, next_seq=cur.next_seq + len(entries),
