@@ -1,10 +1,11 @@
 """Scenario version 2, prepaid parts: vouchers, daily usage debits, run debits, expiries, `credit` and `notices`.
 
-The runner hands this module the prepaid accounts' facts in event order (voucher events, usage
-records, each run's lines); `result(until)` then plays each prepaid account's credits in time
-order with prepaid_credit's own pure core, one instant at a time in section 8's order: the
-daily usage debit (at each local midnight after usage arrived), lot expiries, then the events of
-that instant in file order (a run's debits, a redemption).
+`PrepaidBook(scenario, catalog)` decides the voucher events (refusals in `rejections`); the
+runner hands it each run's lines of a prepaid account (runs leave its usage out) and the usage
+records provisioning accepted; `result(usage)` then plays each prepaid account's credits as of
+`until`, in time order, with prepaid_credit's own pure core, one instant at a time in section
+8's order: the daily usage debit (at each local midnight after usage arrived), lot expiries,
+then the events of that instant in file order (a run's debits, a redemption).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from services.prepaid_credit.domain import (
     expire, lifetime_estimate, settle,
 )
 from services.rating.pricing import (
-    Catalog, ChargeLine, PriceBook, UsageRecord, daily_usage, day_of, metering_point, zone,
+    Catalog, ChargeLine, PriceBook, UsageRecord, as_month, daily_usage, day_of, metering_point, zone,
 )
 
-from .model import AccountModel, ScenarioModel, VoucherIssued, VoucherRedeemed
+from .model import AccountModel, BillingRun, ScenarioModel, VoucherIssued, VoucherRedeemed
 
 VOUCHER_EVENTS = (VoucherIssued, VoucherRedeemed)
 PREPAID_OUTPUTS = ("credit", "notices")
@@ -38,21 +39,33 @@ def instant_json(at: datetime) -> str:
 
 
 class PrepaidBook:
-    """The version-2 prepaid facts of one scenario, gathered in event order."""
+    """The version-2 prepaid parts of one scenario: its voucher events (decided in event order as
+    it is built), then each run's lines of its prepaid accounts, and the credits they make."""
 
     def __init__(self, scenario: ScenarioModel, catalog: Catalog) -> None:
         self.catalog = catalog
+        self.until = scenario.until_or_last
         self.known_accounts = {a.id for a in scenario.accounts}
         self.accounts: dict[str, AccountModel] = {a.id: a for a in scenario.accounts if a.mode == "prepaid"}
         self.vouchers: dict[str, IssuedVoucher] = {}
-        self.usage: dict[str, list[UsageRecord]] = defaultdict(list)
+        self.rejections: list[dict] = []
+        self.runs: list[tuple[tuple[int, int], datetime, int]] = []  # (month, at, event index) of each run
         # per account: (at, event index, what) with what a Voucher (redemption) or a Charge (a run's line)
         self.events: dict[str, list[tuple[datetime, int, Voucher | Charge]]] = defaultdict(list)
+        for index, event in enumerate(scenario.events):
+            if self.until is not None and event.at > self.until:
+                break  # events after `until` are ignored
+            if isinstance(event, BillingRun):
+                self.runs.append((as_month(event.month), event.at, index))
+            elif isinstance(event, VOUCHER_EVENTS):
+                reason = self._voucher_event(index, event)
+                if reason is not None:
+                    self.rejections.append({"event": index, "reason": reason})
 
     def is_prepaid(self, account_id: str) -> bool:
         return account_id in self.accounts
 
-    def voucher_event(self, index: int, event: VoucherIssued | VoucherRedeemed) -> str | None:
+    def _voucher_event(self, index: int, event: VoucherIssued | VoucherRedeemed) -> str | None:
         """Apply a voucher event; its rejection reason, or None when accepted."""
         code = event.voucher
         try:
@@ -69,45 +82,44 @@ class PrepaidBook:
         self.events[event.account].append((event.at, index, voucher))
         return None
 
-    def add_usage(self, account_id: str, record: UsageRecord) -> None:
-        """A usage record of a prepaid account: debited at the first local midnight after it arrived."""
-        self.usage[account_id].append(record)
-
-    def add_run(self, account_id: str, month: tuple[int, int], at: datetime, index: int, lines: tuple[ChargeLine, ...]) -> None:
-        """The run of `month` requested at `at` debits its lines, one entry each, at its instant: the
-        account's metering point, or `at` when later (a delayed run)."""
+    def add_run(self, account_id: str, run: int, lines: tuple[ChargeLine, ...]) -> None:
+        """The scenario's `run`-th billing run (0-based, as the runner counts them) rated a prepaid
+        account's `lines`: one debit each, at the run's instant: the account's metering point, or
+        the run event's `at` when later (a delayed run)."""
+        month, at, index = self.runs[run]
         at = max(at, metering_point(month, self.accounts[account_id].time_zone))
         for line in sorted(lines, key=line_order):
             ref = f"{line.subscription or line.part_number} {line.from_date.isoformat()}..{line.to_date.isoformat()}"
             self.events[account_id].append((at, index, Charge(line.amount, ref)))
 
-    def result(self, until: datetime | None) -> dict:
-        """The `credit` (one per prepaid account) and `notices` outputs as of `until`."""
+    def result(self, usage: dict[str, list[UsageRecord]]) -> dict:
+        """The `credit` (one per prepaid account) and `notices` outputs as of `until`, with each
+        account's accepted `usage` records debited at the local midnights after they arrived."""
         credit, notices = [], []
         for account in self.accounts.values():
-            step = self._play(account, until)
-            credit.append(_credit_json(account, step, until))
+            step = self._play(account, usage.get(account.id, []))
+            credit.append(_credit_json(account, step, self.until))
             notices += [_notice_json(account.id, n) for n in step.notices]
         return {"credit": credit, "notices": notices}
 
-    def _midnights(self, account: AccountModel, until: datetime | None) -> set[datetime]:
+    def _midnights(self, account: AccountModel, records: list[UsageRecord]) -> set[datetime]:
         """The local midnights at which usage is debited: the first after each record's arrival."""
-        tz = zone(account.time_zone)
+        tz, until = zone(account.time_zone), self.until
         out = set()
-        for rec in self.usage.get(account.id, ()):
+        for rec in records:
             day = day_of(rec.arrived_at, tz) + timedelta(days=1)
             midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
             if until is None or midnight <= until:
                 out.add(midnight)
         return out
 
-    def _play(self, account: AccountModel, until: datetime | None) -> Step:
+    def _play(self, account: AccountModel, records: list[UsageRecord]) -> Step:
         state = CreditState(account.id, account.time_zone, Decimal(account.low_balance_threshold))
         step = Step(state)
+        until = self.until
         events = sorted((e for e in self.events.get(account.id, ()) if until is None or e[0] <= until),
                         key=lambda e: (e[0], e[1]))
-        midnights = self._midnights(account, until)
-        records = self.usage.get(account.id, [])
+        midnights = self._midnights(account, records)
         book = account.price_book
         price_book = PriceBook(book.id, {k: Decimal(v) for k, v in book.prices.items()}) if book else None
         units: dict = {}

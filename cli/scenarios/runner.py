@@ -41,21 +41,16 @@ def run_scenario(scenario: ScenarioModel) -> dict:
     rejections, terminations, runs = [], [], []
     counts: dict[str, list] = {a.id: [] for a in scenario.accounts}
     usage: dict[str, list[UsageRecord]] = {a.id: [] for a in scenario.accounts}
-    catalog = build_catalog(scenario)
-    prepaid = PrepaidBook(scenario, catalog)
     until = scenario.until_or_last
     # Provisioning is decided in event order; runs do not change it, and each run later sees
     # only the facts dated before its own metering point (a delayed run gives the on-time result).
     for index, event in enumerate(scenario.events):
         if event.at > until:
             break  # events after `until` are ignored (events are in time order)
-        if isinstance(event, BillingRun):
-            runs.append((as_month(event.month), event.at, index))
-            continue
         if isinstance(event, VOUCHER_EVENTS):
-            reason = prepaid.voucher_event(index, event)
-            if reason is not None:
-                rejections.append({"event": index, "reason": reason})
+            continue  # version 2: prepaid.py
+        if isinstance(event, BillingRun):
+            runs.append(as_month(event.month))
             continue
         outcome = handle(state, _command(event))
         if isinstance(outcome, Rejection):
@@ -64,27 +59,26 @@ def run_scenario(scenario: ScenarioModel) -> dict:
         if isinstance(event, UserCount):
             counts[event.account].append((event.at, event.count))
         elif isinstance(event, Usage):
-            record = UsageRecord(event.id, event.part_number, Decimal(event.quantity), event.used_at or event.at,
-                                 event.at)
-            if prepaid.is_prepaid(event.account):  # debited daily, never part of a run
-                prepaid.add_usage(event.account, record)
-            else:
-                usage[event.account].append(record)
+            usage[event.account].append(UsageRecord(event.id, event.part_number, Decimal(event.quantity),
+                                                    event.used_at or event.at, event.at))
         elif outcome.termination is not None:  # the domain says which endings are reported
             sid, effective = outcome.termination
             terminations.append({"subscription": sid, "effective": effective.isoformat()})
+    catalog = build_catalog(scenario)
+    prepaid = PrepaidBook(scenario, catalog)
     ledgers = {a.id: EMPTY_LEDGER for a in scenario.accounts}
     invoices = []
-    for month, at, index in runs:
+    for run, month in enumerate(runs):
         for account in scenario.accounts:
-            invoice, ledgers[account.id] = _run_account(
-                state, catalog, account, month, counts[account.id], usage[account.id], ledgers[account.id])
-            if prepaid.is_prepaid(account.id):  # debited, not invoiced
-                prepaid.add_run(account.id, month, at, index, invoice.lines if invoice is not None else ())
+            is_prepaid = prepaid.is_prepaid(account.id)  # its usage is debited daily, never in a run
+            invoice, ledgers[account.id] = _run_account(state, catalog, account, month, counts[account.id],
+                                                        () if is_prepaid else usage[account.id], ledgers[account.id])
+            if is_prepaid:
+                prepaid.add_run(account.id, run, invoice.lines if invoice is not None else ())
             elif invoice is not None:
                 invoices.append(invoice_json(invoice))
-    return {"invoices": invoices, "terminations": terminations, "rejections": rejections,
-            **prepaid.result(until)}
+    return {"invoices": invoices, "terminations": terminations, "rejections": rejections + prepaid.rejections,
+            **prepaid.result(usage)}
 
 
 def _run_account(state, catalog, account: AccountModel, month, counts, usage, ledger):
