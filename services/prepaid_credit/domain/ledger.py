@@ -97,9 +97,9 @@ class CreditState:
 
     def __post_init__(self) -> None:
         # draw order, whatever order the caller loaded the lots in
-        lots = tuple(sorted(self.lots, key=_draw_order))
-        if lots != self.lots:
-            object.__setattr__(self, "lots", lots)
+        lots = self.lots
+        if len(lots) > 1 and any(_draw_order(a) > _draw_order(b) for a, b in zip(lots, lots[1:])):
+            object.__setattr__(self, "lots", tuple(sorted(lots, key=_draw_order)))
 
     @property
     def balance(self) -> Decimal:
@@ -123,6 +123,10 @@ class Step:
 
     def then(self, other: "Step") -> "Step":
         """This step followed by `other` (which started from this step's state)."""
+        if not (self.entries or self.lots):  # nothing happened yet (the common start of a debit)
+            return other
+        if not (other.entries or other.lots):
+            return Step(other.state, self.entries, self.notices, self.lots)
         changed = {lot.id: lot for lot in self.lots}
         changed.update({lot.id: lot for lot in other.lots})
         return Step(other.state, self.entries + other.entries, self.notices + other.notices,
@@ -131,9 +135,12 @@ class Step:
 
 def _credits(amount: Decimal, what: str) -> Decimal:
     """`amount` as credits with two decimals; finer amounts or negative ones are a caller's bug."""
-    if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT):
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0:
         raise ValueError(f"{what} must be a Decimal >= 0 in whole cents, not {amount!r}")
-    return amount.quantize(CENT)
+    cents = amount.quantize(CENT)
+    if cents != amount:
+        raise ValueError(f"{what} must be in whole cents, not {amount!r}")
+    return cents
 
 
 def _notices(state: CreditState, before: Decimal, entry: Entry, shortfall_recorded: bool) -> tuple[
@@ -159,7 +166,7 @@ def _draw(lots: tuple[Lot, ...], amount: Decimal) -> tuple[tuple[Lot, ...], tupl
         if left > 0:
             take = min(lot.remaining, left)
             left -= take
-            lot = replace(lot, remaining=lot.remaining - take)
+            lot = Lot(lot.id, lot.redeemed_at, lot.expires_at, lot.credits, lot.remaining - take, lot.seq)
             draws.append(Draw(lot.id, take))
             changed.append(lot)
         if lot.remaining > 0:
@@ -174,7 +181,7 @@ def expire(state: CreditState, at: datetime, *, inclusive: bool = True) -> Step:
     step = Step(state)
     for lot in state.lots:
         if lot.expires_at > at or (not inclusive and lot.expires_at == at):
-            break  # lots are in expiry order
+            break  # lots are in expiry order: the usual case ends here at once
         cur = step.state
         before = cur.balance
         lots = tuple(x for x in cur.lots if x.id != lot.id)
@@ -209,8 +216,8 @@ def debit(state: CreditState, at: datetime, kind: DebitKind, amount: Decimal, re
     short = amount - drawn
     entry = Entry(cur.next_seq, at, kind, ZERO - drawn, before - drawn, short, draws, ref)
     notices, armed = _notices(cur, before, entry, short > 0)
-    new = replace(cur, lots=lots, shortfall=cur.shortfall + short, next_seq=cur.next_seq + 1,
-                  exhausted_armed=armed)
+    new = CreditState(cur.account, cur.time_zone, cur.low_balance_threshold, lots, cur.shortfall + short,
+                      armed, cur.next_seq + 1, cur.first_redeemed_at)  # not `replace`: the hot path
     return step.then(Step(new, (entry,), notices, changed))
 
 
