@@ -94,3 +94,20 @@ def test_a_run_debits_a_prepaid_account_at_its_own_metering_point_or_later():
     # ... and not at all when `until` comes before it
     [credit] = run_scenario(parse_scenario({**data, "until": "2026-04-01T03:00:00Z"}))["credit"]
     assert [e["kind"] for e in credit["history"]] == ["redeemed", "usage"]
+
+
+def test_check_reports_credit_and_notice_differences():
+    from cli.scenarios import diff
+    expected = fax_co()["expected"]
+    actual = run_scenario(parse_scenario(fax_co()))
+    assert diff(expected, actual) == []
+    wrong = json.loads(json.dumps(expected))
+    wrong["credit"][0]["history"][1]["amount"] = "-10.01"
+    wrong["credit"][0]["lifetime_estimate"] = "2026-05-30"
+    wrong["notices"][0]["at"] = "2026-04-01T02:00:00+02:00"  # the same instant: no difference
+    problems = diff(wrong, actual)
+    assert len(problems) == 2, problems
+    assert any("history[1]" in p and "-10.01" in p for p in problems)
+    assert any("lifetime_estimate" in p for p in problems)
+    del wrong["credit"][0]["history"][-1]
+    assert any("unexpected" in p for p in diff(wrong, actual))
