@@ -107,3 +107,29 @@ def test_the_estimate_is_none_at_zero_else_within_the_lots_life(zone, ops, waits
     else:
         local = at.astimezone(holding[0].expires_at.tzinfo).date()
         assert local <= estimate <= max(lot.expires_at for lot in holding).date()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(ZONES), cents, operations, gaps)
+def test_notices_come_once_per_crossing(zone, threshold, ops, waits):
+    _, step, _ = play(zone, threshold, ops, waits)
+    by_seq = {e.seq: e for e in step.entries}
+    before = {e.seq: e.balance - e.amount for e in step.entries}
+    for e in step.entries:  # a redemption and its settlement are one step: judged from before both
+        if e.kind == "shortfall_settled":
+            before[e.seq] = before[e.seq - 1]
+    low = {n.seq for n in step.notices if n.kind == "low_balance"}
+    # low_balance: exactly the entries that cross from at or above the threshold to below it
+    crossing = {e.seq for e in step.entries if threshold > 0 and before[e.seq] >= threshold > e.balance}
+    assert low == crossing
+    # exhausted: at a zero balance, reached from above or with a shortfall; never twice without
+    # the balance going above zero in between
+    last_exhausted = None
+    for n in step.notices:
+        if n.kind != "exhausted":
+            continue
+        e = by_seq[n.seq]
+        assert e.balance == 0 and (before[e.seq] > 0 or e.shortfall > 0)
+        if last_exhausted is not None:
+            assert any(x.balance > 0 for x in step.entries if last_exhausted < x.seq < n.seq)
+        last_exhausted = n.seq
