@@ -6,9 +6,10 @@ import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-_NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days"}
-_NUMERIC |= {"credited", "paid", "surcharges", "outstanding", "overdue", "balance_forward", "new_charges",
-             "payments", "credit_notes", "refunds", "closing_balance"}  # version 2: money after the invoice
+_NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days",
+            # version 2 money and credits (instants below): compared as decimals
+            "credited", "paid", "surcharges", "outstanding", "overdue", "balance_forward", "new_charges",
+            "payments", "credit_notes", "refunds", "closing_balance", "balance", "shortfall"}
 _INSTANTS = {"at", "due_at"}  # version 2: instants compare as instants, whatever their offset
 # version 2 money outputs: lists compared as multisets, each only when `expected` has it
 V2_PARTS = ("invoice_balances", "statements", "credit_notes", "refunds", "disputes")
@@ -24,6 +25,11 @@ def _norm(key: str, value):
         try:
             return Decimal(str(value))
         except InvalidOperation:
+            return value
+    if key in _INSTANTS and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
             return value
     return value
 
@@ -81,4 +87,33 @@ def diff(expected: dict, actual: dict) -> list[str]:
     for part in V2_PARTS:
         if part in expected:
             problems += _multiset_diff(part, expected[part], actual.get(part, []))
+    if "credit" in expected:
+        problems += _credit_diff(expected["credit"], actual.get("credit", []))
+    if "notices" in expected:
+        problems += _multiset_diff("notice", expected["notices"], actual.get("notices", []))
+    return problems
+
+
+def _credit_diff(expected: list[dict], actual: list[dict]) -> list[str]:
+    """Version 2 `credit`: one per prepaid account; its history compared entry by entry, in order."""
+    problems = []
+    by_account = {c["account"]: c for c in actual}
+    for want in expected:
+        label = f"credit {want.get('account')}"
+        got = by_account.pop(want.get("account"), None)
+        if got is None:
+            problems.append(f"{label}: missing")
+            continue
+        for field, value in want.items():
+            if field != "history" and _norm(field, value) != _norm(field, got.get(field)):
+                problems.append(f"{label}: {field} expected {value!r}, got {got.get(field)!r}")
+        if "history" in want:
+            history = got.get("history", [])
+            for i, entry in enumerate(want["history"]):
+                if i >= len(history) or not _matches(entry, history[i]):
+                    shown = _show(history[i]) if i < len(history) else "nothing"
+                    problems.append(f"{label} history[{i}]: expected {_show(entry)}, got {shown}")
+            problems += [f"{label} history[{i}]: unexpected {_show(e)}"
+                         for i, e in enumerate(history[len(want["history"]):], len(want["history"]))]
+    problems += [f"credit {account}: unexpected (balance {c['balance']})" for account, c in by_account.items()]
     return problems

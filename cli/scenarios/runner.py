@@ -17,6 +17,7 @@ from shared.calendar import month_text
 
 from . import money
 from .model import MONEY_EVENTS, AccountModel, BillingRun, ScenarioModel, Usage, UserCount
+from .prepaid import VOUCHER_EVENTS, PrepaidBook
 
 
 def build_catalog(scenario: ScenarioModel) -> Catalog:
@@ -60,6 +61,8 @@ def provision(scenario: ScenarioModel) -> Provisioned:
     for index, event in enumerate(scenario.events):
         if event.at > until:
             break  # events after `until` are ignored (events are in time order)
+        if isinstance(event, VOUCHER_EVENTS):
+            continue  # version 2: prepaid.py
         if isinstance(event, BillingRun):
             out.runs.append(as_month(event.month))
             out.run_events.append(index)
@@ -86,20 +89,26 @@ def run_scenario(scenario: ScenarioModel) -> dict:
     """The scenario's result in the shape of its `expected` member (lines carry extra fields)."""
     p = provision(scenario)
     catalog = build_catalog(scenario)
+    prepaid = PrepaidBook(scenario, catalog)
     ledgers = {a.id: EMPTY_LEDGER for a in scenario.accounts}
     invoices = []
     issued = []  # (the run's event index, invoice): money events after it may name the invoice
     for run, month in enumerate(p.runs):
         for account in scenario.accounts:
+            is_prepaid = prepaid.is_prepaid(account.id)  # its usage is debited daily, never in a run
             invoice, ledgers[account.id] = run_account(
-                p.state, catalog, account, month, p.counts[account.id], p.usage[account.id], ledgers[account.id])
-            if invoice is not None:
+                p.state, catalog, account, month, p.counts[account.id],
+                () if is_prepaid else p.usage[account.id], ledgers[account.id])
+            if is_prepaid:
+                prepaid.add_run(account.id, run, invoice.lines if invoice is not None else ())
+            elif invoice is not None:
                 invoices.append(invoice_json(invoice))
                 issued.append((p.run_events[run], invoice))
-    result = {"invoices": invoices, "terminations": p.terminations, "rejections": p.rejections}
+    result = {"invoices": invoices, "terminations": p.terminations,
+              "rejections": p.rejections + prepaid.rejections, **prepaid.result(p.usage)}
     until = scenario.until_or_last
     if until is not None:
-        result.update(money.outcome(scenario, issued, p.money_events, until, p.rejections))
+        result.update(money.outcome(scenario, issued, p.money_events, until, result["rejections"]))
     return result
 
 

@@ -103,7 +103,11 @@ def rate_accounts(month: str, accounts: list[Mapping],
         subs[r["account_id"]].append(r)
     for r in facts["user_counts"]:
         counts[r["account_id"]].append((r["at"], r["count"]))
+    # a prepaid account's usage is debited daily by prepaid_credit, never billed by a run
+    prepaid = {a["account_id"] for a in accounts if a["mode"] == "prepaid"}
     for r in facts["usage"]:
+        if r["account_id"] in prepaid:
+            continue
         usage[r["account_id"]].append(UsageRecord(r["record_id"], r["part_number"], r["quantity"],
                                                   r["used_at"], r["received_at"]))
     for r in facts["usage_units"]:

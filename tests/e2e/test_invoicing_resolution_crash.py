@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 from cli.consumption import partitions_of, wait_consumed
 from contracts.topics import DISPUTES_EVENTS, PROVISIONING_EVENTS, RATING_CHARGES
 from shared.kafka_security import client_options
-from tests.integration.test_invoicing_disputes import dispute_opened, dispute_resolved
+from tests.support.invoicing import dispute_opened, dispute_resolved
 from tests.support.http import client
 from tests.support.invoicing import charges, opened
 from tests.support.kafka import publish_envelopes

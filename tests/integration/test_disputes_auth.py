@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_disputes_flow import _setup, _state
+from tests.support.disputes import dispute_rows, setup_invoices
 
 pytestmark = pytest.mark.infra
 
@@ -14,9 +14,9 @@ OPEN = {"dispute_id": "d1", "invoice_number": "R1-000001", "amount": "400.00", "
 
 
 async def test_another_partner_gets_404_everywhere(disputes, db, api_keys):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     assert (await disputes.http.post("/v1/disputes", json=OPEN)).status_code == 201
-    before = await _state(disputes, db)
+    before = await dispute_rows(disputes, db)
     async with disputes.as_(api_keys.partner("r2")) as other:
         checks = [
             (await other.get("/v1/disputes/d1"), "unknown_dispute"),
@@ -32,12 +32,12 @@ async def test_another_partner_gets_404_everywhere(disputes, db, api_keys):
         # the same 404 as for what does not exist at all
         assert (await other.get("/v1/disputes/nothing")).json()["reason"] == "unknown_dispute"
         assert (await other.get("/v1/accounts/other/disputes")).status_code == 200
-    assert await _state(disputes, db) == before
+    assert await dispute_rows(disputes, db) == before
     assert (await disputes.http.get("/v1/issuers/r1/calendar")).json()["default"] is True
 
 
 async def test_the_billed_partner_disputes_and_the_issuer_resolves(disputes, db, api_keys):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     async with disputes.as_(api_keys.partner("acme")) as acme, disputes.as_(api_keys.partner("r1")) as r1:
         opened = await acme.post("/v1/disputes", json=OPEN)
         assert opened.status_code == 201, opened.text
@@ -52,7 +52,7 @@ async def test_the_billed_partner_disputes_and_the_issuer_resolves(disputes, db,
         assert (await acme.put("/v1/issuers/r1/calendar", json={"time_zone": "UTC"})).status_code == 404
 
 async def test_only_an_operator_resolves_disputes_of_the_platforms_invoices(disputes, db, api_keys):
-    await _setup(disputes, db, invoices=(("PLATFORM-000001", "r1", "500.00", "platform"),))
+    await setup_invoices(disputes, db, invoices=(("PLATFORM-000001", "r1", "500.00", "platform"),))
     async with disputes.as_(api_keys.partner("r1")) as r1:
         body = {"dispute_id": "p1", "invoice_number": "PLATFORM-000001", "amount": "500.00"}
         assert (await r1.post("/v1/disputes", json=body)).status_code == 201
@@ -63,13 +63,13 @@ async def test_only_an_operator_resolves_disputes_of_the_platforms_invoices(disp
 
 
 async def test_roles_and_credentials(disputes, db, api_keys):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     async with disputes.as_(api_keys.integration) as integration, disputes.as_(None) as anonymous:
         assert (await integration.post("/v1/disputes", json=OPEN)).status_code == 403
         assert (await integration.get("/v1/disputes/d1")).status_code == 403
         assert (await anonymous.get("/v1/disputes/d1")).status_code == 401
         assert (await anonymous.put("/v1/issuers/r1/calendar", json={})).status_code == 401
-    assert await _state(disputes, db) == []
+    assert await dispute_rows(disputes, db) == []
 
 
 HOSTILE_OPENS = [
@@ -94,12 +94,12 @@ HOSTILE_OPENS = [
 
 
 async def test_hostile_opens_are_refused_and_change_nothing(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     for body in HOSTILE_OPENS:
         response = await disputes.http.post("/v1/disputes", json=body)
         assert 400 <= response.status_code < 500, (body, response.text)
         assert set(response.json()) == {"reason", "detail"}
-    assert await _state(disputes, db) == []
+    assert await dispute_rows(disputes, db) == []
 
 
 HOSTILE_CALENDARS = [
@@ -121,13 +121,13 @@ async def test_hostile_calendars_are_refused(disputes, db):
 
 
 async def test_hostile_resolutions(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     await disputes.http.post("/v1/disputes", json=OPEN)
-    before = await _state(disputes, db)
+    before = await dispute_rows(disputes, db)
     for body in ({"outcome": "withdrawn"}, {"outcome": "upheld", "credited": "1e999999"},
                  {"outcome": "upheld", "credited": "NaN"}, {}, {"outcome": None}):
         response = await disputes.http.post("/v1/disputes/d1/resolution", json=body)
         assert response.status_code == 422, (body, response.text)
     assert (await disputes.http.post("/v1/disputes/a%2Fb/resolution", json={"outcome": "upheld"})).status_code \
         in (404, 422)
-    assert await _state(disputes, db) == before
+    assert await dispute_rows(disputes, db) == before

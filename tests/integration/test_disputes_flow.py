@@ -9,32 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from tests.support.disputes import T0, issued
-from tests.support.invoicing import opened
+from tests.support.disputes import T0, dispute_rows, setup_invoices
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.infra
 
 
-async def _setup(disputes, db, invoices=(("R1-000001", "acme", "1000.00", "r1"),)):
-    """Partner r1 with account acme, partner r2 with account other; the invoices known."""
-    await disputes.publish("provisioning.events", [opened("r1"), opened("acme", parent="r1"), opened("r2"),
-                                                   opened("other", parent="r2")])
-    await disputes.publish("invoicing.events", [issued(n, a, t, issuer=i, lines=2) for n, a, t, i in invoices])
-
-    async def known():
-        accounts = await db.fetchval(f"SELECT count(*) FROM {disputes.schema}.accounts")
-        found = await db.fetchval(f"SELECT count(*) FROM {disputes.schema}.invoices")
-        return accounts == 4 and found == len(invoices)
-    await eventually(known, what="accounts and invoices learnt")
-
-
-async def _state(disputes, db):
-    return await db.fetch(f"SELECT * FROM {disputes.schema}.disputes ORDER BY dispute_id")
-
-
 async def test_open_show_list_and_resolve(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     http = disputes.http
     body = {"dispute_id": "d1", "invoice_number": "R1-000001", "amount": "400.00", "reason": "wrong rate",
             "lines": [2]}
@@ -68,11 +50,11 @@ async def test_open_show_list_and_resolve(disputes, db):
 
 
 async def test_every_refusal_answers_its_reason_and_changes_nothing(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     http = disputes.http
     ok = {"dispute_id": "d1", "invoice_number": "R1-000001", "amount": "400.00"}
     assert (await http.post("/v1/disputes", json=ok)).status_code == 201
-    before = await _state(disputes, db)
+    before = await dispute_rows(disputes, db)
     cases = [
         ("/v1/disputes", {**ok, "dispute_id": "d2", "invoice_number": "NOPE-1"}, 404, "unknown_invoice"),
         ("/v1/disputes", {**ok, "amount": "400.01"}, 409, "duplicate_dispute"),  # d1 with another amount
@@ -90,20 +72,20 @@ async def test_every_refusal_answers_its_reason_and_changes_nothing(disputes, db
     for path, body, status, reason in cases:
         response = await http.post(path, json=body)
         assert (response.status_code, response.json()["reason"]) == (status, reason), (body, response.text)
-    assert await _state(disputes, db) == before
+    assert await dispute_rows(disputes, db) == before
     assert (await http.post("/v1/disputes", json={**ok, "dispute_id": "d2", "amount": "600.00"})).status_code == 201
     assert (await http.post("/v1/disputes/d1/resolution", json={"outcome": "rejected"})).status_code == 200
-    before = await _state(disputes, db)
+    before = await dispute_rows(disputes, db)
     for outcome in ("upheld", "rejected"):
         again = await http.post("/v1/disputes/d1/resolution", json={"outcome": outcome})
         assert (again.status_code, again.json()["reason"]) == (409, "already_resolved")
-    assert await _state(disputes, db) == before
+    assert await dispute_rows(disputes, db) == before
     events = await disputes.events(3)
     assert [e["type"] for e in events] == ["disputes.dispute.opened"] * 2 + ["disputes.dispute.resolved"]
 
 
 async def test_credit_notes_lower_what_may_be_disputed(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     http = disputes.http
     await http.post("/v1/disputes", json={"dispute_id": "d1", "invoice_number": "R1-000001", "amount": "300.00"})
     await http.post("/v1/disputes/d1/resolution", json={"outcome": "upheld"})  # due 1000.00 -> 700.00
@@ -116,7 +98,7 @@ async def test_credit_notes_lower_what_may_be_disputed(disputes, db):
 
 
 async def test_the_issuers_calendar_sets_the_deadline(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     http = disputes.http
     assert (await http.get("/v1/issuers/r1/calendar")).json() == {
         "issuer": "r1", "time_zone": "UTC", "holidays": [], "default": True}
@@ -144,7 +126,7 @@ async def test_the_issuers_calendar_sets_the_deadline(disputes, db):
 
 
 async def test_the_overdue_task_announces_once_strictly_after_the_deadline(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     http = disputes.http
     from services.disputes import service
     for n in ("d1", "d2"):
@@ -172,7 +154,7 @@ async def test_the_periodic_task_runs_on_the_service_clock(infra, namespace, db)
     svc = Disputes(infra, namespace, FrozenClock(T0), dispute_overdue_ms=200)
     await svc.runtime.start()
     try:
-        await _setup(svc, db)
+        await setup_invoices(svc, db)
         await svc.http.post("/v1/disputes", json={"dispute_id": "d1", "invoice_number": "R1-000001",
                                                  "amount": "100.00"})
         svc.clock.advance(timedelta(days=10))
@@ -186,7 +168,7 @@ async def test_the_periodic_task_runs_on_the_service_clock(infra, namespace, db)
 
 
 async def test_twenty_concurrent_opens_of_one_id_make_one_dispute(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     body = {"dispute_id": "same", "invoice_number": "R1-000001", "amount": "250.00", "reason": "twice?"}
     responses = await asyncio.gather(*(disputes.http.post("/v1/disputes", json=body) for _ in range(20)))
     codes = sorted(r.status_code for r in responses)
@@ -205,7 +187,7 @@ async def test_twenty_concurrent_opens_of_one_id_make_one_dispute(disputes, db):
 async def test_commands_open_and_resolve_and_refusals_are_rejections(disputes, db):
     from contracts import wrap
     from contracts.disputes import OpenDisputeV1, ResolveDisputeV1
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
 
     def command(payload, key):
         return wrap(payload, key=key, producer="test", occurred_at=T0)
@@ -226,7 +208,7 @@ async def test_commands_open_and_resolve_and_refusals_are_rejections(disputes, d
 
 async def test_the_worked_examples_of_sections_7_and_9(disputes, db):
     from datetime import datetime, timezone
-    await _setup(disputes, db, invoices=(("R1-000001", "acme", "1000.00", "r1"),
+    await setup_invoices(disputes, db, invoices=(("R1-000001", "acme", "1000.00", "r1"),
                                          ("R1-000002", "acme", "3600.00", "r1")))
     http, clock = disputes.http, disputes.clock
     await http.put("/v1/issuers/r1/calendar", json={"time_zone": "UTC", "holidays": ["2026-05-01"]})
@@ -253,7 +235,7 @@ async def test_the_worked_examples_of_sections_7_and_9(disputes, db):
 
 
 async def test_twenty_concurrent_resolutions_resolve_once(disputes, db):
-    await _setup(disputes, db)
+    await setup_invoices(disputes, db)
     await disputes.http.post("/v1/disputes", json={"dispute_id": "d1", "invoice_number": "R1-000001",
                                                   "amount": "100.00"})
     bodies = [{"outcome": "upheld"} if i % 2 else {"outcome": "rejected"} for i in range(20)]

@@ -14,10 +14,10 @@ from contracts import topics, wrap
 from contracts.disputes import OpenDisputeV1
 from shared.kafka import ensure_topics
 from shared.kafka_acl import INTEGRATION, apply, revoke
-from tests.integration.test_least_privilege import _admin_config, _security, _sees
 from tests.support.disputes import T0, issued
 from tests.support.http import client
 from tests.support.invoicing import opened
+from tests.support.acl import admin_config, principal_security, principal_sees
 from tests.support.kafka import publish, publish_envelopes, read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess, free_port
@@ -27,18 +27,18 @@ pytestmark = pytest.mark.infra
 
 @pytest.fixture
 async def granted(infra, namespace, db):
-    _security(infra, "disputes")
+    principal_security(infra, "disputes")
     principals = ["disputes", INTEGRATION]
     await ensure_topics(infra.kafka, topics.ALL, namespace, ["disputes"])
-    await asyncio.to_thread(apply, _admin_config(infra), principals, namespace)
-    await eventually(lambda: _sees(infra, "disputes", f"{namespace}disputes.events"), timeout=30,
+    await asyncio.to_thread(apply, admin_config(infra), principals, namespace)
+    await eventually(lambda: principal_sees(infra, "disputes", f"{namespace}disputes.events"), timeout=30,
                      what="disputes' ACLs in force")
     yield namespace
-    await asyncio.to_thread(revoke, _admin_config(infra), principals, namespace)
+    await asyncio.to_thread(revoke, admin_config(infra), principals, namespace)
 
 
 async def test_disputes_runs_with_its_own_principal_and_role(infra, granted, service_env, log_dir, db):
-    security = _security(infra, "disputes")
+    security = principal_security(infra, "disputes")
     port = free_port()
     env = {**service_env, "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "disputes",
            "KAFKA_SASL_PASSWORD": security.password, "KAFKA_SASL_PASSWORD_FILE": "",

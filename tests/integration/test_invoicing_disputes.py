@@ -6,15 +6,12 @@ payouts and overdue marks, surcharge settings per issuer."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import Decimal
 
 import pytest
 
-from contracts import wrap
-from contracts.disputes import DisputeOpenedV1, DisputeResolvedV1
 from services.invoicing import credits, service
-from tests.integration.test_invoicing_payments import _issue
 from tests.support.http import asgi_client
+from tests.support.invoicing import dispute_opened, dispute_resolved, issue_invoices
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.infra
@@ -26,29 +23,12 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def dispute_opened(dispute: str, number: str, account: str, amount: str, received: str, due: str):
-    return wrap(DisputeOpenedV1(dispute_id=dispute, invoice_number=number, account_id=account, issuer="platform",
-                                currency="USD", amount=Decimal(amount), reason="wrong rate",
-                                received_at=_at(received), due_at=_at(due)),
-                key=account, producer="disputes", occurred_at=_at(received))
-
-
-def dispute_resolved(dispute: str, number: str, account: str, amount: str, credited: str, received: str, due: str,
-                     resolved: str):
-    outcome = "upheld" if Decimal(credited) > 0 else "rejected"
-    return wrap(DisputeResolvedV1(dispute_id=dispute, invoice_number=number, account_id=account, issuer="platform",
-                                  currency="USD", outcome=outcome, amount=Decimal(amount), credited=Decimal(credited),
-                                  received_at=_at(received), due_at=_at(due), resolved_at=_at(resolved),
-                                  late=_at(resolved) > _at(due)),
-                key=account, producer="disputes", occurred_at=_at(resolved))
-
-
 async def _count(db, invoicing, table: str) -> int:
     return await db.fetchval(f"SELECT count(*) FROM {invoicing.schema}.{table}")
 
 
 async def test_section_7_worked_example_credit_note_refund_statement(invoicing, db, api_keys):
-    number = (await _issue(invoicing, db, ("acme", ["3600.00"])))["acme"]
+    number = (await issue_invoices(invoicing, db, ("acme", ["3600.00"])))["acme"]
     http = invoicing.http
     paid = await http.post(f"/v1/invoices/{number}/payments",
                            json={"amount": "3600.00", "method": "card", "paid_at": "2026-05-05T10:00:00+00:00"})
@@ -106,7 +86,7 @@ async def test_section_7_worked_example_credit_note_refund_statement(invoicing, 
 
 
 async def test_overdue_holds_back_open_disputes_until_rejected(invoicing, db):
-    numbers = await _issue(invoicing, db, ("held", ["1000.00"]), ("all", ["1000.00"]))
+    numbers = await issue_invoices(invoicing, db, ("held", ["1000.00"]), ("all", ["1000.00"]))
     number = numbers["held"]
     await invoicing.http.post(f"/v1/invoices/{number}/payments",
                               json={"amount": "500.00", "method": "bank_transfer",
@@ -157,6 +137,6 @@ async def test_surcharge_settings_per_issuer_operator_only(invoicing, db, api_ke
     assert bad.status_code == 422
     done = await http.put("/v1/issuers/platform/surcharge", json={"threshold": "100.00", "rate": "0.05"})
     assert done.json() == {"issuer": "platform", "threshold": "100.00", "rate": "0.05", "default": False}
-    number = (await _issue(invoicing, db, ("small", ["200.00"])))["small"]
+    number = (await issue_invoices(invoicing, db, ("small", ["200.00"])))["small"]
     paid = await http.post(f"/v1/invoices/{number}/payments", json={"amount": "99.99", "method": "card"})
     assert paid.json()["surcharge"] == "5.00"  # 4.9995 -> 5.00 at the issuer's 5% from its 100.00

@@ -11,25 +11,18 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 
 from contracts import topics
 from shared import db as kit_db
 from shared.kafka import ensure_topics
 from shared.kafka_acl import INTEGRATION, apply, prune, revoke
-from shared.kafka_security import KafkaSecurity
+from tests.support.acl import admin_config, principal_security, principal_sees, secrets_of
 from tests.support.kafka import publish, read_all
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _secrets(infra, *names: str) -> Path:
-    if infra.secrets is None or not all((infra.secrets / f"{n}.password").exists() for n in names):
-        pytest.skip("needs deploy/local's roles and principals (deploy/local/infra.sh up)")
-    return infra.secrets
 
 
 async def _connect_as(infra, role: str) -> asyncpg.Connection:
@@ -39,7 +32,7 @@ async def _connect_as(infra, role: str) -> asyncpg.Connection:
 
 # ---------------------------------------------------------------- PostgreSQL
 async def test_a_service_role_reaches_only_its_own_schema(infra, namespace, db):
-    _secrets(infra, "postgres-rating", "postgres-invoicing")
+    secrets_of(infra, "postgres-rating", "postgres-invoicing")
     rating, invoicing = await _connect_as(infra, "rating"), await _connect_as(infra, "invoicing")
     try:
         # each role creates (so owns) its schema, as a service does at start: here prefixed copies
@@ -72,7 +65,7 @@ async def test_a_service_role_reaches_only_its_own_schema(infra, namespace, db):
 
 
 async def test_tcp_connections_need_the_password(infra):
-    _secrets(infra, "postgres-rating")
+    secrets_of(infra, "postgres-rating")
     for password in ("", "wrong", "\u0000" * 3, "x" * 10_000):
         with pytest.raises((asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError,
                             ValueError)):
@@ -80,45 +73,24 @@ async def test_tcp_connections_need_the_password(infra):
 
 
 # ---------------------------------------------------------------- Kafka
-def _security(infra, principal: str) -> KafkaSecurity:
-    secrets = _secrets(infra, f"kafka-{principal}")
-    if not KafkaSecurity.from_env().sasl:
-        pytest.skip("the broker takes unauthenticated clients")
-    return KafkaSecurity(protocol="SASL_PLAINTEXT", username=principal,
-                         password=(secrets / f"kafka-{principal}.password").read_text().strip())
-
-
-def _admin_config(infra) -> dict[str, str]:
-    return {"bootstrap.servers": infra.kafka, **KafkaSecurity.from_env().librdkafka()}
-
-
 @pytest.fixture
 async def granted(infra, namespace, db):
     """The namespace's topics, and ACLs for its copies for rating, invoicing and the integrations
     (literal ACLs name `<namespace>rating.charges`, not the platform's `rating.charges`)."""
-    _security(infra, "rating")
+    principal_security(infra, "rating")
     principals = ["rating", "invoicing", INTEGRATION]
     await ensure_topics(infra.kafka, topics.ALL, namespace, ["rating", "invoicing"])
-    await asyncio.to_thread(apply, _admin_config(infra), principals, namespace)
+    await asyncio.to_thread(apply, admin_config(infra), principals, namespace)
     # the broker applies new ACLs a moment after the controller committed them
     for principal in principals:
-        await eventually(lambda: _sees(infra, principal, f"{namespace}usage.records"), timeout=30,
+        await eventually(lambda: principal_sees(infra, principal, f"{namespace}usage.records"), timeout=30,
                          what=f"{principal}'s ACLs in force")
     yield namespace
-    await asyncio.to_thread(revoke, _admin_config(infra), principals, namespace)
-
-
-async def _sees(infra, principal: str, topic: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **_security(infra, principal).aiokafka())
-    await admin.start()
-    try:
-        return topic in await admin.list_topics()
-    finally:
-        await admin.close()
+    await asyncio.to_thread(revoke, admin_config(infra), principals, namespace)
 
 
 async def _produce(infra, principal: str, topic: str, value: bytes) -> None:
-    await publish(infra.kafka, topic, [(b"acme", value)], security=_security(infra, principal).aiokafka(),
+    await publish(infra.kafka, topic, [(b"acme", value)], security=principal_security(infra, principal).aiokafka(),
                   request_timeout_ms=10_000)
 
 
@@ -136,7 +108,7 @@ async def test_only_rating_may_produce_charges(infra, granted):
 
 
 async def test_a_principal_reads_only_with_its_own_group(infra, granted):
-    security = _security(infra, "invoicing")
+    security = principal_security(infra, "invoicing")
     for group, topic, refused in ((f"{granted}rating", f"{granted}rating.charges", GroupAuthorizationFailedError),
                                   (f"{granted}invoicing", f"{granted}platform.users", TopicAuthorizationFailedError)):
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=infra.kafka, group_id=group,
@@ -154,19 +126,19 @@ async def test_a_stray_grant_is_pruned(infra, granted):
     from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
                                        ResourcePatternType, ResourceType)
 
-    admin = AdminClient(_admin_config(infra))
+    admin = AdminClient(admin_config(infra))
     stray = AclBinding(ResourceType.TOPIC, f"{granted}rating.charges", ResourcePatternType.LITERAL,
                        "User:invoicing", "*", AclOperation.WRITE, AclPermissionType.ALLOW)
     for future in admin.create_acls([stray]).values():
         future.result(30)
-    removed = await asyncio.to_thread(prune, _admin_config(infra), ["invoicing", "rating"], granted)
+    removed = await asyncio.to_thread(prune, admin_config(infra), ["invoicing", "rating"], granted)
     assert removed == [f"User:invoicing WRITE TOPIC {granted}rating.charges"]
-    assert await asyncio.to_thread(prune, _admin_config(infra), ["invoicing", "rating"], granted) == []
+    assert await asyncio.to_thread(prune, admin_config(infra), ["invoicing", "rating"], granted) == []
 
 
 async def test_rating_runs_with_its_own_principal_and_role(infra, granted, services, db):
     """Its ACLs are enough to start, join its group, and dead-letter a poison message."""
-    security = _security(infra, "rating")
+    security = principal_security(infra, "rating")
     proc = services("rating", KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT", KAFKA_SASL_USERNAME="rating",
                     KAFKA_SASL_PASSWORD=security.password, KAFKA_SASL_PASSWORD_FILE="")
     poison = f"poison-{uuid.uuid4()}".encode()

@@ -15,8 +15,9 @@ from services.disputes import app as disputes_app
 from shared.clock import FrozenClock
 from shared.settings import Settings, Tuning
 from tests.support.http import asgi_client, session_keys
-from tests.support.invoicing import line
+from tests.support.invoicing import line, opened
 from tests.support.kafka import publish_envelopes, read_all
+from tests.support.polling import eventually
 
 T0 = datetime(2026, 4, 28, 10, tzinfo=timezone.utc)  # a Tuesday
 
@@ -58,3 +59,21 @@ class Disputes:
     async def events(self, expect: int, topic: str = "disputes.events", timeout: float = 20) -> list[dict]:
         records = await read_all(self.infra.kafka, self.ns + topic, expect, timeout=timeout)
         return [json.loads(r.value) for r in records]
+
+
+async def setup_invoices(disputes, db, invoices=(("R1-000001", "acme", "1000.00", "r1"),)):
+    """Partner r1 with account acme, partner r2 with account other; the invoices known."""
+    await disputes.publish("provisioning.events", [opened("r1"), opened("acme", parent="r1"), opened("r2"),
+                                                   opened("other", parent="r2")])
+    await disputes.publish("invoicing.events", [issued(n, a, t, issuer=i, lines=2) for n, a, t, i in invoices])
+
+    async def known():
+        accounts = await db.fetchval(f"SELECT count(*) FROM {disputes.schema}.accounts")
+        found = await db.fetchval(f"SELECT count(*) FROM {disputes.schema}.invoices")
+        return accounts == 4 and found == len(invoices)
+    await eventually(known, what="accounts and invoices learnt")
+
+
+async def dispute_rows(disputes, db):
+    """Every dispute row of the service under test, by id."""
+    return await db.fetch(f"SELECT * FROM {disputes.schema}.disputes ORDER BY dispute_id")

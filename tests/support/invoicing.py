@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from contracts import wrap
+from contracts.disputes import DisputeOpenedV1, DisputeResolvedV1
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1
 from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, ChargeLineV1
@@ -99,3 +100,30 @@ async def issue_invoices(invoicing: Invoicing, db, *specs: tuple[str, list[str]]
         return rows if len(rows) == len(specs) else None
     rows = await eventually(issued, what="invoices issued")
     return {r["account_id"]: r["invoice_number"] for r in rows}
+
+
+UTC = timezone.utc
+
+
+def _utc(text: str) -> datetime:
+    """A naive ISO instant read as UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def dispute_opened(dispute: str, number: str, account: str, amount: str, received: str, due: str):
+    """The disputes service's event as invoicing consumes it (issuer platform, USD)."""
+    return wrap(DisputeOpenedV1(dispute_id=dispute, invoice_number=number, account_id=account, issuer="platform",
+                                currency="USD", amount=Decimal(amount), reason="wrong rate",
+                                received_at=_utc(received), due_at=_utc(due)),
+                key=account, producer="disputes", occurred_at=_utc(received))
+
+
+def dispute_resolved(dispute: str, number: str, account: str, amount: str, credited: str, received: str, due: str,
+                     resolved: str):
+    """The disputes service's event as invoicing consumes it (issuer platform, USD)."""
+    outcome = "upheld" if Decimal(credited) > 0 else "rejected"
+    return wrap(DisputeResolvedV1(dispute_id=dispute, invoice_number=number, account_id=account, issuer="platform",
+                                  currency="USD", outcome=outcome, amount=Decimal(amount), credited=Decimal(credited),
+                                  received_at=_utc(received), due_at=_utc(due), resolved_at=_utc(resolved),
+                                  late=_utc(resolved) > _utc(due)),
+                key=account, producer="disputes", occurred_at=_utc(resolved))
