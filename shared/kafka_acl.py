@@ -36,8 +36,8 @@ ACCESS: dict[str, Access] = {
     # the registry allows invoicing auto_provisioning.commands too; it sends none yet
     "invoicing": Access(produces=(t.INVOICING_EVENTS, t.RATING_REQUESTS),
                         consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS)),
-    # designed, not built yet (../shared/DESIGN.md): their rows are ready for them
-    "prepaid_credit": Access(produces=(), consumes=(t.RATING_CHARGES,)),
+    "prepaid_credit": Access(produces=(t.PREPAID_CREDIT_EVENTS,), consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS)),
+    # designed, not built yet (../shared/DESIGN.md): its row is ready for it
     "disputes": Access(produces=(), consumes=(t.INVOICING_EVENTS,)),
     INTEGRATION: Access(produces=(t.USAGE_RECORDS, t.PLATFORM_USERS), dead_letter=False),
 }

@@ -20,7 +20,7 @@ from contracts.provisioning import (
 from contracts.rating import QUARANTINE_LISTED, BillingRunRatedV1, QuarantinedAccountV1, RequestBillingRunV1
 from contracts.topics import RATING_CHARGES
 from contracts.usage import UsageRecordedV1
-from services.rating import domain, quarantine, store
+from services.rating import domain, prepaid, quarantine, store
 from services.rating.wire import charges_envelope
 from shared import outbox
 from shared.settings import Settings
@@ -38,6 +38,8 @@ async def record_account(conn: asyncpg.Connection, envelope: Envelope, e: Accoun
     await store.upsert_account(conn, e.account_id, e.parent_account_id, e.time_zone, e.mode,
                                e.currency, e.payment_terms_days, e.at,
                                e.price_book.model_dump(mode="json") if e.price_book else None)
+    if e.mode == "prepaid":
+        await prepaid.add_account(conn, e.account_id, e.time_zone, e.at)
 
 
 async def record_catalog(conn: asyncpg.Connection, envelope: Envelope, e: CatalogPublishedV1) -> None:

@@ -1,0 +1,92 @@
+-- prepaid_credit: accounts (as learnt from provisioning) with their credit state, vouchers,
+-- lots, the append-only ledger and the lot draws of each debit.
+
+CREATE TABLE accounts (
+    account_id            text        PRIMARY KEY,
+    parent_account_id     text,
+    time_zone             text        NOT NULL,
+    mode                  text        NOT NULL,
+    currency              text        NOT NULL,
+    low_balance_threshold numeric     NOT NULL DEFAULT 0,
+    opened_at             timestamptz NOT NULL,
+    -- the credit state besides the lots (the domain's CreditState): kept with the account row,
+    -- which every use case locks first, so one account's steps never interleave
+    balance               numeric     NOT NULL DEFAULT 0 CHECK (balance >= 0),
+    shortfall             numeric     NOT NULL DEFAULT 0 CHECK (shortfall >= 0),
+    last_sequence         bigint      NOT NULL DEFAULT 0,
+    low_notified          boolean     NOT NULL DEFAULT false,
+    exhausted_notified    boolean     NOT NULL DEFAULT false,
+    -- the last local midnight whose usage debit rating sent (NULL: none yet): expiries and run
+    -- debits at an instant wait until the usage of the midnight before it is in
+    usage_through         timestamptz
+);
+CREATE INDEX accounts_parent ON accounts (parent_account_id);
+
+CREATE TABLE vouchers (
+    code          text        PRIMARY KEY,
+    batch_id      text        NOT NULL,
+    issuer        text,                              -- the partner that issued it; NULL: the operator
+    credits       numeric     NOT NULL CHECK (credits > 0),
+    lifetime_days int         NOT NULL CHECK (lifetime_days >= 1),
+    issued_at     timestamptz NOT NULL,
+    redeemed_by   text,
+    redeemed_at   timestamptz,
+    lot_id        bigint
+);
+CREATE INDEX vouchers_batch ON vouchers (batch_id);
+CREATE INDEX vouchers_issuer ON vouchers (issuer, issued_at);
+
+CREATE TABLE lots (
+    lot_id      bigserial   PRIMARY KEY,             -- redemption order: equal expiries draw the older first
+    account_id  text        NOT NULL,
+    voucher     text        NOT NULL UNIQUE,         -- one lot per voucher, ever
+    credits     numeric     NOT NULL,
+    remaining   numeric     NOT NULL CHECK (remaining >= 0),
+    redeemed_at timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    expired     boolean     NOT NULL DEFAULT false
+);
+-- the expiry task's candidates, and each account's lots that still hold credits
+CREATE INDEX lots_live ON lots (expires_at) WHERE NOT expired;
+CREATE INDEX lots_account ON lots (account_id) WHERE NOT expired;
+
+-- append-only: rows are inserted, never updated or deleted
+CREATE TABLE entries (
+    account_id text        NOT NULL,
+    sequence   bigint      NOT NULL,
+    at         timestamptz NOT NULL,
+    kind       text        NOT NULL CHECK (kind IN ('redeemed', 'usage', 'recurring', 'expired',
+                                                    'shortfall_settled')),
+    change     numeric     NOT NULL,                 -- signed: what the balance moved by
+    balance    numeric     NOT NULL CHECK (balance >= 0),
+    shortfall  numeric     NOT NULL DEFAULT 0,       -- a debit's part that could not be drawn
+    amount     numeric     NOT NULL,                 -- a debit's charge (drawn + shortfall); else |change|
+    -- what caused it, unique per account: a line, a lot or a voucher is booked once, however often
+    -- it is delivered (usage:<midnight>:<part>:<from>, recurring:<piece>, voucher:<code>, expiry:<lot>)
+    source     text        NOT NULL,
+    part_number text,
+    detail     jsonb,
+    PRIMARY KEY (account_id, sequence),
+    UNIQUE (account_id, source)
+);
+CREATE INDEX entries_account_at ON entries (account_id, at);
+
+-- which lots each debit drew from: any balance explained lot by lot
+CREATE TABLE draws (
+    account_id text    NOT NULL,
+    sequence   bigint  NOT NULL,
+    lot_id     bigint  NOT NULL,
+    amount     numeric NOT NULL CHECK (amount > 0),
+    PRIMARY KEY (account_id, sequence, lot_id)
+);
+
+-- a run's prepaid charges that came before the account's usage debit of the midnight before
+-- the run: applied once that usage is in (section 8's order of steps)
+CREATE TABLE waiting_charges (
+    event_id    uuid        PRIMARY KEY,
+    account_id  text        NOT NULL,
+    ready_after timestamptz NOT NULL,                -- the usage midnight they wait for
+    at          timestamptz NOT NULL,                -- the run's instant: their entries' instant
+    envelope    bytea       NOT NULL
+);
+CREATE INDEX waiting_charges_account ON waiting_charges (account_id, ready_after);
