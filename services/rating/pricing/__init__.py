@@ -15,12 +15,16 @@ Public API (no I/O, no clock; standard library + dateutil + zoneinfo only):
   and `BilledLedger.apply(update)` gives the next ledger.
 - `RunResult(account, month, currency, lines, ledger_update)`, `.total`; `ChargeLine` (frozen)
   with `.explanation`.
+- `daily_usage(midnight, time_zone, catalog, records, debited_units, debited_ids, price_book)
+  -> DailyUsage(debits: UsageDebit..., units_added, units, record_ids)`: a prepaid account's usage
+  debits at one local midnight, one per product and month of use, tiers continuing in the month.
 - Helpers: `known_before` / `counts_known_at` (facts a run may know), `termination_effective`,
   `pack_start`, `packs_for`, `metering_point`, `day_of`, `add_months`, `round_money`.
 """
 
 from .calendar import add_months, as_month, day_of, days_in_month, metering_point, month_pieces, zone
 from .catalog import Catalog, Price, PriceBook, PriceVersion, Product, Tier
+from .daily import DailyUsage, UsageDebit, daily_usage
 from .ledger import EMPTY_LEDGER, BilledLedger, LedgerUpdate
 from .lines import ChargeLine, RunResult
 from .packs import UserCounts, pack_start, packs_for
@@ -31,9 +35,9 @@ from .timeline import Subscription, billable_interval, counts_known_at, known_be
 from .usage import UsageRecord, price_units
 
 __all__ = [
-    "Account", "BilledLedger", "Catalog", "ChargeLine", "EMPTY_LEDGER", "LedgerUpdate", "Price",
-    "PriceBook", "PriceVersion", "Product", "RunResult", "Subscription", "Tier", "UsageRecord",
+    "Account", "BilledLedger", "Catalog", "ChargeLine", "DailyUsage", "EMPTY_LEDGER", "LedgerUpdate", "Price",
+    "PriceBook", "PriceVersion", "Product", "RunResult", "Subscription", "Tier", "UsageDebit", "UsageRecord",
     "UserCounts", "add_months", "as_month", "billable_interval", "billing_run", "counts_known_at",
-    "day_of", "days_in_month", "known_before", "metering_point", "month_pieces", "pack_start",
+    "daily_usage", "day_of", "days_in_month", "known_before", "metering_point", "month_pieces", "pack_start",
     "packs_for", "price_units", "round_money", "round_ratio", "termination_effective", "zone",
 ]
