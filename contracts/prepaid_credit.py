@@ -12,12 +12,13 @@ from contracts.types import Id, Instant, Name
 
 @event("prepaid_credit.voucher.redeemed", 1)
 class VoucherRedeemedV1(Contract):
-    """A prepaid account redeemed a voucher: a lot of `credits` expiring at `expires_at`;
-    `settled` of them went at once to a shortfall recorded before."""
+    """A prepaid account redeemed a voucher: a lot (named by the voucher's code) of `credits`
+    expiring at `expires_at`; `settled` of them went at once to a shortfall recorded before;
+    `balance` after both."""
 
     account_id: Id
     voucher: Name
-    lot_id: int
+    lot: Name
     credits: Decimal
     expires_at: Instant
     settled: Decimal = Decimal("0.00")
@@ -27,12 +28,14 @@ class VoucherRedeemedV1(Contract):
 
 @event("prepaid_credit.credit.debited", 1)
 class CreditDebitedV1(Contract):
-    """Credits debited for a `usage` line (a local day's usage) or a `recurring` line (a run):
-    `amount` charged, of which `shortfall` could not be drawn; `balance` after it."""
+    """Credits debited for a `usage` line (a product and month of use at a local midnight) or a
+    `recurring` line (a run's piece), named by `ref`: `amount` charged, of which `shortfall` could
+    not be drawn; `balance` after it; `sequence` its number in the account's ledger."""
 
     account_id: Id
     kind: Literal["usage", "recurring"]
-    part_number: Id
+    ref: Name
+    part_number: Id | None = None
     amount: Decimal
     shortfall: Decimal = Decimal("0.00")
     balance: Decimal
@@ -45,7 +48,7 @@ class CreditExpiredV1(Contract):
     """A lot expired with credits left: `amount` left the balance."""
 
     account_id: Id
-    lot_id: int
+    lot: Name
     amount: Decimal
     balance: Decimal
     sequence: int

@@ -27,77 +27,73 @@ SELECT * FROM accounts WHERE account_id = ANY($1::text[]) ORDER BY account_id FO
 GET_ACCOUNT = "SELECT * FROM accounts WHERE account_id = $1"
 
 SAVE_ACCOUNTS = """
-UPDATE accounts a SET balance = v.balance, shortfall = v.shortfall, last_sequence = v.seq,
-                      low_notified = v.low, exhausted_notified = v.exhausted,
+UPDATE accounts a SET balance = v.balance, shortfall = v.shortfall, next_seq = v.seq,
+                      exhausted_armed = v.armed, first_redeemed_at = v.first,
                       usage_through = greatest(a.usage_through, v.through)
-FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::bigint[], $5::boolean[], $6::boolean[],
-            $7::timestamptz[]) AS v(account_id, balance, shortfall, seq, low, exhausted, through)
+FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::bigint[], $5::boolean[], $6::timestamptz[],
+            $7::timestamptz[]) AS v(account_id, balance, shortfall, seq, armed, first, through)
 WHERE a.account_id = v.account_id
 """
 
 # ------------------------------------------------------------------ lots
-# the lots that can still matter: not expired (used-up lots stay until their expiry instant)
-LIVE_LOTS = """
-SELECT lot_id, account_id, credits, remaining, redeemed_at, expires_at FROM lots
-WHERE account_id = ANY($1::text[]) AND NOT expired ORDER BY account_id, expires_at, lot_id
+# the lots still holding credits, in draw order (first to expire, then first redeemed)
+HOLDING_LOTS = """
+SELECT lot, account_id, credits, remaining, redeemed_at, expires_at, seq FROM lots
+WHERE account_id = ANY($1::text[]) AND remaining > 0 ORDER BY account_id, expires_at, seq
 """
 
-INSERT_LOT = """
-INSERT INTO lots (account_id, voucher, credits, remaining, redeemed_at, expires_at)
-VALUES ($1, $2, $3, $3, $4, $5) RETURNING lot_id
-"""
-
-SAVE_LOTS = """
-UPDATE lots l SET remaining = v.remaining, expired = v.expired
-FROM unnest($1::bigint[], $2::numeric[], $3::boolean[]) AS v(lot_id, remaining, expired)
-WHERE l.lot_id = v.lot_id
+# new lots, and the remaining credits of lots drawn or expired (0: used up or expired)
+UPSERT_LOTS = """
+INSERT INTO lots (lot, account_id, credits, remaining, redeemed_at, expires_at, seq)
+SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::timestamptz[],
+                     $6::timestamptz[], $7::bigint[])
+ON CONFLICT (lot) DO UPDATE SET remaining = EXCLUDED.remaining
 """
 
 # accounts with a lot past its expiry that the expiry task may expire now: their usage debit of
 # that midnight is in (or they are no longer prepaid: rating sends no more usage for them)
 EXPIRY_DUE = """
 SELECT DISTINCT l.account_id FROM lots l JOIN accounts a USING (account_id)
-WHERE NOT l.expired AND l.expires_at <= $1
+WHERE l.remaining > 0 AND l.expires_at <= $1
   AND (a.mode <> 'prepaid' OR a.usage_through >= l.expires_at)
 ORDER BY l.account_id LIMIT $2
 """
 
 # ------------------------------------------------------------------ ledger
-# sources already booked among those a batch brings (a redelivered line, a replayed voucher)
+# the debits already booked among those a batch brings (a redelivered or replayed line)
 BOOKED = """
-SELECT e.account_id, e.source FROM entries e
-JOIN unnest($1::text[], $2::text[]) AS k(account_id, source) USING (account_id, source)
+SELECT e.account_id, e.ref FROM entries e
+JOIN unnest($1::text[], $2::text[]) AS k(account_id, ref) USING (account_id, ref)
+WHERE e.kind IN ('usage', 'recurring')
 """
 
 INSERT_ENTRIES = """
-INSERT INTO entries (account_id, sequence, at, kind, change, balance, shortfall, amount, source,
-                     part_number, detail)
+INSERT INTO entries (account_id, sequence, at, kind, change, balance, shortfall, ref, detail)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::numeric[],
-                     $6::numeric[], $7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::jsonb[])
+                     $6::numeric[], $7::numeric[], $8::text[], $9::jsonb[])
 """
 
 INSERT_DRAWS = """
-INSERT INTO draws (account_id, sequence, lot_id, amount)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::numeric[])
+INSERT INTO draws (account_id, sequence, lot, amount)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::numeric[])
 """
 
 HISTORY = """
-SELECT sequence, at, kind, change, balance, shortfall, amount, part_number, detail FROM entries
+SELECT sequence, at, kind, change, balance, shortfall, ref, detail FROM entries
 WHERE account_id = $1 ORDER BY sequence DESC LIMIT $2
 """
 
 HISTORY_DRAWS = """
-SELECT sequence, lot_id, amount FROM draws WHERE account_id = $1 AND sequence = ANY($2::bigint[])
-ORDER BY sequence, lot_id
+SELECT sequence, lot, amount FROM draws WHERE account_id = $1 AND sequence = ANY($2::bigint[])
+ORDER BY sequence, lot
 """
 
-# the entries the remaining-lifetime estimate reads: debits in the 30 days before T, and the
-# first redemption (the start of the account's history)
+# the debits the remaining-lifetime estimate reads: those of the 30 days before T (a day of
+# slack each side for the zone; the domain cuts the window exactly)
 RECENT_DEBITS = """
-SELECT sequence, at, kind, change, balance, shortfall, amount FROM entries
+SELECT sequence, at, kind, change, balance, shortfall, ref FROM entries
 WHERE account_id = $1 AND kind IN ('usage', 'recurring') AND at >= $2 AND at < $3 ORDER BY sequence
 """
-FIRST_REDEMPTION = "SELECT min(at) FROM entries WHERE account_id = $1 AND kind = 'redeemed'"
 
 # ------------------------------------------------------------------ run charges waiting for usage
 INSERT_WAITING = """
@@ -108,7 +104,8 @@ ON CONFLICT DO NOTHING
 
 TAKE_READY = """
 DELETE FROM waiting_charges w USING accounts a
-WHERE w.account_id = a.account_id AND w.account_id = ANY($1::text[]) AND a.usage_through >= w.ready_after
+WHERE w.account_id = a.account_id AND w.account_id = ANY($1::text[])
+  AND (w.ready_after <= a.opened_at OR a.usage_through >= w.ready_after)
 RETURNING w.envelope
 """
 
@@ -124,7 +121,7 @@ EXISTING_CODES = "SELECT code FROM vouchers WHERE code = ANY($1::text[])"
 
 LOCK_VOUCHER = "SELECT * FROM vouchers WHERE code = $1 FOR UPDATE"
 
-MARK_REDEEMED = "UPDATE vouchers SET redeemed_by = $2, redeemed_at = $3, lot_id = $4 WHERE code = $1"
+MARK_REDEEMED = "UPDATE vouchers SET redeemed_by = $2, redeemed_at = $3 WHERE code = $1"
 
 LIST_VOUCHERS = """
 SELECT code, batch_id, issuer, credits, lifetime_days, issued_at, redeemed_by, redeemed_at FROM vouchers
@@ -138,9 +135,9 @@ async def lock_accounts(conn: asyncpg.Connection, account_ids: Sequence[str]) ->
     return {r["account_id"]: r for r in await conn.fetch(LOCK_ACCOUNTS, list(account_ids))}
 
 
-async def live_lots(conn: asyncpg.Connection, account_ids: Sequence[str]) -> dict[str, list[asyncpg.Record]]:
+async def holding_lots(conn: asyncpg.Connection, account_ids: Sequence[str]) -> dict[str, list[asyncpg.Record]]:
     out: dict[str, list[asyncpg.Record]] = {a: [] for a in account_ids}
-    for r in await conn.fetch(LIVE_LOTS, list(account_ids)):
+    for r in await conn.fetch(HOLDING_LOTS, list(account_ids)):
         out[r["account_id"]].append(r)
     return out
 
@@ -149,4 +146,4 @@ async def booked(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> s
     if not keys:
         return set()
     rows = await conn.fetch(BOOKED, [k[0] for k in keys], [k[1] for k in keys])
-    return {(r["account_id"], r["source"]) for r in rows}
+    return {(r["account_id"], r["ref"]) for r in rows}

@@ -11,11 +11,11 @@ CREATE TABLE accounts (
     opened_at             timestamptz NOT NULL,
     -- the credit state besides the lots (the domain's CreditState): kept with the account row,
     -- which every use case locks first, so one account's steps never interleave
-    balance               numeric     NOT NULL DEFAULT 0 CHECK (balance >= 0),
+    balance               numeric     NOT NULL DEFAULT 0 CHECK (balance >= 0),  -- the sum of its lots
     shortfall             numeric     NOT NULL DEFAULT 0 CHECK (shortfall >= 0),
-    last_sequence         bigint      NOT NULL DEFAULT 0,
-    low_notified          boolean     NOT NULL DEFAULT false,
-    exhausted_notified    boolean     NOT NULL DEFAULT false,
+    next_seq              bigint      NOT NULL DEFAULT 1,
+    exhausted_armed       boolean     NOT NULL DEFAULT true,
+    first_redeemed_at     timestamptz,
     -- the last local midnight whose usage debit rating sent (NULL: none yet): expiries and run
     -- debits at an instant wait until the usage of the midnight before it is in
     usage_through         timestamptz
@@ -30,25 +30,24 @@ CREATE TABLE vouchers (
     lifetime_days int         NOT NULL CHECK (lifetime_days >= 1),
     issued_at     timestamptz NOT NULL,
     redeemed_by   text,
-    redeemed_at   timestamptz,
-    lot_id        bigint
+    redeemed_at   timestamptz
 );
 CREATE INDEX vouchers_batch ON vouchers (batch_id);
 CREATE INDEX vouchers_issuer ON vouchers (issuer, issued_at);
 
+-- a lot is named by its voucher's code: a code redeems once, ever
 CREATE TABLE lots (
-    lot_id      bigserial   PRIMARY KEY,             -- redemption order: equal expiries draw the older first
+    lot         text        PRIMARY KEY,
     account_id  text        NOT NULL,
-    voucher     text        NOT NULL UNIQUE,         -- one lot per voucher, ever
     credits     numeric     NOT NULL,
     remaining   numeric     NOT NULL CHECK (remaining >= 0),
     redeemed_at timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL,
-    expired     boolean     NOT NULL DEFAULT false
+    seq         bigint      NOT NULL              -- its `redeemed` entry: equal expiries draw the older first
 );
--- the expiry task's candidates, and each account's lots that still hold credits
-CREATE INDEX lots_live ON lots (expires_at) WHERE NOT expired;
-CREATE INDEX lots_account ON lots (account_id) WHERE NOT expired;
+-- the lots that still hold credits: each account's state, and the expiry task's candidates
+CREATE INDEX lots_holding ON lots (account_id) WHERE remaining > 0;
+CREATE INDEX lots_expiry ON lots (expires_at) WHERE remaining > 0;
 
 -- append-only: rows are inserted, never updated or deleted
 CREATE TABLE entries (
@@ -60,24 +59,23 @@ CREATE TABLE entries (
     change     numeric     NOT NULL,                 -- signed: what the balance moved by
     balance    numeric     NOT NULL CHECK (balance >= 0),
     shortfall  numeric     NOT NULL DEFAULT 0,       -- a debit's part that could not be drawn
-    amount     numeric     NOT NULL,                 -- a debit's charge (drawn + shortfall); else |change|
-    -- what caused it, unique per account: a line, a lot or a voucher is booked once, however often
-    -- it is delivered (usage:<midnight>:<part>:<from>, recurring:<piece>, voucher:<code>, expiry:<lot>)
-    source     text        NOT NULL,
-    part_number text,
+    -- what it was for: a voucher code (redeemed, shortfall_settled), a lot (expired), a line
+    -- (usage: usage:<midnight>:<part>:<month>; recurring: recurring:<subscription or part>:<from>:<to>)
+    ref        text        NOT NULL,
     detail     jsonb,
-    PRIMARY KEY (account_id, sequence),
-    UNIQUE (account_id, source)
+    PRIMARY KEY (account_id, sequence)
 );
+-- a usage or recurring line is debited once, however often its charges are delivered
+CREATE UNIQUE INDEX entries_debited_once ON entries (account_id, ref) WHERE kind IN ('usage', 'recurring');
 CREATE INDEX entries_account_at ON entries (account_id, at);
 
 -- which lots each debit drew from: any balance explained lot by lot
 CREATE TABLE draws (
     account_id text    NOT NULL,
     sequence   bigint  NOT NULL,
-    lot_id     bigint  NOT NULL,
+    lot        text    NOT NULL,
     amount     numeric NOT NULL CHECK (amount > 0),
-    PRIMARY KEY (account_id, sequence, lot_id)
+    PRIMARY KEY (account_id, sequence, lot)
 );
 
 -- a run's prepaid charges that came before the account's usage debit of the midnight before
