@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -9,8 +10,8 @@ from pydantic import Field
 from contracts.envelope import Contract
 from contracts.registry import event
 from contracts.types import (
-    MAX_COUNT, Currency, Id, Instant, LocalDate, Name, PaymentTerms, Quantity, SmallCount, TierBound, TimeZone,
-    UnitPrice,
+    MAX_COUNT, Credits, Currency, Id, Instant, LocalDate, Name, PaymentTerms, Quantity, SmallCount, TierBound,
+    TimeZone, UnitPrice,
 )
 
 
@@ -64,6 +65,7 @@ class AccountOpenedV1(Contract):
     payment_terms_days: PaymentTerms = 30
     automatic_runs: bool = True  # False: runs only on an operator's request (previews, replays)
     price_book: PriceBookV1 | None = None
+    low_balance_threshold: Credits = Decimal("0.00")  # prepaid: a notice when the balance falls below it
     at: Instant
 
 
@@ -134,6 +136,8 @@ class OpenAccountV1(Contract):
     automatic_runs: bool = Field(default=True, description="False: the invoicing scheduler never "
                                  "requests this account's runs; an operator does (previews, replays, demos)")
     price_book: PriceBookV1 | None = None
+    low_balance_threshold: Credits = Field(default=Decimal("0.00"), description="prepaid accounts: a "
+                                           "`low_balance` notice when the balance falls below it (0: never)")
     at: Instant | None = None
 
 

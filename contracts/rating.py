@@ -64,6 +64,8 @@ class AccountChargesRatedV1(Contract):
     time_zone: TimeZone = "UTC"
     lines: list[ChargeLineV1]
     total: Decimal
+    # additive: the run's requested instant (prepaid_credit dates a run's debits by it)
+    run_at: Instant | None = None
 
 
 class QuarantinedAccountV1(Contract):

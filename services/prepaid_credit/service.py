@@ -33,7 +33,7 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
     if not events:
         return
     rows = [(p.account_id, p.parent_account_id, p.time_zone, p.mode, p.currency,
-             getattr(p, "low_balance_threshold", None) or Decimal("0.00"), p.at) for _, p in events]
+             p.low_balance_threshold, p.at) for _, p in events]
     await conn.execute(store.INSERT_ACCOUNTS, *map(list, zip(*rows)))
     await apply_waiting(conn, settings, [p.account_id for _, p in events], now)
 
@@ -63,10 +63,17 @@ def _charges(kind: str, lines: Sequence[ChargeLineV1], at: datetime | None = Non
 
 
 def run_instant(p: AccountChargesRatedV1, envelope: Envelope) -> datetime:
-    """A run's debits are at its instant: the month's metering point in the account's zone, or
-    the run's later instant when it was delayed (rating's `run_at`, else when it rated)."""
+    """A run's debits are at its instant: the month's metering point (account zone) for a run
+    requested on that day (the scheduler asks a few seconds after it), else, for a delayed run,
+    the instant it was requested (`run_at`; when rating did not say, when it rated)."""
     mp = metering_point((int(p.month[:4]), int(p.month[5:])), p.time_zone)
-    return max(mp, getattr(p, "run_at", None) or envelope.occurred_at)
+    requested = p.run_at or envelope.occurred_at
+    return mp if requested < next_midnight(mp, p.time_zone) else requested
+
+
+def next_midnight(at: datetime, tz: str) -> datetime:
+    day = day_of(at, zone(tz)) + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=zone(tz))
 
 
 def midnight_before(at: datetime, tz: str) -> datetime:

@@ -221,7 +221,8 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
         res = r.result
         try:
             envelope = charges_envelope(run["run_id"], run["month"], r, settings.service, now,
-                                        run["request_event_id"]) if res.lines else None
+                                        run["request_event_id"],
+                                        run["requested_at"] if r.settlement == "prepaid" else None) if res.lines else None
         except Exception as exc:  # a value the wire cannot carry: this account's own failure
             failures.append(domain.failure(r.account_id, exc))
             continue
