@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 from cli.namespace import drop_namespace
 from services.auto_provisioning import handlers as auto_provisioning
 from services.invoicing import api as invoicing
+from services.prepaid_credit import api as prepaid_credit
 from services.provisioning import handlers as provisioning
 from services.rating import api as rating
 from shared import db as shared_db
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.infra
 SERVICES: dict[str, tuple[Callable, Path]] = {
     name: (module.http_app, Path(module.__file__).parent / "migrations")
     for name, module in (("provisioning", provisioning), ("auto_provisioning", auto_provisioning),
-                         ("rating", rating), ("invoicing", invoicing))}
+                         ("rating", rating), ("invoicing", invoicing), ("prepaid_credit", prepaid_credit))}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 # Bounded and reproducible: the same examples on every run, at most ~2 minutes for all services
@@ -141,3 +142,4 @@ test_provisioning = _fuzz("provisioning")
 test_auto_provisioning = _fuzz("auto_provisioning")
 test_rating = _fuzz("rating")
 test_invoicing = _fuzz("invoicing")
+test_prepaid_credit = _fuzz("prepaid_credit")
