@@ -282,3 +282,20 @@ class TerminationScheduledV1(Contract):
     requested_at: Instant
     effective_at: Instant
     effective_date: LocalDate
+
+
+# ------------------------------------------------------------------ account settings
+@event("provisioning.account.settings_changed", 1)
+class AccountSettingsChangedV1(Contract):
+    """An account's settings changed at `at` (Onboarding API `PATCH /v1/accounts/{id}`).
+
+    `low_balance_threshold` (when given) applies at once: prepaid_credit's `low_balance` notice.
+    `mode` (when given) is the account's mode from `mode_effective_at` on: its next metering
+    point (1st, 00:00 account zone) after `at`; the run there settles in that mode (section 8).
+    A change back to the mode in force before then cancels a pending switch (same instant)."""
+
+    account_id: Id
+    low_balance_threshold: Credits | None = None
+    mode: Literal["subscription", "prepaid"] | None = None
+    mode_effective_at: Instant | None = None
+    at: Instant

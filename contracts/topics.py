@@ -22,9 +22,10 @@ PROVISIONING_EVENTS = Topic(
               "provisioning.feature.removed", "provisioning.catalog.published",
               "provisioning.customer.provisioned", "provisioning.customer.removed",
               "provisioning.brand.ready", "provisioning.region.activated",
-              "provisioning.partner.onboarded", "provisioning.termination.scheduled"),
+              "provisioning.partner.onboarded", "provisioning.termination.scheduled",
+              "provisioning.account.settings_changed"),
     producers=("provisioning",),
-    consumers=("rating", "auto_provisioning"),
+    consumers=("rating", "auto_provisioning", "invoicing", "prepaid_credit"),
 )
 USAGE_RECORDS = Topic(
     name="usage.records",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from contracts.envelope import Contract, Envelope
-from contracts.provisioning import AccountOpenedV1
+from contracts.provisioning import AccountOpenedV1, AccountSettingsChangedV1
 from services.prepaid_credit import service
 from shared.runtime import ServiceRuntime
 
@@ -16,6 +16,7 @@ def on_provisioning_events(runtime: ServiceRuntime):
     async def handle(conn: asyncpg.Connection, batch: Batch) -> None:
         opened = [(e, p) for e, p in batch if isinstance(p, AccountOpenedV1)]
         await service.open_accounts(conn, runtime.settings, opened, runtime.clock.now())
+        await service.change_settings(conn, [p for _, p in batch if isinstance(p, AccountSettingsChangedV1)])
 
     return handle
 

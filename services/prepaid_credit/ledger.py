@@ -32,7 +32,8 @@ def state_of(row: asyncpg.Record, lots: Sequence[asyncpg.Record]) -> domain.Cred
         first_redeemed_at=row["first_redeemed_at"])
 
 
-async def load(conn: asyncpg.Connection, account_ids: Sequence[str]) -> dict[str, tuple[asyncpg.Record, domain.CreditState]]:
+async def load(conn: asyncpg.Connection,
+               account_ids: Sequence[str]) -> dict[str, tuple[asyncpg.Record, domain.CreditState]]:
     """The accounts among `account_ids` that exist, locked until the transaction ends, with their states."""
     rows = await store.lock_accounts(conn, sorted(set(account_ids)))
     lots = await store.holding_lots(conn, list(rows))

@@ -12,7 +12,7 @@ from decimal import Decimal
 import asyncpg
 
 from contracts.envelope import Envelope
-from contracts.provisioning import AccountOpenedV1
+from contracts.provisioning import AccountOpenedV1, AccountSettingsChangedV1
 from contracts.rating import AccountChargesRatedV1, ChargeLineV1, PrepaidUsageRatedV1
 from contracts.registry import parse
 from services.prepaid_credit import domain, ledger, store
@@ -36,6 +36,15 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
              p.low_balance_threshold, p.at) for _, p in events]
     await conn.execute(store.INSERT_ACCOUNTS, *map(list, zip(*rows)))
     await apply_waiting(conn, settings, [p.account_id for _, p in events], now)
+
+
+async def change_settings(conn: asyncpg.Connection, events: Sequence[AccountSettingsChangedV1]) -> None:
+    """A new low-balance threshold applies to the next steps; a mode switch from its instant on."""
+    for e in events:
+        if e.low_balance_threshold is not None:
+            await conn.execute(store.SET_THRESHOLD, e.account_id, e.low_balance_threshold)
+        if e.mode is not None and e.mode_effective_at is not None:
+            await conn.execute(store.SAVE_MODE_CHANGE, e.account_id, e.mode_effective_at, e.mode)
 
 
 # ------------------------------------------------------------------ charges

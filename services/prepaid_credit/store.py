@@ -16,7 +16,16 @@ ON CONFLICT (account_id) DO NOTHING
 """
 
 SET_THRESHOLD = "UPDATE accounts SET low_balance_threshold = $2 WHERE account_id = $1"
-SET_MODE = "UPDATE accounts SET mode = $2 WHERE account_id = $1"
+SAVE_MODE_CHANGE = """
+INSERT INTO mode_changes (account_id, effective_at, mode) VALUES ($1, $2, $3)
+ON CONFLICT (account_id, effective_at) DO UPDATE SET mode = EXCLUDED.mode
+"""
+# the mode in force at an instant: the latest switch at or before it, else the opening's
+MODE_AT = """
+SELECT coalesce((SELECT mode FROM mode_changes WHERE account_id = $1 AND effective_at <= $2
+                 ORDER BY effective_at DESC LIMIT 1),
+                (SELECT mode FROM accounts WHERE account_id = $1))
+"""
 
 # every use case locks its accounts first, in id order (no deadlock between two batches): one
 # account's steps never interleave, and its sequence numbers follow commit order

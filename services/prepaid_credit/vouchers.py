@@ -106,5 +106,6 @@ async def redeem(conn: asyncpg.Connection, settings: Settings, code: str, accoun
         issued = None if row is None else rules.IssuedVoucher(
             rules.Voucher(row["code"], row["credits"], row["lifetime_days"]), row["issued_at"],
             row["redeemed_by"], row["redeemed_at"])
-        voucher = rules.check_redemption(code, issued, account["mode"] == "prepaid")
+        prepaid = await conn.fetchval(store.MODE_AT, account_id, at) == "prepaid"
+        voucher = rules.check_redemption(code, issued, prepaid)
         return await ledger.redeem(conn, settings, account, voucher, at)

@@ -51,6 +51,9 @@ def _account(row: asyncpg.Record) -> dict:
             "time_zone": row["time_zone"], "mode": row["mode"], "currency": row["currency"],
             "payment_terms_days": row["payment_terms_days"], "opened_at": row["opened_at"].isoformat(),
             "automatic_runs": row["automatic_runs"], "price_book": row["price_book"],
+            "low_balance_threshold": str(row["low_balance_threshold"]),
+            "mode_switch": ({"mode": row["pending_mode"], "effective_at": row["pending_at"].isoformat()}
+                            if row["pending_mode"] else None),
             "billing_state": {"state": "active"}}
 
 

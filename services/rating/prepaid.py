@@ -31,11 +31,36 @@ INSERT INTO prepaid_midnights (account_id, next_midnight) VALUES ($1, $2) ON CON
 
 # the accounts whose next midnight has passed; SKIP LOCKED: replicas of rating share the work
 CLAIM_DUE = """
-SELECT p.account_id, p.next_midnight, a.time_zone, a.currency, a.price_book
+SELECT p.account_id, p.next_midnight, p.ends_at, a.time_zone, a.currency, a.price_book
 FROM prepaid_midnights p JOIN accounts a USING (account_id)
-WHERE p.next_midnight <= $1
+WHERE p.next_midnight <= $1 AND (p.ends_at IS NULL OR p.next_midnight <= p.ends_at)
 ORDER BY p.account_id LIMIT $2
 FOR UPDATE OF p SKIP LOCKED
+"""
+
+SAVE_MODE_CHANGE = """
+INSERT INTO mode_changes (account_id, effective_at, mode) VALUES ($1, $2, $3)
+ON CONFLICT (account_id, effective_at) DO UPDATE SET mode = EXCLUDED.mode
+"""
+# to prepaid at T: midnights from T on (again, after an earlier switch away ended them)
+START_MIDNIGHTS = """
+INSERT INTO prepaid_midnights (account_id, next_midnight) VALUES ($1, $2)
+ON CONFLICT (account_id) DO UPDATE SET ends_at = NULL,
+    next_midnight = CASE WHEN prepaid_midnights.ends_at IS NOT NULL
+                          AND prepaid_midnights.next_midnight > prepaid_midnights.ends_at
+                         THEN greatest(EXCLUDED.next_midnight, prepaid_midnights.next_midnight)
+                         ELSE prepaid_midnights.next_midnight END
+"""
+# to subscription at T: T's midnight is the last prepaid one (its usage arrived while prepaid);
+# a prepaid period that had not begun (a cancelled switch) goes entirely
+END_MIDNIGHTS = "UPDATE prepaid_midnights SET ends_at = $2 WHERE account_id = $1"
+DROP_UNSTARTED = "DELETE FROM prepaid_midnights WHERE account_id = $1 AND next_midnight >= $2"
+
+# the mode in force at each account's metering point of a run's month (its latest switch before)
+MODES_AT = """
+SELECT DISTINCT ON (c.account_id) c.account_id, c.mode FROM mode_changes c JOIN accounts a USING (account_id)
+WHERE c.account_id = ANY($1::text[]) AND c.effective_at <= make_timestamptz($2, $3, 1, 0, 0, 0, a.time_zone)
+ORDER BY c.account_id, c.effective_at DESC
 """
 
 SAVE_MIDNIGHTS = """
@@ -53,6 +78,26 @@ WHERE u.record_id = v.record_id AND u.rated_month IS NULL
 
 async def add_account(conn: asyncpg.Connection, account_id: str, time_zone: str, opened_at: datetime) -> None:
     await conn.execute(ADD_MIDNIGHT, account_id, daily.next_midnight(opened_at, time_zone))
+
+
+async def switch_mode(conn: asyncpg.Connection, account_id: str, mode: str, effective_at: datetime) -> None:
+    """A mode switch at `effective_at`: runs from there settle in `mode`; daily debits start or end."""
+    await conn.execute(SAVE_MODE_CHANGE, account_id, effective_at, mode)
+    if mode == "prepaid":
+        await conn.execute(START_MIDNIGHTS, account_id, effective_at)
+    else:
+        await conn.execute(DROP_UNSTARTED, account_id, effective_at)
+        await conn.execute(END_MIDNIGHTS, account_id, effective_at)
+
+
+async def modes_in_force(conn: asyncpg.Connection, month: str, accounts: list) -> list:
+    """`accounts` (rows of a run) with the mode in force at their metering point of `month`."""
+    year, mon = int(month[:4]), int(month[5:7])
+    switched = {r["account_id"]: r["mode"]
+                for r in await conn.fetch(MODES_AT, [a["account_id"] for a in accounts], year, mon)}
+    if not switched:
+        return accounts
+    return [{**dict(a), "mode": switched[a["account_id"]]} if a["account_id"] in switched else a for a in accounts]
 
 
 async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datetime, chunk: int = 2000) -> int:
@@ -113,7 +158,8 @@ def _account_days(a, catalogs, records: list[UsageRecord], units: dict, now: dat
         raise LookupError(f"no catalogue in {currency} for account {a['account_id']}")
     book = a["price_book"]
     price_book = PriceBook(book["id"], {p: Decimal(v) for p, v in book["prices"].items()}) if book else None
-    midnights = daily.due_midnights(a["next_midnight"], now, tz)
+    until = now if a["ends_at"] is None else min(now, a["ends_at"])
+    midnights = daily.due_midnights(a["next_midnight"], until, tz)
     envelopes, debited, added, done = [], [], defaultdict(Decimal), set()
     units = dict(units)
     for midnight in midnights:

@@ -14,8 +14,8 @@ from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
 from contracts.provisioning import (
-    AccountOpenedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1,
-    PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
+    AccountOpenedV1, AccountSettingsChangedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1,
+    FeatureRemovedV1, PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
 )
 from contracts.rating import QUARANTINE_LISTED, BillingRunRatedV1, QuarantinedAccountV1, RequestBillingRunV1
 from contracts.topics import RATING_CHARGES
@@ -74,6 +74,12 @@ async def record_partner_onboarded(conn: asyncpg.Connection, envelope: Envelope,
 
 async def record_feature_removed(conn: asyncpg.Connection, envelope: Envelope, e: FeatureRemovedV1) -> None:
     await store.end_subscription(conn, e.subscription_id, e.at)
+
+
+async def record_settings_changed(conn: asyncpg.Connection, envelope: Envelope,
+                                  e: AccountSettingsChangedV1) -> None:
+    if e.mode is not None and e.mode_effective_at is not None:
+        await prepaid.switch_mode(conn, e.account_id, e.mode, e.mode_effective_at)
 
 
 async def record_termination(conn: asyncpg.Connection, envelope: Envelope, e: TerminationScheduledV1) -> None:
@@ -211,6 +217,7 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
     """Rate `accounts` and save what they rated; those whose rating fails are quarantined.
     Returns how many were rated."""
     began = time.perf_counter()
+    accounts = await prepaid.modes_in_force(conn, run["month"], accounts)
     facts = await store.load_facts(conn, [a["account_id"] for a in accounts])
     loaded = time.perf_counter()
     envelopes, through, units, rated_ids, rows, failures = [], [], [], [], [], []
@@ -222,7 +229,8 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
         try:
             envelope = charges_envelope(run["run_id"], run["month"], r, settings.service, now,
                                         run["request_event_id"],
-                                        run["requested_at"] if r.settlement == "prepaid" else None) if res.lines else None
+                                        run["requested_at"] if r.settlement == "prepaid" else None
+                                        ) if res.lines else None
         except Exception as exc:  # a value the wire cannot carry: this account's own failure
             failures.append(domain.failure(r.account_id, exc))
             continue

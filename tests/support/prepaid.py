@@ -35,7 +35,8 @@ def opened(account: str, mode: str = "prepaid", threshold: str = "0.00", parent:
 def line(amount: str, part: str, start: str, end: str, subscription: str | None = None,
          quantity: str = "1") -> ChargeLineV1:
     return ChargeLineV1(subscription_id=subscription, part_number=part, from_date=start, to_date=end,
-                        quantity=Decimal(quantity), amount=Decimal(amount), rule="recurring" if subscription else "usage")
+                        quantity=Decimal(quantity), amount=Decimal(amount),
+                        rule="recurring" if subscription else "usage")
 
 
 def usage(account: str, midnight: str, lines: list[ChargeLineV1] = ()) -> Envelope:

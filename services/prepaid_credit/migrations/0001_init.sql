@@ -88,3 +88,12 @@ CREATE TABLE waiting_charges (
     envelope    bytea       NOT NULL
 );
 CREATE INDEX waiting_charges_account ON waiting_charges (account_id, ready_after);
+
+-- mode switches (section 8): the mode from `effective_at` on (accounts.mode before the first);
+-- a redemption at t is refused `not_prepaid` when the mode in force at t is not prepaid
+CREATE TABLE mode_changes (
+    account_id   text        NOT NULL,
+    effective_at timestamptz NOT NULL,
+    mode         text        NOT NULL,
+    PRIMARY KEY (account_id, effective_at)
+);
