@@ -50,6 +50,7 @@ class Book:
     entries: list[tuple] = field(default_factory=list)
     draws: list[tuple] = field(default_factory=list)
     lots: dict[str, tuple] = field(default_factory=dict)
+    redeemed: set[str] = field(default_factory=set)  # lots of this batch's redemptions: new rows
     events: list[Envelope] = field(default_factory=list)
 
     def touch(self, state: domain.CreditState) -> None:
@@ -64,6 +65,7 @@ class Book:
         for lot in step.lots:
             self.lots[lot.id] = (lot.id, aid, lot.credits, lot.remaining, lot.redeemed_at, lot.expires_at, lot.seq)
         settled = {e.ref: e for e in step.entries if e.kind == "shortfall_settled"}
+        self.redeemed.update(e.ref for e in step.entries if e.kind == "redeemed")
         for e in step.entries:
             detail = (details or {}).get(e.ref)
             self.entries.append((aid, e.seq, e.at, e.kind, e.amount, e.balance, e.shortfall, e.ref,
@@ -97,8 +99,12 @@ class Book:
         return None  # shortfall_settled: told by its redemption's event
 
     async def save(self, conn: asyncpg.Connection) -> None:
-        if self.lots:
-            await conn.execute(store.UPSERT_LOTS, *map(list, zip(*self.lots.values())))
+        new = [lot for lot in self.lots.values() if lot[0] in self.redeemed]
+        if new:
+            await conn.execute(store.INSERT_LOTS, *map(list, zip(*new)))
+        drawn = [(lot[0], lot[3]) for lot in self.lots.values() if lot[0] not in self.redeemed]
+        if drawn:
+            await conn.execute(store.SAVE_LOTS, *map(list, zip(*drawn)))
         if self.entries:
             await conn.execute(store.INSERT_ENTRIES, *map(list, zip(*self.entries)))
         if self.draws:

@@ -65,9 +65,9 @@ def _charges(kind: str, lines: Sequence[ChargeLineV1], at: datetime | None = Non
         if seen[ref] > 1:  # the same piece twice in one message: its lines are still debited apart
             ref = f"{ref}#{seen[ref]}"
         charges.append(domain.Charge(line.amount, ref))
-        details[ref] = {"part_number": line.part_number, "product_name": line.product_name,
-                        "from": line.from_date.isoformat(), "to": line.to_date.isoformat(),
-                        "quantity": str(line.quantity), "explanation": line.explanation}
+        # what the history shows of the line (rating's event keeps its whole explanation)
+        details[ref] = {"part_number": line.part_number, "from": line.from_date.isoformat(),
+                        "to": line.to_date.isoformat(), "quantity": str(line.quantity)}
     return charges, details
 
 
@@ -98,37 +98,38 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
     caller's transaction. Section 8's order at one instant holds: a usage debit at midnight T
     expires the lots expiring before T, debits, then expires those at T and moves the account's
     usage watermark to T; a run's charges at instant t wait (waiting_charges) until the usage of
-    the midnight before t is in. A line already debited (same ref) is skipped: a re-delivered or
-    replayed message debits nothing twice. Charges of an account not known yet wait for it."""
+    the midnight before t is in. A usage debit at or before the watermark, and a run's line
+    already debited (same ref), are skipped: a re-delivered or replayed message debits nothing
+    twice. Charges of an account not known yet wait for it."""
     wanted = [(e, p) for e, p in batch if isinstance(p, PrepaidUsageRatedV1)
               or (isinstance(p, AccountChargesRatedV1) and p.settlement == "prepaid")]
     if not wanted:
         return
     loaded = await ledger.load(conn, [p.account_id for _, p in wanted])
-    refs = []
-    for e, p in wanted:
-        kind = "usage" if isinstance(p, PrepaidUsageRatedV1) else "recurring"
-        refs += [(p.account_id, c.ref) for c in _charges(kind, p.lines, getattr(p, "at", None))[0]]
-    booked = await store.booked(conn, refs)
+    priced = [_charges("usage", p.lines, p.at) if isinstance(p, PrepaidUsageRatedV1)
+              else _charges("recurring", p.lines) for _, p in wanted]
+    # a usage debit at or before the account's watermark was applied (all its lines at once, in
+    # the transaction that moved it): only a run's lines need their refs looked up
+    booked = await store.booked(conn, [(p.account_id, c.ref) for (_, p), (charges, _) in zip(wanted, priced)
+                                       if isinstance(p, AccountChargesRatedV1) for c in charges])
     book, waiting = ledger.Book(settings), []
     watermark = {aid: row["usage_through"] for aid, (row, _) in loaded.items()}
     for aid, (_, state) in loaded.items():
         book.touch(state)
-    for e, p in wanted:
+    for (e, p), (charges, details) in zip(wanted, priced):
         if p.account_id not in loaded:
             waiting.append((e, p.account_id, NEVER, now))
             continue
         row = loaded[p.account_id][0]
         state = book.states[p.account_id]
         if isinstance(p, PrepaidUsageRatedV1):
-            charges, details = _charges("usage", p.lines, p.at)
-            charges = [c for c in charges if (p.account_id, c.ref) not in booked]
+            if watermark[p.account_id] is not None and p.at <= watermark[p.account_id]:
+                continue  # applied before: a redelivery or a replay
             # lots expiring before T go first (inside `debit`), the usage next, then those at T
             step = domain.debit_all(state, p.at, "usage", charges)
             step = step.then(domain.expire(step.state, p.at))
             book.add(step, details)
-            if watermark[p.account_id] is None or p.at > watermark[p.account_id]:
-                watermark[p.account_id] = book.through[p.account_id] = p.at
+            watermark[p.account_id] = book.through[p.account_id] = p.at
             continue
         at = run_instant(p, e)
         needs = midnight_before(at, row["time_zone"])
@@ -136,15 +137,20 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
         if needs > row["opened_at"] and (through is None or through < needs):
             waiting.append((e, p.account_id, needs, at))
             continue
-        charges, details = _charges("recurring", p.lines)
-        charges = [c for c in charges if (p.account_id, c.ref) not in booked]
-        book.add(domain.debit_all(state, at, "recurring", charges), details)
+        book.add(domain.debit_all(state, at, "recurring", _not_booked(p.account_id, charges, booked)), details)
     await book.save(conn)
     if waiting:
         await conn.execute(store.INSERT_WAITING, [w[0].event_id for w in waiting], [w[1] for w in waiting],
                            [w[2] for w in waiting], [w[3] for w in waiting], [w[0].encode() for w in waiting])
     if book.through:
         await apply_waiting(conn, settings, list(book.through), now)
+
+
+def _not_booked(account_id: str, charges: list, booked: set) -> list:
+    """The charges not debited before (nor earlier in this batch, which books them now)."""
+    fresh = [c for c in charges if (account_id, c.ref) not in booked] if booked else charges
+    booked.update((account_id, c.ref) for c in fresh)
+    return fresh
 
 
 async def apply_waiting(conn: asyncpg.Connection, settings: Settings, account_ids: list[str], now: datetime) -> None:

@@ -51,12 +51,16 @@ SELECT lot, account_id, credits, remaining, redeemed_at, expires_at, seq FROM lo
 WHERE account_id = ANY($1::text[]) AND remaining > 0 ORDER BY account_id, expires_at, seq
 """
 
-# new lots, and the remaining credits of lots drawn or expired (0: used up or expired)
-UPSERT_LOTS = """
+# a redemption's new lot
+INSERT_LOTS = """
 INSERT INTO lots (lot, account_id, credits, remaining, redeemed_at, expires_at, seq)
 SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::timestamptz[],
                      $6::timestamptz[], $7::bigint[])
-ON CONFLICT (lot) DO UPDATE SET remaining = EXCLUDED.remaining
+"""
+# the remaining credits of lots drawn or expired (0: used up or expired)
+SAVE_LOTS = """
+UPDATE lots l SET remaining = v.remaining FROM unnest($1::text[], $2::numeric[]) AS v(lot, remaining)
+WHERE l.lot = v.lot
 """
 
 # accounts with a lot past its expiry that the expiry task may expire now: their usage debit of

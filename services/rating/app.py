@@ -31,7 +31,8 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> tuple
     # apply held facts whose account or product arrived meanwhile, reject those held too long
     runtime.periodic("sweeping pending facts", pending.sweep, tuning.pending_sweep_s)
     # at each prepaid account's local midnight, its usage debit (one event per account and midnight)
-    runtime.workers("prepaid usage debits", partial(prepaid.debit_due_midnights, chunk=tuning.run_chunk), 1,
+    runtime.workers("prepaid usage debits", partial(prepaid.debit_due_midnights, chunk=tuning.run_chunk),
+                    tuning.run_workers,
                     tuning.prepaid_midnights_s, busy=lambda done: done >= 0, channel="prepaid")
     return runtime, api.http_app(runtime)
 

@@ -34,7 +34,7 @@ CLAIM_DUE = """
 SELECT p.account_id, p.next_midnight, p.ends_at, a.time_zone, a.currency, a.price_book
 FROM prepaid_midnights p JOIN accounts a USING (account_id)
 WHERE p.next_midnight <= $1 AND (p.ends_at IS NULL OR p.next_midnight <= p.ends_at)
-ORDER BY p.account_id LIMIT $2
+LIMIT $2
 FOR UPDATE OF p SKIP LOCKED
 """
 

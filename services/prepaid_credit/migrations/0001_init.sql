@@ -67,7 +67,6 @@ CREATE TABLE entries (
 );
 -- a usage or recurring line is debited once, however often its charges are delivered
 CREATE UNIQUE INDEX entries_debited_once ON entries (account_id, ref) WHERE kind IN ('usage', 'recurring');
-CREATE INDEX entries_account_at ON entries (account_id, at);
 
 -- which lots each debit drew from: any balance explained lot by lot
 CREATE TABLE draws (
