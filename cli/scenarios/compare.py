@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 _NUMERIC = {"quantity", "amount", "total", "unit_price", "count", "event", "days", "month_days"}
+_NUMERIC |= {"balance", "shortfall"}  # version 2: credits
+_INSTANTS = {"at"}  # version 2: instants compare as instants, whatever their offset
 
 
 def _norm(key: str, value):
+    if key in _INSTANTS and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if key in _NUMERIC and value is not None and not isinstance(value, bool):
         try:
             return Decimal(str(value))
@@ -67,4 +75,33 @@ def diff(expected: dict, actual: dict) -> list[str]:
     for part in ("terminations", "rejections"):
         if part in expected:
             problems += _multiset_diff(part[:-1], expected[part], actual[part])
+    if "credit" in expected:
+        problems += _credit_diff(expected["credit"], actual.get("credit", []))
+    if "notices" in expected:
+        problems += _multiset_diff("notice", expected["notices"], actual.get("notices", []))
+    return problems
+
+
+def _credit_diff(expected: list[dict], actual: list[dict]) -> list[str]:
+    """Version 2 `credit`: one per prepaid account; its history compared entry by entry, in order."""
+    problems = []
+    by_account = {c["account"]: c for c in actual}
+    for want in expected:
+        label = f"credit {want.get('account')}"
+        got = by_account.pop(want.get("account"), None)
+        if got is None:
+            problems.append(f"{label}: missing")
+            continue
+        for field, value in want.items():
+            if field != "history" and _norm(field, value) != _norm(field, got.get(field)):
+                problems.append(f"{label}: {field} expected {value!r}, got {got.get(field)!r}")
+        if "history" in want:
+            history = got.get("history", [])
+            for i, entry in enumerate(want["history"]):
+                if i >= len(history) or not _matches(entry, history[i]):
+                    shown = _show(history[i]) if i < len(history) else "nothing"
+                    problems.append(f"{label} history[{i}]: expected {_show(entry)}, got {shown}")
+            problems += [f"{label} history[{i}]: unexpected {_show(e)}"
+                         for i, e in enumerate(history[len(want["history"]):], len(want["history"]))]
+    problems += [f"credit {account}: unexpected (balance {c['balance']})" for account, c in by_account.items()]
     return problems

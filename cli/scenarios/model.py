@@ -96,6 +96,8 @@ class AccountModel(_Strict):
     time_zone: TimeZone = "UTC"
     payment_terms_days: PaymentTerms = 30
     price_book: PriceBookModel | None = None
+    mode: Literal["subscription", "prepaid"] = "subscription"  # version 2
+    low_balance_threshold: Money = "0.00"  # version 2: credits
 
 
 class _Event(_Strict):
@@ -178,9 +180,38 @@ class BillingRun(_Event):
     month: MonthStr
 
 
+def _credits(value: str) -> str:
+    """Any finite decimal string: the voucher rules, not the file's validation, refuse bad credits."""
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not a decimal string: {value!r}") from None
+    if not number.is_finite() or abs(number) > MAX_AMOUNT:
+        raise ValueError("must be a finite decimal, at most 1,000,000,000")
+    return value
+
+
+class VoucherIssued(_Event):
+    """Version 2: a voucher exists (an invalid code, credits or lifetime is a rejection, not a bad file)."""
+
+    type: Literal["voucher_issued"]
+    voucher: Annotated[str, Field(max_length=200)]
+    credits: Annotated[str, AfterValidator(_credits)]
+    lifetime_days: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+
+
+class VoucherRedeemed(_Event):
+    """Version 2: a prepaid account redeems a voucher."""
+
+    type: Literal["voucher_redeemed"]
+    voucher: Annotated[str, Field(max_length=200)]
+    account: Id
+
+
 Event = Annotated[
     Union[PartnerOnboarded, BrandReady, RegionActivated, CustomerProvisioned, CustomerRemoved,
-          FeatureProvisioned, FeatureRemoved, TerminationRequested, UserCount, Usage, BillingRun],
+          FeatureProvisioned, FeatureRemoved, TerminationRequested, UserCount, Usage, BillingRun,
+          VoucherIssued, VoucherRedeemed],
     Field(discriminator="type"),
 ]
 
@@ -194,6 +225,12 @@ class ScenarioModel(BaseModel):
     accounts: list[AccountModel]
     events: list[Event]
     expected: dict | None = None
+    until: Instant | None = None  # version 2: outputs as of this instant (default: the last event's)
+
+    @property
+    def until_or_last(self):
+        """The instant the outputs are taken at: `until`, else the last event's `at` (None: no events)."""
+        return self.until if self.until is not None else (self.events[-1].at if self.events else None)
 
 
 def _where(loc: tuple) -> str:

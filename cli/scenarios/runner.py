@@ -15,6 +15,7 @@ from services.rating.pricing import (
 from services.rating.domain import product_from_dict
 
 from .model import AccountModel, BillingRun, ScenarioModel, Usage, UserCount
+from .prepaid import VOUCHER_EVENTS, PrepaidBook
 
 
 def build_catalog(scenario: ScenarioModel) -> Catalog:
@@ -40,9 +41,14 @@ def run_scenario(scenario: ScenarioModel) -> dict:
     rejections, terminations, runs = [], [], []
     counts: dict[str, list] = {a.id: [] for a in scenario.accounts}
     usage: dict[str, list[UsageRecord]] = {a.id: [] for a in scenario.accounts}
+    until = scenario.until_or_last
     # Provisioning is decided in event order; runs do not change it, and each run later sees
     # only the facts dated before its own metering point (a delayed run gives the on-time result).
     for index, event in enumerate(scenario.events):
+        if event.at > until:
+            break  # events after `until` are ignored (events are in time order)
+        if isinstance(event, VOUCHER_EVENTS):
+            continue  # version 2: prepaid.py
         if isinstance(event, BillingRun):
             runs.append(as_month(event.month))
             continue
@@ -59,15 +65,20 @@ def run_scenario(scenario: ScenarioModel) -> dict:
             sid, effective = outcome.termination
             terminations.append({"subscription": sid, "effective": effective.isoformat()})
     catalog = build_catalog(scenario)
+    prepaid = PrepaidBook(scenario, catalog)
     ledgers = {a.id: EMPTY_LEDGER for a in scenario.accounts}
     invoices = []
-    for month in runs:
+    for run, month in enumerate(runs):
         for account in scenario.accounts:
-            invoice, ledgers[account.id] = _run_account(
-                state, catalog, account, month, counts[account.id], usage[account.id], ledgers[account.id])
-            if invoice is not None:
+            is_prepaid = prepaid.is_prepaid(account.id)  # its usage is debited daily, never in a run
+            invoice, ledgers[account.id] = _run_account(state, catalog, account, month, counts[account.id],
+                                                        () if is_prepaid else usage[account.id], ledgers[account.id])
+            if is_prepaid:
+                prepaid.add_run(account.id, run, invoice.lines if invoice is not None else ())
+            elif invoice is not None:
                 invoices.append(invoice_json(invoice))
-    return {"invoices": invoices, "terminations": terminations, "rejections": rejections}
+    return {"invoices": invoices, "terminations": terminations, "rejections": rejections + prepaid.rejections,
+            **prepaid.result(usage)}
 
 
 def _run_account(state, catalog, account: AccountModel, month, counts, usage, ledger):

@@ -123,7 +123,11 @@ def rate_accounts(month: str, accounts: list[Mapping],
         subs[r["account_id"]].append(r)
     for r in facts["user_counts"]:
         counts[r["account_id"]].append((r["at"], r["count"]))
+    # a prepaid account's usage is debited daily by prepaid_credit, never billed by a run
+    prepaid = {a["account_id"] for a in accounts if a["mode"] == "prepaid"}
     for r in facts["usage"]:
+        if r["account_id"] in prepaid:
+            continue
         usage[r["account_id"]].append(UsageRecord(r["record_id"], r["part_number"], r["quantity"],
                                                   r["used_at"], r["received_at"]))
     for r in facts["usage_units"]:
@@ -148,11 +152,9 @@ def _rate_one(target, a: Mapping, catalogs, subs, counts, usage, units,
     ledger = BilledLedger({r["subscription_id"]: r["billed_through"]
                            for r in rows if r["billed_through"] is not None}, units.get(aid, {}))
     book = a["price_book"]
-    # a prepaid account's usage is debited daily by prepaid_credit, never billed by a run
-    prepaid = a["mode"] == "prepaid"
     result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
-                         _subscriptions(rows, mp), counts[aid], () if prepaid else usage[aid], ledger,
+                         _subscriptions(rows, mp), counts[aid], usage[aid], ledger,
                          PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
                          if book else None)
-    return AccountRating(aid, "prepaid" if prepaid else "invoice",
+    return AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",
                          a["currency"], tz, a["payment_terms_days"], result)

@@ -79,11 +79,15 @@ async def test_run_rates_every_account_once(rating, infra, namespace, db):
     usage = [env(UsageRecordedV1(record_id=f"u{i % 3}", account_id="acme", part_number="FAX-PAGE-OUT",
                                  quantity=Decimal(10), used_at=at("2026-03-20T10:00:00Z")), "acme",
                  "2026-03-20T10:00:05Z") for i in range(5)]  # 3 distinct ids, 2 repeats
+    # a prepaid account's usage is debited daily by prepaid_credit: never part of a run
+    usage.append(env(UsageRecordedV1(record_id="u-pre", account_id="pre", part_number="FAX-PAGE-OUT",
+                                     quantity=Decimal(10), used_at=at("2026-03-20T10:00:00Z")), "pre",
+                     "2026-03-20T10:00:05Z"))
     await publish_envelopes(infra.kafka, f"{namespace}usage.records", usage)
 
     async def facts_stored():
         return (await db.fetchval(f"SELECT count(*) FROM {namespace}rating.subscriptions") == 5
-                and await db.fetchval(f"SELECT count(*) FROM {namespace}rating.usage_records") == 3)
+                and await db.fetchval(f"SELECT count(*) FROM {namespace}rating.usage_records") == 4)
     await eventually(facts_stored, what="facts stored")
 
     request = RequestBillingRunV1(run_id="r-2026-04", month="2026-04", requested_at=at("2026-04-01T06:00:00Z"))
@@ -97,6 +101,7 @@ async def test_run_rates_every_account_once(rating, infra, namespace, db):
     assert set(charges) == {"acme", "pre", "ny"}
     acme = charges["acme"]
     assert acme["settlement"] == "invoice" and charges["pre"]["settlement"] == "prepaid"
+    assert {l["part_number"] for l in charges["pre"]["lines"]} == {"XDM00020"}  # its recurring lines only
     amounts = sorted((l["part_number"], l["from"], l["to"], l["amount"]) for l in acme["lines"])
     assert amounts == [
         ("FAX-PAGE-OUT", "2026-03-01", "2026-04-01", "1.50"),

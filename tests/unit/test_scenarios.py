@@ -13,14 +13,17 @@ SHARED = REPO.parent / "shared" / "scenarios"
 OWN = REPO / "tests" / "scenarios"
 SHARED_FILES = sorted(SHARED.glob("*.json"))
 OWN_FILES = sorted(OWN.glob("*.json"))
+PREPAID_V2_FILES = sorted((SHARED / "v2").glob("v2-prepaid-*.json"))  # version 2: prepaid credits
 
 
 def test_scenario_folders_are_not_empty():
     assert SHARED_FILES, f"no scenarios in {SHARED}"
     assert OWN_FILES, f"no scenarios in {OWN}"
+    assert PREPAID_V2_FILES, f"no v2-prepaid-*.json in {SHARED / 'v2'}"
 
 
-@pytest.mark.parametrize("path", SHARED_FILES + OWN_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", SHARED_FILES + PREPAID_V2_FILES + OWN_FILES,
+                         ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
 def test_scenario_passes_check(path):
     assert check_scenario(path) == []
 

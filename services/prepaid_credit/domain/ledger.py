@@ -30,6 +30,10 @@ class Lot:
     seq: int
 
 
+def _draw_order(lot: Lot) -> tuple[datetime, int]:
+    return (lot.expires_at, lot.seq)
+
+
 @dataclass(frozen=True, slots=True)
 class Draw:
     """What one entry took from one lot (a consumption row): `amount` > 0."""
@@ -75,7 +79,8 @@ class Notice:
 class CreditState:
     """One prepaid account's credits: what the service loads and saves around each operation.
 
-    `lots` are the lots still holding credits, in draw order; the balance is their sum.
+    `lots` are the lots still holding credits, kept in draw order (sorted on construction, so
+    they may be loaded in any order); the balance is their sum.
     `shortfall` is what debits could not draw and no redemption has settled yet (the balance is
     then 0). `exhausted_armed` is false from an `exhausted` notice until the balance is above
     zero again. `next_seq` numbers the account's next entry (1, 2, ...).
@@ -89,6 +94,12 @@ class CreditState:
     exhausted_armed: bool = True
     next_seq: int = 1
     first_redeemed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # draw order, whatever order the caller loaded the lots in
+        lots = self.lots
+        if len(lots) > 1 and any(_draw_order(a) > _draw_order(b) for a, b in zip(lots, lots[1:])):
+            object.__setattr__(self, "lots", tuple(sorted(lots, key=_draw_order)))
 
     @property
     def balance(self) -> Decimal:
@@ -112,6 +123,10 @@ class Step:
 
     def then(self, other: "Step") -> "Step":
         """This step followed by `other` (which started from this step's state)."""
+        if not (self.entries or self.lots):  # nothing happened yet (the common start of a debit)
+            return other
+        if not (other.entries or other.lots):
+            return Step(other.state, self.entries, self.notices, self.lots)
         changed = {lot.id: lot for lot in self.lots}
         changed.update({lot.id: lot for lot in other.lots})
         return Step(other.state, self.entries + other.entries, self.notices + other.notices,
@@ -120,9 +135,12 @@ class Step:
 
 def _credits(amount: Decimal, what: str) -> Decimal:
     """`amount` as credits with two decimals; finer amounts or negative ones are a caller's bug."""
-    if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT):
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0:
         raise ValueError(f"{what} must be a Decimal >= 0 in whole cents, not {amount!r}")
-    return amount.quantize(CENT)
+    cents = amount.quantize(CENT)
+    if cents != amount:
+        raise ValueError(f"{what} must be in whole cents, not {amount!r}")
+    return cents
 
 
 def _notices(state: CreditState, before: Decimal, entry: Entry, shortfall_recorded: bool) -> tuple[
@@ -148,7 +166,7 @@ def _draw(lots: tuple[Lot, ...], amount: Decimal) -> tuple[tuple[Lot, ...], tupl
         if left > 0:
             take = min(lot.remaining, left)
             left -= take
-            lot = replace(lot, remaining=lot.remaining - take)
+            lot = Lot(lot.id, lot.redeemed_at, lot.expires_at, lot.credits, lot.remaining - take, lot.seq)
             draws.append(Draw(lot.id, take))
             changed.append(lot)
         if lot.remaining > 0:
@@ -163,7 +181,7 @@ def expire(state: CreditState, at: datetime, *, inclusive: bool = True) -> Step:
     step = Step(state)
     for lot in state.lots:
         if lot.expires_at > at or (not inclusive and lot.expires_at == at):
-            break  # lots are in expiry order
+            break  # lots are in expiry order: the usual case ends here at once
         cur = step.state
         before = cur.balance
         lots = tuple(x for x in cur.lots if x.id != lot.id)
@@ -198,8 +216,8 @@ def debit(state: CreditState, at: datetime, kind: DebitKind, amount: Decimal, re
     short = amount - drawn
     entry = Entry(cur.next_seq, at, kind, ZERO - drawn, before - drawn, short, draws, ref)
     notices, armed = _notices(cur, before, entry, short > 0)
-    new = replace(cur, lots=lots, shortfall=cur.shortfall + short, next_seq=cur.next_seq + 1,
-                  exhausted_armed=armed)
+    new = CreditState(cur.account, cur.time_zone, cur.low_balance_threshold, lots, cur.shortfall + short,
+                      armed, cur.next_seq + 1, cur.first_redeemed_at)  # not `replace`: the hot path
     return step.then(Step(new, (entry,), notices, changed))
 
 
@@ -223,8 +241,7 @@ def redeem(state: CreditState, at: datetime, voucher: Voucher) -> Step:
     if settled > 0:
         entries.append(Entry(cur.next_seq + 1, at, "shortfall_settled", -settled, before + credits - settled,
                              draws=(Draw(lot.id, settled),), ref=voucher.code))
-    kept = cur.lots + ((lot,) if lot.remaining > 0 else ())
-    lots = tuple(sorted(kept, key=lambda x: (x.expires_at, x.seq)))
+    lots = cur.lots + ((lot,) if lot.remaining > 0 else ())  # sorted by CreditState
     # one step: a redemption that its settlement leaves at zero sends no notice
     notices, armed = _notices(cur, before, entries[-1], False)
     new = replace(cur, lots=lots, shortfall=cur.shortfall - settled, next_seq=cur.next_seq + len(entries),
