@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.scenarios import diff, load_scenario, run_scenario
+from cli.scenarios.prepaid import uses_prepaid
 from cli.scenarios.replay import Endpoints, Replay
 from shared.settings import Settings
 from tests.support.processes import ServiceProcess
@@ -40,6 +41,8 @@ async def test_replay_equals_the_in_process_run(platform, infra, namespace, api_
     problems = {}
     for path in SCENARIOS + OWN:  # one platform, replays one after another
         scenario = load_scenario(path)
+        if uses_prepaid(scenario):  # replay refuses version 2's prepaid parts (billing scenario run plays them)
+            continue
         expected = run_scenario(scenario)
         replayed = await Replay(scenario, endpoints, settings).run()
         found = diff(expected, replayed)  # every field the run gives, and no invoice more or less
