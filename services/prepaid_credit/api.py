@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from contracts.types import Amount, Id, Instant
 from services.prepaid_credit import domain, queries, vouchers
-from shared import auth, http
+from shared import auth, http, task_failures
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
@@ -125,6 +125,13 @@ async def account_history_csv(account_id: Id, request: Request, caller: Caller =
         text = await queries.history_csv(conn, account_id)
     return PlainTextResponse(text, media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{account_id}-credit.csv"'})
+
+
+@router.get("/task-failures", summary="Accounts the expiry task skips because their data makes it fail, "
+                                      "with the last error")
+async def failures(request: Request, _: Caller = Depends(auth.OPERATOR)):
+    async with _rt(request).pool.acquire() as conn:
+        return await task_failures.listing(conn)
 
 
 def http_app(runtime: ServiceRuntime) -> FastAPI:

@@ -7,7 +7,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import asyncpg
 
@@ -168,13 +167,13 @@ async def expire_due(conn: asyncpg.Connection, settings: Settings, now: datetime
     `expired` entry at that instant, once the account's usage debit of that midnight is in.
     An account whose data fails is skipped (task_failures). Returns the accounts done."""
     async with conn.transaction():
-        ids = [r["account_id"] for r in await conn.fetch(store.EXPIRY_DUE, now, limit)]
-        if not ids:
+        due = {r["account_id"]: r["mode_now"] for r in await conn.fetch(store.EXPIRY_DUE, now, limit)}
+        if not due:
             return 0
-        loaded = await ledger.load(conn, ids)
+        loaded = await ledger.load(conn, list(due))
         book, failed = ledger.Book(settings), []
         for aid, (row, state) in loaded.items():
-            until = now if row["mode"] != "prepaid" else min(now, row["usage_through"] or now)
+            until = now if due[aid] != "prepaid" else min(now, row["usage_through"] or now)
             try:
                 book.add(domain.expire(state, until))
             except Exception as exc:  # this account's data: skipped, the others go on

@@ -63,12 +63,16 @@ UPDATE lots l SET remaining = v.remaining FROM unnest($1::text[], $2::numeric[])
 WHERE l.lot = v.lot
 """
 
+# the mode in force at $1 of the accounts row `a`
+_MODE_NOW = """coalesce((SELECT m.mode FROM mode_changes m WHERE m.account_id = a.account_id
+                         AND m.effective_at <= $1 ORDER BY m.effective_at DESC LIMIT 1), a.mode)"""
+
 # accounts with a lot past its expiry that the expiry task may expire now: their usage debit of
 # that midnight is in (or they are no longer prepaid: rating sends no more usage for them)
-EXPIRY_DUE = """
-SELECT DISTINCT l.account_id FROM lots l JOIN accounts a USING (account_id)
+EXPIRY_DUE = f"""
+SELECT DISTINCT l.account_id, {_MODE_NOW} AS mode_now FROM lots l JOIN accounts a USING (account_id)
 WHERE l.remaining > 0 AND l.expires_at <= $1
-  AND (a.mode <> 'prepaid' OR a.usage_through >= l.expires_at)
+  AND ({_MODE_NOW} <> 'prepaid' OR a.usage_through >= l.expires_at)
 ORDER BY l.account_id LIMIT $2
 """
 

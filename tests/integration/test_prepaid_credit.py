@@ -129,3 +129,43 @@ async def test_a_runs_debits_wait_for_the_usage_of_their_midnight(prepaid, db):
     body = (await prepaid.http.post("/v1/accounts/late-co/redemptions", json={"code": "LATECO20"})).json()
     assert (body["balance"], body["shortfall"]) == ("25.00", "0.00")
     assert [e["kind"] for e in body["entries"]] == ["redeemed", "shortfall_settled"]
+
+
+async def test_the_expiry_task_waits_for_the_midnights_usage_unless_the_account_left_prepaid(prepaid, db):
+    from contracts import wrap
+    from contracts.provisioning import AccountSettingsChangedV1
+    from services.prepaid_credit import service
+
+    await prepaid.publish("provisioning.events", [opened("waits"), opened("left")])
+    for account in ("waits", "left"):
+        await _known(prepaid, db, account)
+    await prepaid.http.post("/v1/vouchers", json={"codes": ["WAIT0001", "LEFT0001"], "credits": "8.00",
+                                                  "lifetime_days": 2})
+    prepaid.clock.set(at("2026-03-01T10:00:00Z"))
+    for account, code in (("waits", "WAIT0001"), ("left", "LEFT0001")):
+        assert (await prepaid.http.post(f"/v1/accounts/{account}/redemptions", json={"code": code})).status_code == 201
+    # "left" switched to subscription mode on 03-02: rating sends it no midnights after that
+    switch = AccountSettingsChangedV1(account_id="left", mode="subscription",
+                                      mode_effective_at=at("2026-03-02T00:00:00Z"), at=at("2026-03-01T11:00:00Z"))
+    await prepaid.publish("provisioning.events", [wrap(switch, key="left", producer="test",
+                                                       occurred_at=switch.at)])
+
+    async def switched():
+        return await db.fetchval(f"SELECT count(*) FROM {prepaid.schema}.mode_changes")
+    await eventually(switched, timeout=30, what="the switch recorded")
+    async with prepaid.runtime.pool.acquire() as conn:
+        # both lots expire at 03-03 00:00; "waits" has no usage debit of that midnight yet
+        assert await service.expire_due(conn, prepaid.settings, at("2026-03-03T08:00:00Z")) == 1
+    rows = await db.fetch(f"SELECT account_id, kind, change FROM {prepaid.schema}.entries WHERE kind = 'expired'")
+    assert [(r["account_id"], str(r["change"])) for r in rows] == [("left", "-8.00")]
+    await prepaid.publish("rating.charges", [usage("waits", "2026-03-03T00:00:00Z")])
+    entries = await _entries(prepaid, db, "waits", 2)
+    assert [(e["kind"], e["at"]) for e in entries] == [("redeemed", at("2026-03-01T10:00:00Z")),
+                                                       ("expired", at("2026-03-03T00:00:00Z"))]
+    async with prepaid.runtime.pool.acquire() as conn:
+        assert await service.expire_due(conn, prepaid.settings, at("2026-03-04T00:00:00Z")) == 0
+    # a subscription-mode account redeems nothing
+    await prepaid.http.post("/v1/vouchers", json={"codes": ["LEFT0002"], "credits": "8.00", "lifetime_days": 2})
+    prepaid.clock.set(at("2026-03-05T10:00:00Z"))
+    refused = await prepaid.http.post("/v1/accounts/left/redemptions", json={"code": "LEFT0002"})
+    assert (refused.status_code, refused.json()["reason"]) == (422, "not_prepaid")

@@ -4,25 +4,31 @@ new mode; the daily usage debits start or stop with it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from contracts import wrap
 from contracts.envelope import Envelope
+from contracts.rating import RequestBillingRunV1
 from contracts.registry import parse
 from services.provisioning import handlers
 from services.rating import prepaid, service as rating
+from services.rating.handlers import on_provisioning_events
 from shared import db as shared_db
 from shared.clock import FrozenClock
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
-from tests.integration.test_provisioning_api import CATALOG
 from tests.support.http import asgi_client
 
 pytestmark = pytest.mark.infra
 
 MIGRATIONS = Path(handlers.__file__).parent / "migrations"
+CATALOG = {"currency": "USD", "products": [
+    {"part_number": "XDM00001", "name": "Insights User", "kind": "recurring", "unit_price": "12.00",
+     "minimum_days": 30},
+    {"part_number": "FAX-PAGE-OUT", "kind": "usage", "unit_price": "0.05"}]}
 
 
 def at(text: str) -> datetime:
@@ -80,11 +86,8 @@ async def test_a_switch_waits_for_the_next_metering_point_and_its_run_settles_in
     await shared_db.migrate_dsn(infra.database_url, settings.db_schema, Path(rating.__file__).parent / "migrations")
     pool = await shared_db.create_pool(infra.database_url, settings.db_schema, 1, 3)
     try:
-        from services.rating.handlers import on_provisioning_events
         async with pool.acquire() as conn:
             await on_provisioning_events(conn, await _events(db, namespace))
-            from contracts.rating import RequestBillingRunV1
-            from contracts import wrap
             for month in ("2026-03", "2026-04"):
                 request = RequestBillingRunV1(run_id=f"r-{month}", month=month,
                                               requested_at=at(f"{month}-01T06:00:00Z"))
