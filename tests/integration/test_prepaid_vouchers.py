@@ -141,3 +141,12 @@ async def test_a_partner_sees_its_own_tree_only(prepaid, db):
     assert (await integration.get("/v1/vouchers")).status_code == 403
     for client in (pa, pb, integration):
         await client.aclose()
+
+
+async def test_one_code_issued_by_ten_concurrent_batches_once(prepaid, db):
+    responses = await asyncio.gather(*(prepaid.http.post("/v1/vouchers", json={
+        "codes": ["SAME2026", f"OTHER{i:03d}"], "credits": "5.00", "lifetime_days": 7}) for i in range(10)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 9
+    assert {r.json()["reason"] for r in responses if r.status_code == 409} == {"duplicate_voucher"}
+    # a refused batch issues none of its codes
+    assert await db.fetchval(f"SELECT count(*) FROM {prepaid.schema}.vouchers") == 2
