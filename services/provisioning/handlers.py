@@ -171,7 +171,7 @@ async def list_accounts(request: Request, caller: Caller = READER):
 
 @router.get("/accounts/{account_id}")
 async def show_account(account_id: Id, request: Request, caller: Caller = READER):
-    return await _read(request, caller, queries.show_account, account_id, what="account")
+    return await _read(request, caller, queries.show_account, account_id, what="account", with_now=True)
 
 
 @router.get("/accounts/{account_id}/customers")

@@ -75,6 +75,9 @@ async def test_a_switch_waits_for_the_next_metering_point_and_its_run_settles_in
     assert (await onboarding.patch("/v1/accounts/nobody", json={"mode": "prepaid"})).status_code == 404
     bad = await onboarding.patch("/v1/accounts/flip", json={"mode": "credit"})
     assert (bad.status_code, bad.json()["reason"]) == (422, "invalid_request")
+    onboarding.clock.set(at("2026-04-02T00:00:00Z"))  # the switch has taken effect
+    shown = (await onboarding.get("/v1/accounts/flip")).json()
+    assert (shown["mode"], shown["mode_switch"]) == ("prepaid", None)
     partner = asgi_client(onboarding._transport.app, "http://provisioning", api_keys.partner("stay"))
     hidden = await partner.patch("/v1/accounts/flip", json={"low_balance_threshold": "1.00"})
     assert (hidden.status_code, hidden.json()["reason"]) == (404, "unknown_account")
