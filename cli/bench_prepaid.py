@@ -4,8 +4,9 @@ to end through Kafka and PostgreSQL, with rating and prepaid_credit as separate 
 Set-up (not timed): N prepaid accounts (three zones), each opened an hour before its last local
 midnight, with one usage record received before it, fed as provisioning events and usage
 records; each holds a lot of 100.00 credits, written by SQL as a redemption would have (100,000
-HTTP redemptions would take longer than the bench). Rating's midnight task runs only when woken. Timed: from waking it (NOTIFY) to prepaid_credit having consumed every usage
-debit rating published (its consumer group's offsets), each account's debit in its ledger.
+HTTP redemptions would take longer than the bench). Rating's midnight task runs only when woken.
+Timed: from waking it (NOTIFY) to prepaid_credit having consumed every usage debit rating
+published (its consumer group's offsets), each account's debit in its ledger.
 """
 
 from __future__ import annotations

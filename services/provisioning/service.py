@@ -13,8 +13,8 @@ from contracts import wrap
 from contracts.envelope import Contract, Envelope
 from contracts.provisioning import (
     AccountOpenedV1, AccountSettingsChangedV1, ActivateRegionV1, BrandReadyV1, CatalogPublishedV1,
-    CustomerProvisionedV1, CustomerRemovedV1, FeatureProvisionedV1, FeatureRemovedV1, MarkBrandReadyV1, OnboardPartnerV1,
-    OpenAccountV1, PartnerOnboardedV1, ProvisionCustomerV1, ProvisionFeatureV1, RegionActivatedV1,
+    CustomerProvisionedV1, CustomerRemovedV1, FeatureProvisionedV1, FeatureRemovedV1, MarkBrandReadyV1,
+    OnboardPartnerV1, OpenAccountV1, PartnerOnboardedV1, ProvisionCustomerV1, ProvisionFeatureV1, RegionActivatedV1,
     RemoveCustomerV1, RemoveFeatureV1, RequestTerminationV1, TerminationScheduledV1,
 )
 from contracts.topics import PROVISIONING_EVENTS
