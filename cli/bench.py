@@ -116,10 +116,24 @@ def run_billing_run(args: argparse.Namespace) -> int:
     return bench_billing_run.run(args)
 
 
+def _prepaid_arguments(parser: argparse.ArgumentParser) -> None:
+    from cli import bench_prepaid
+
+    bench_prepaid.arguments(parser)
+
+
+def run_prepaid(args: argparse.Namespace) -> int:
+    from cli import bench_prepaid
+
+    return bench_prepaid.run(args)
+
+
 _BENCHES = {
     "rating": ("time the pure pricing core on a large synthetic run", _rating_arguments, run_rating),
     "billing-run": ("one billing run end to end through Kafka and PostgreSQL (rating and invoicing "
                     "as processes)", _billing_run_arguments, run_billing_run),
     "invoicing": ("rated charges to issued and published invoices: the invoicing service alone, in this "
                   "process, on the real Kafka and PostgreSQL", _invoicing_arguments, run_invoicing),
+    "prepaid": ("one midnight's daily usage debits of N prepaid accounts end to end through Kafka and "
+                "PostgreSQL (rating and prepaid_credit as processes)", _prepaid_arguments, run_prepaid),
 }

@@ -93,11 +93,18 @@ def quarantine(args: argparse.Namespace) -> int:
             skipped += _get(auto, "/v1/task-failures")
         except httpx.TransportError as exc:
             print(f"(auto_provisioning not reachable at {exc.request.url}: its skipped accounts are not listed)")
+        skipped += _get(rating, "/v1/task-failures")
+        try:  # so is the expiry task's: prepaid_credit may not run
+            with _client(_url("prepaid_credit", 8004)) as prepaid:
+                skipped += _get(prepaid, "/v1/task-failures")
+        except httpx.TransportError as exc:
+            print(f"(prepaid_credit not reachable at {exc.request.url}: its skipped accounts are not listed)")
     _table("rating (not rated: fix, then `billing rerate`)", rated,
            ("month", "account_id", "run_id", "reason", "error", "resolved_run"))
     _table("invoicing (rated, no invoice: fix, then `billing reinvoice`)", invoiced,
            ("month", "account_id", "run_id", "currency", "total", "reason", "error", "resolved_invoice"))
-    _table("skipped by periodic tasks (invoicing's billing_runs and overdue, auto_provisioning's metering)",
+    _table("skipped by periodic tasks (invoicing's billing_runs and overdue, auto_provisioning's metering, "
+           "rating's prepaid_usage, prepaid_credit's expiry)",
            skipped, ("task", "account_id", "reason", "error", "failures"))
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -9,8 +10,8 @@ from pydantic import Field
 from contracts.envelope import Contract
 from contracts.registry import event
 from contracts.types import (
-    MAX_COUNT, Currency, Id, Instant, LocalDate, Name, PaymentTerms, Quantity, SmallCount, TierBound, TimeZone,
-    UnitPrice,
+    MAX_COUNT, Credits, Currency, Id, Instant, LocalDate, Name, PaymentTerms, Quantity, SmallCount, TierBound,
+    TimeZone, UnitPrice,
 )
 
 
@@ -64,6 +65,7 @@ class AccountOpenedV1(Contract):
     payment_terms_days: PaymentTerms = 30
     automatic_runs: bool = True  # False: runs only on an operator's request (previews, replays)
     price_book: PriceBookV1 | None = None
+    low_balance_threshold: Credits = Decimal("0.00")  # prepaid: a notice when the balance falls below it
     at: Instant
 
 
@@ -134,6 +136,8 @@ class OpenAccountV1(Contract):
     automatic_runs: bool = Field(default=True, description="False: the invoicing scheduler never "
                                  "requests this account's runs; an operator does (previews, replays, demos)")
     price_book: PriceBookV1 | None = None
+    low_balance_threshold: Credits = Field(default=Decimal("0.00"), description="prepaid accounts: a "
+                                           "`low_balance` notice when the balance falls below it (0: never)")
     at: Instant | None = None
 
 
@@ -278,3 +282,20 @@ class TerminationScheduledV1(Contract):
     requested_at: Instant
     effective_at: Instant
     effective_date: LocalDate
+
+
+# ------------------------------------------------------------------ account settings
+@event("provisioning.account.settings_changed", 1)
+class AccountSettingsChangedV1(Contract):
+    """An account's settings changed at `at` (Onboarding API `PATCH /v1/accounts/{id}`).
+
+    `low_balance_threshold` (when given) applies at once: prepaid_credit's `low_balance` notice.
+    `mode` (when given) is the account's mode from `mode_effective_at` on: its next metering
+    point (1st, 00:00 account zone) after `at`; the run there settles in that mode (section 8).
+    A change back to the mode in force before then cancels a pending switch (same instant)."""
+
+    account_id: Id
+    low_balance_threshold: Credits | None = None
+    mode: Literal["subscription", "prepaid"] | None = None
+    mode_effective_at: Instant | None = None
+    at: Instant

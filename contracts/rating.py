@@ -64,6 +64,8 @@ class AccountChargesRatedV1(Contract):
     time_zone: TimeZone = "UTC"
     lines: list[ChargeLineV1]
     total: Decimal
+    # additive: the run's requested instant (prepaid_credit dates a run's debits by it)
+    run_at: Instant | None = None
 
 
 class QuarantinedAccountV1(Contract):
@@ -100,3 +102,21 @@ class BillingRunRatedV1(Contract):
     quarantined_accounts: int = 0
     quarantined: list[QuarantinedAccountV1] = []
     failure: str | None = None
+
+
+@event("rating.prepaid_usage.rated", 1)
+class PrepaidUsageRatedV1(Contract):
+    """A prepaid account's usage debit at one local midnight `at`: the usage records that arrived
+    before `at` and were not debited yet, priced with the pricing core (one line per product and
+    month of use, in order of month then part number; tiers continue within the month of use).
+    Rating publishes one for every prepaid account and every local midnight, `lines` empty when
+    there was no usage: prepaid_credit takes it as the account's usage watermark, so expiries and
+    run debits at `at` wait for it (section 8's order of steps)."""
+
+    account_id: Id
+    currency: Currency
+    time_zone: TimeZone = "UTC"
+    at: Instant
+    lines: list[ChargeLineV1] = Field(default=[], max_length=10_000)
+    total: Decimal
+    records: int = 0

@@ -22,9 +22,10 @@ PROVISIONING_EVENTS = Topic(
               "provisioning.feature.removed", "provisioning.catalog.published",
               "provisioning.customer.provisioned", "provisioning.customer.removed",
               "provisioning.brand.ready", "provisioning.region.activated",
-              "provisioning.partner.onboarded", "provisioning.termination.scheduled"),
+              "provisioning.partner.onboarded", "provisioning.termination.scheduled",
+              "provisioning.account.settings_changed"),
     producers=("provisioning",),
-    consumers=("rating", "auto_provisioning", "disputes"),
+    consumers=("rating", "auto_provisioning", "invoicing", "prepaid_credit", "disputes"),
 )
 USAGE_RECORDS = Topic(
     name="usage.records",
@@ -44,8 +45,9 @@ RATING_REQUESTS = Topic(
 )
 RATING_CHARGES = Topic(
     name="rating.charges",
-    description="Rated charges per account and run, then the run's summary (keyed by month).",
-    messages=("rating.charges.rated", "rating.run.rated"),
+    description="Rated charges per account and run, then the run's summary (keyed by month); "
+                "prepaid accounts' usage debits per local midnight.",
+    messages=("rating.charges.rated", "rating.run.rated", "rating.prepaid_usage.rated"),
     producers=("rating",),
     consumers=("invoicing", "prepaid_credit"),
 )
@@ -108,11 +110,20 @@ DISPUTES_EVENTS = Topic(
     producers=("disputes",),
     consumers=("invoicing", "partner systems"),
 )
+PREPAID_CREDIT_EVENTS = Topic(
+    name="prepaid_credit.events",
+    description="Prepaid credits: vouchers redeemed, credits debited and expired, low balance, exhausted.",
+    messages=("prepaid_credit.voucher.redeemed", "prepaid_credit.credit.debited",
+              "prepaid_credit.credit.expired", "prepaid_credit.balance.low",
+              "prepaid_credit.balance.exhausted"),
+    producers=("prepaid_credit",),
+    consumers=("partner systems",),
+)
 
 ALL: tuple[Topic, ...] = (PROVISIONING_COMMANDS, PROVISIONING_EVENTS, USAGE_RECORDS, RATING_REQUESTS,
                           RATING_CHARGES,
                           REJECTIONS, PLATFORM_USERS, AUTO_PROVISIONING_COMMANDS, USER_COUNTS,
-                          INVOICING_EVENTS, DISPUTES_COMMANDS, DISPUTES_EVENTS)
+                          INVOICING_EVENTS, DISPUTES_COMMANDS, DISPUTES_EVENTS, PREPAID_CREDIT_EVENTS)
 
 
 def by_name(name: str) -> Topic:

@@ -151,6 +151,10 @@ Amount = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT, decimal_places=2, allow_i
 """A money amount paid or charged: > 0, at most 1,000,000,000.00, at most 2 decimal places
 (`1e999999` is refused, not sent to PostgreSQL's numeric)."""
 
+Credits = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=2, allow_inf_nan=False,
+                                   description="Prepaid credits: 0 to 1,000,000,000.00, at most 2 decimals")]
+"""An amount of prepaid credits that may be zero (a low-balance threshold): 0 to 1e9, cents."""
+
 UnitPrice = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=6, allow_inf_nan=False,
                                      description="A unit price: 0 to 1,000,000,000, at most 6 decimals")]
 """A catalogue or price-book unit price: 0 (free) to 1,000,000,000, at most 6 decimal places

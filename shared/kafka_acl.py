@@ -36,8 +36,7 @@ ACCESS: dict[str, Access] = {
     # the registry allows invoicing auto_provisioning.commands too; it sends none yet
     "invoicing": Access(produces=(t.INVOICING_EVENTS, t.RATING_REQUESTS),
                         consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS, t.USAGE_RECORDS, t.DISPUTES_EVENTS)),
-    # designed, not built yet (../shared/DESIGN.md): their rows are ready for them
-    "prepaid_credit": Access(produces=(), consumes=(t.RATING_CHARGES,)),
+    "prepaid_credit": Access(produces=(t.PREPAID_CREDIT_EVENTS,), consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS)),
     "disputes": Access(produces=(t.DISPUTES_EVENTS, t.REJECTIONS),
                        consumes=(t.DISPUTES_COMMANDS, t.INVOICING_EVENTS, t.PROVISIONING_EVENTS)),
     INTEGRATION: Access(produces=(t.USAGE_RECORDS, t.PLATFORM_USERS), dead_letter=False),

@@ -131,6 +131,10 @@ class Tuning(BaseModel):
     pending_sweep_s: PositiveFloat = Field(5, description="rating: how often held facts are retried")
     run_chunk: PositiveInt = Field(2000, description="rating: accounts per run chunk (one transaction)")
     run_workers: PositiveInt = Field(2, description="rating: run workers per process")
+    prepaid_midnights_s: PositiveFloat = Field(5, description="rating: how often prepaid accounts' passed "
+                                                              "midnights are looked for (their usage debits)")
+    prepaid_expiry_s: PositiveFloat = Field(5, description="prepaid_credit: how often lots past their expiry "
+                                                           "are looked for")
 
     @classmethod
     def from_env(cls) -> "Tuning":

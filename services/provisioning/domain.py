@@ -10,6 +10,7 @@ from services.provisioning.commands import (
     BrandReady, Command, Creates, CustomerProvisioned, CustomerRemoved, Ends, FeatureProvisioned,
     PartnerOnboarded, RegionActivated, TerminationRequested,
 )
+from services.rating.pricing import metering_point
 from services.rating.pricing.packs import pack_start
 from services.rating.pricing.terms import termination_effective
 
@@ -235,3 +236,41 @@ def pack_start_of(state: ProvisioningState, item: Item) -> datetime | None:
     commercial readiness when later; None while that brand is not ready)."""
     brand = state.items.get(item.full_brand) if item.full_brand else None
     return pack_start(item.created_at, brand.start if brand else None, item.full_brand is not None)
+
+
+# ------------------------------------------------------------------ account settings
+@dataclass(frozen=True)
+class SettingsChange:
+    """What `PATCH /v1/accounts/{id}` asks: a new mode and/or low-balance threshold (None: unchanged)."""
+
+    mode: str | None = None
+    low_balance_threshold: object = None
+
+
+@dataclass(frozen=True)
+class ModeSwitch:
+    """An account's mode after a change at `at`: `mode` in force now, `pending_mode` from
+    `pending_at` on, and when the asked mode takes effect (`effective_at`, None: no mode asked)."""
+
+    mode: str
+    pending_mode: str | None
+    pending_at: datetime | None
+    effective_at: datetime | None
+
+
+def switch_mode(mode: str, pending_mode: str | None, pending_at: datetime | None, time_zone: str,
+                asked: str | None, at: datetime) -> ModeSwitch:
+    """Section 8: a switch takes effect at the account's next metering point after `at` (the 1st
+    of the next month, 00:00 in its zone). A pending switch whose instant has passed is in force;
+    asking for the mode in force cancels a pending switch (effective at the same instant, so the
+    services that recorded the pending one record its undoing there)."""
+    if pending_mode is not None and pending_at is not None and pending_at <= at:
+        mode, pending_mode, pending_at = pending_mode, None, None
+    if asked is None:
+        return ModeSwitch(mode, pending_mode, pending_at, None)
+    local = at.astimezone(ZoneInfo(time_zone)).date()
+    month = (local.year + local.month // 12, local.month % 12 + 1)
+    effective = metering_point(month, time_zone)
+    if asked == mode:
+        return ModeSwitch(mode, None, None, effective)
+    return ModeSwitch(mode, asked, effective, effective)

@@ -19,8 +19,8 @@ from contracts.provisioning import (
 )
 from contracts.registry import type_of
 from contracts.topics import REJECTIONS
-from contracts.types import Currency, Id, Instant
-from services.provisioning import queries, service
+from contracts.types import Credits, Currency, Id, Instant
+from services.provisioning import domain, queries, service
 from shared import auth, http, outbox
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
@@ -130,6 +130,29 @@ async def open_account(cmd: OpenAccountV1, request: Request, caller: Caller = RE
     return await _run(request, service.open_account, cmd)
 
 
+class AccountSettingsIn(BaseModel):
+    """What changes: the mode (from the account's next metering point on) and/or the prepaid
+    low-balance threshold (at once). A field left out stays as it is."""
+
+    mode: Literal["subscription", "prepaid"] | None = None
+    low_balance_threshold: Credits | None = Field(default=None, examples=["300.00"])
+
+
+@router.patch("/accounts/{account_id}", summary="Switch an account's mode (at its next metering point) "
+                                                "or set its low-balance threshold")
+async def change_account(account_id: Id, body: AccountSettingsIn, request: Request, caller: Caller = READER):
+    if not await _reaches(request, caller, account_id):
+        return _hidden("account", account_id)
+    rt = _rt(request)
+    change = domain.SettingsChange(body.mode, body.low_balance_threshold)
+    try:
+        async with rt.pool.acquire() as conn:
+            event = await service.change_settings(conn, rt.settings, account_id, change, rt.clock.now())
+    except service.Rejected as rej:
+        return _refused(rej)
+    return _shown([event])
+
+
 @router.get("/accounts")
 async def list_accounts(request: Request, caller: Caller = READER):
     async with _rt(request).pool.acquire() as conn:
@@ -140,7 +163,7 @@ async def list_accounts(request: Request, caller: Caller = READER):
 
 @router.get("/accounts/{account_id}")
 async def show_account(account_id: Id, request: Request, caller: Caller = READER):
-    return await _read(request, caller, queries.show_account, account_id, what="account")
+    return await _read(request, caller, queries.show_account, account_id, what="account", with_now=True)
 
 
 @router.get("/accounts/{account_id}/customers")

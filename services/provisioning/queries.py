@@ -46,11 +46,18 @@ def _customer(row: asyncpg.Record) -> dict:
                               if row["removed_at"] else {"state": "active"})}
 
 
-def _account(row: asyncpg.Record) -> dict:
+def _account(row: asyncpg.Record, now: datetime | None = None) -> dict:
+    """An account as the API shows it; with `now`, `mode` is the mode in force then (a pending
+    switch whose instant has passed is the mode)."""
+    switched = row["pending_mode"] is not None and now is not None and row["pending_at"] <= now
     return {"account_id": row["account_id"], "name": row["name"], "parent_account_id": row["parent_account_id"],
-            "time_zone": row["time_zone"], "mode": row["mode"], "currency": row["currency"],
+            "time_zone": row["time_zone"], "mode": row["pending_mode"] if switched else row["mode"],
+            "currency": row["currency"],
             "payment_terms_days": row["payment_terms_days"], "opened_at": row["opened_at"].isoformat(),
             "automatic_runs": row["automatic_runs"], "price_book": row["price_book"],
+            "low_balance_threshold": str(row["low_balance_threshold"]),
+            "mode_switch": ({"mode": row["pending_mode"], "effective_at": row["pending_at"].isoformat()}
+                            if row["pending_mode"] and not switched else None),
             "billing_state": {"state": "active"}}
 
 
@@ -58,11 +65,11 @@ async def list_accounts(conn: asyncpg.Connection) -> list[dict]:
     return [_account(r) for r in await conn.fetch(store.LIST_ACCOUNTS)]
 
 
-async def show_account(conn: asyncpg.Connection, account_id: str) -> dict | None:
+async def show_account(conn: asyncpg.Connection, account_id: str, now: datetime | None = None) -> dict | None:
     row = await conn.fetchrow(store.GET_ACCOUNT, account_id)
     if row is None:
         return None
-    shown = _account(row)
+    shown = _account(row, now)
     shown["child_account_ids"] = [r["account_id"] for r in await conn.fetch(store.LIST_CHILD_ACCOUNTS, account_id)]
     return shown
 

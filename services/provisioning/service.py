@@ -11,9 +11,9 @@ import asyncpg
 from contracts import wrap
 from contracts.envelope import Contract, Envelope
 from contracts.provisioning import (
-    AccountOpenedV1, ActivateRegionV1, BrandReadyV1, CatalogPublishedV1, CustomerProvisionedV1,
-    CustomerRemovedV1, FeatureProvisionedV1, FeatureRemovedV1, MarkBrandReadyV1, OnboardPartnerV1,
-    OpenAccountV1, PartnerOnboardedV1, ProvisionCustomerV1, ProvisionFeatureV1, RegionActivatedV1,
+    AccountOpenedV1, AccountSettingsChangedV1, ActivateRegionV1, BrandReadyV1, CatalogPublishedV1,
+    CustomerProvisionedV1, CustomerRemovedV1, FeatureProvisionedV1, FeatureRemovedV1, MarkBrandReadyV1,
+    OnboardPartnerV1, OpenAccountV1, PartnerOnboardedV1, ProvisionCustomerV1, ProvisionFeatureV1, RegionActivatedV1,
     RemoveCustomerV1, RemoveFeatureV1, RequestTerminationV1, TerminationScheduledV1,
 )
 from contracts.topics import PROVISIONING_EVENTS
@@ -63,14 +63,37 @@ async def open_account(conn: asyncpg.Connection, settings: Settings, cmd: OpenAc
         if not await store.insert_account(conn, cmd.account_id, cmd.name, cmd.parent_account_id,
                                           cmd.time_zone, cmd.mode, cmd.currency, cmd.payment_terms_days, at,
                                           cmd.automatic_runs,
-                                          cmd.price_book.model_dump(mode="json") if cmd.price_book else None):
+                                          cmd.price_book.model_dump(mode="json") if cmd.price_book else None,
+                                          cmd.low_balance_threshold):
             raise Rejected("duplicate_account", f"account {cmd.account_id} exists")
         event = AccountOpenedV1(account_id=cmd.account_id, name=cmd.name,
                                 parent_account_id=cmd.parent_account_id, time_zone=cmd.time_zone,
                                 mode=cmd.mode, currency=cmd.currency,
                                 payment_terms_days=cmd.payment_terms_days,
-                                automatic_runs=cmd.automatic_runs, price_book=cmd.price_book, at=at)
+                                automatic_runs=cmd.automatic_runs, price_book=cmd.price_book,
+                                low_balance_threshold=cmd.low_balance_threshold, at=at)
         await _publish(conn, settings, cmd.account_id, [event], now, cause)
+    return event
+
+
+async def change_settings(conn: asyncpg.Connection, settings: Settings, account_id: str,
+                          change: domain.SettingsChange, now: datetime) -> AccountSettingsChangedV1:
+    """Change an account's low-balance threshold (at once) and/or its mode (at its next metering
+    point, domain.switch_mode), announced by one AccountSettingsChangedV1."""
+    async with conn.transaction():
+        row = await store.lock_account(conn, account_id)
+        if row is None:
+            raise Rejected("unknown_account", f"account {account_id} does not exist")
+        switch = domain.switch_mode(row["mode"], row["pending_mode"], row["pending_at"], row["time_zone"],
+                                    change.mode, now)
+        threshold = change.low_balance_threshold
+        if threshold is None:
+            threshold = row["low_balance_threshold"]
+        await conn.execute(store.SAVE_SETTINGS, account_id, switch.mode, switch.pending_mode, switch.pending_at,
+                           threshold)
+        event = AccountSettingsChangedV1(account_id=account_id, low_balance_threshold=change.low_balance_threshold,
+                                         mode=change.mode, mode_effective_at=switch.effective_at, at=now)
+        await _publish(conn, settings, account_id, [event], now, None)
     return event
 
 

@@ -18,9 +18,14 @@ WHERE NOT EXISTS (SELECT 1 FROM products WHERE part_number = p) ORDER BY p
 
 INSERT_ACCOUNT = """
 INSERT INTO accounts (account_id, name, parent_account_id, time_zone, mode, currency,
-                      payment_terms_days, opened_at, automatic_runs, price_book)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                      payment_terms_days, opened_at, automatic_runs, price_book, low_balance_threshold)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (account_id) DO NOTHING
+"""
+
+SAVE_SETTINGS = """
+UPDATE accounts SET mode = $2, pending_mode = $3, pending_at = $4, low_balance_threshold = $5
+WHERE account_id = $1
 """
 
 GET_ACCOUNT = "SELECT * FROM accounts WHERE account_id = $1"
@@ -110,10 +115,11 @@ async def unknown_products(conn: asyncpg.Connection, part_numbers: list[str]) ->
 
 async def insert_account(conn: asyncpg.Connection, account_id: str, name: str, parent: str | None,
                          time_zone: str, mode: str, currency: str, payment_terms_days: int,
-                         at: datetime, automatic_runs: bool = True, price_book: dict | None = None) -> bool:
+                         at: datetime, automatic_runs: bool = True, price_book: dict | None = None,
+                         low_balance_threshold=0) -> bool:
     """False when the account id is already taken."""
     status = await conn.execute(INSERT_ACCOUNT, account_id, name, parent, time_zone, mode, currency,
-                                payment_terms_days, at, automatic_runs, price_book)
+                                payment_terms_days, at, automatic_runs, price_book, low_balance_threshold)
     return status == "INSERT 0 1"
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from contracts.types import Id, Month
 from services.rating import quarantine
-from shared import auth, http
+from shared import auth, http, task_failures
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
 from shared.runtime import ServiceRuntime
@@ -62,6 +62,14 @@ async def quarantined(request: Request, month: Annotated[Month | None, Query()] 
                       resolved: bool = False, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
         return [_jsonable(r) for r in await quarantine.listing(conn, month, account, resolved)]
+
+
+@router.get("/task-failures", summary="Accounts the prepaid usage debits (task `prepaid_usage`) skip because "
+                                      "their data makes the task fail, with the last error")
+async def failures(request: Request, _: Caller = Depends(auth.OPERATOR),
+                   task: str | None = Query(default=None, pattern=r"^[a-z_]{1,64}$")):
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return await task_failures.listing(conn, task)
 
 
 @router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months")

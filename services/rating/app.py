@@ -6,7 +6,8 @@ from functools import partial
 from pathlib import Path
 
 from contracts.topics import PROVISIONING_EVENTS, RATING_REQUESTS, USAGE_RECORDS, USER_COUNTS
-from services.rating import api, handlers, pending, service
+from services.rating import api, handlers, pending, prepaid, service
+from shared.clock import Clock
 from shared.runtime import ServiceRuntime, run
 from shared.settings import Settings
 
@@ -14,8 +15,9 @@ from shared.settings import Settings
 HTTP_PORT = 8003
 
 
-def build() -> tuple[ServiceRuntime, object]:
-    runtime = ServiceRuntime(Settings.from_env("rating", HTTP_PORT), Path(__file__).parent / "migrations")
+def build(settings: Settings | None = None, clock: Clock | None = None) -> tuple[ServiceRuntime, object]:
+    runtime = ServiceRuntime(settings or Settings.from_env("rating", HTTP_PORT), Path(__file__).parent / "migrations",
+                             clock)
     runtime.subscribe_batch(PROVISIONING_EVENTS, handlers.on_provisioning_events)
     runtime.subscribe_batch(USER_COUNTS, handlers.on_user_counts)
     runtime.subscribe_batch(USAGE_RECORDS, handlers.on_usage)
@@ -28,6 +30,10 @@ def build() -> tuple[ServiceRuntime, object]:
                     tuning.run_workers, 1.0, busy=lambda rated: rated >= 0, channel="runs")
     # apply held facts whose account or product arrived meanwhile, reject those held too long
     runtime.periodic("sweeping pending facts", pending.sweep, tuning.pending_sweep_s)
+    # at each prepaid account's local midnight, its usage debit (one event per account and midnight)
+    runtime.workers("prepaid usage debits", partial(prepaid.debit_due_midnights, chunk=tuning.run_chunk),
+                    tuning.run_workers,
+                    tuning.prepaid_midnights_s, busy=lambda done: done >= 0, channel="prepaid")
     return runtime, api.http_app(runtime)
 
 

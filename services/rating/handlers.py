@@ -7,8 +7,8 @@ import asyncpg
 from contracts.envelope import Contract, Envelope
 from contracts.platform import UserCountReportedV1
 from contracts.provisioning import (
-    AccountOpenedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1,
-    PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
+    AccountOpenedV1, AccountSettingsChangedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1,
+    FeatureRemovedV1, PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
 )
 from contracts.rating import RequestBillingRunV1
 from services.rating import pending, service
@@ -22,6 +22,7 @@ _PROVISIONING = {
     RegionActivatedV1: service.record_region_activated,
     PartnerOnboardedV1: service.record_partner_onboarded,
     TerminationScheduledV1: service.record_termination,
+    AccountSettingsChangedV1: service.record_settings_changed,
 }
 
 

@@ -14,13 +14,13 @@ from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
 from contracts.provisioning import (
-    AccountOpenedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1, FeatureRemovedV1,
-    PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
+    AccountOpenedV1, AccountSettingsChangedV1, BrandReadyV1, CatalogPublishedV1, FeatureProvisionedV1,
+    FeatureRemovedV1, PartnerOnboardedV1, RegionActivatedV1, TerminationScheduledV1,
 )
 from contracts.rating import QUARANTINE_LISTED, BillingRunRatedV1, QuarantinedAccountV1, RequestBillingRunV1
 from contracts.topics import RATING_CHARGES
 from contracts.usage import UsageRecordedV1
-from services.rating import domain, quarantine, store
+from services.rating import domain, prepaid, quarantine, store
 from services.rating.wire import charges_envelope
 from shared import outbox
 from shared.settings import Settings
@@ -38,6 +38,8 @@ async def record_account(conn: asyncpg.Connection, envelope: Envelope, e: Accoun
     await store.upsert_account(conn, e.account_id, e.parent_account_id, e.time_zone, e.mode,
                                e.currency, e.payment_terms_days, e.at,
                                e.price_book.model_dump(mode="json") if e.price_book else None)
+    if e.mode == "prepaid":
+        await prepaid.add_account(conn, e.account_id, e.time_zone, e.at)
 
 
 async def record_catalog(conn: asyncpg.Connection, envelope: Envelope, e: CatalogPublishedV1) -> None:
@@ -72,6 +74,12 @@ async def record_partner_onboarded(conn: asyncpg.Connection, envelope: Envelope,
 
 async def record_feature_removed(conn: asyncpg.Connection, envelope: Envelope, e: FeatureRemovedV1) -> None:
     await store.end_subscription(conn, e.subscription_id, e.at)
+
+
+async def record_settings_changed(conn: asyncpg.Connection, envelope: Envelope,
+                                  e: AccountSettingsChangedV1) -> None:
+    if e.mode is not None and e.mode_effective_at is not None:
+        await prepaid.switch_mode(conn, e.account_id, e.mode, e.mode_effective_at)
 
 
 async def record_termination(conn: asyncpg.Connection, envelope: Envelope, e: TerminationScheduledV1) -> None:
@@ -209,6 +217,7 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
     """Rate `accounts` and save what they rated; those whose rating fails are quarantined.
     Returns how many were rated."""
     began = time.perf_counter()
+    accounts = await prepaid.modes_in_force(conn, run["month"], accounts)
     facts = await store.load_facts(conn, [a["account_id"] for a in accounts])
     loaded = time.perf_counter()
     envelopes, through, units, rated_ids, rows, failures = [], [], [], [], [], []
@@ -219,7 +228,9 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
         res = r.result
         try:
             envelope = charges_envelope(run["run_id"], run["month"], r, settings.service, now,
-                                        run["request_event_id"]) if res.lines else None
+                                        run["request_event_id"],
+                                        run["requested_at"] if r.settlement == "prepaid" else None
+                                        ) if res.lines else None
         except Exception as exc:  # a value the wire cannot carry: this account's own failure
             failures.append(domain.failure(r.account_id, exc))
             continue

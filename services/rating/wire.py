@@ -60,19 +60,20 @@ def _shape(part_number, rule, from_date, to_date, quantity, unit_price, price_ve
 
 
 def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
-                     correlation_id: UUID | None) -> Envelope:
+                     correlation_id: UUID | None, run_at: datetime | None = None) -> Envelope:
     res = r.result
     payload = {
         "run_id": run_id, "month": month, "account_id": r.account_id, "currency": r.currency,
         "settlement": r.settlement, "payment_terms_days": r.payment_terms_days, "time_zone": r.time_zone,
         "lines": [line_json(x) for x in res.lines], "total": str(res.total),
+        "run_at": None if run_at is None else run_at.isoformat(),
     }
     return build_envelope(*_CHARGES, payload, key=r.account_id, producer=producer, occurred_at=now,
                           correlation_id=correlation_id)
 
 
 def charges_envelope_checked(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
-                             correlation_id: UUID | None) -> Envelope:
+                             correlation_id: UUID | None, run_at: datetime | None = None) -> Envelope:
     """The same envelope through the validated contract (for tests and as the reference)."""
     res = r.result
     lines = [ChargeLineV1(
@@ -82,5 +83,5 @@ def charges_envelope_checked(run_id: str, month: str, r: AccountRating, producer
         explanation=x.explanation, product_name=x.product_name, customer_id=x.customer) for x in res.lines]
     return wrap(AccountChargesRatedV1(
         run_id=run_id, month=month, account_id=r.account_id, currency=r.currency, settlement=r.settlement,
-        payment_terms_days=r.payment_terms_days, time_zone=r.time_zone, lines=lines, total=res.total),
+        payment_terms_days=r.payment_terms_days, time_zone=r.time_zone, lines=lines, total=res.total, run_at=run_at),
         key=r.account_id, producer=producer, occurred_at=now, correlation_id=correlation_id)

@@ -28,3 +28,16 @@ async def disputes(infra, namespace, db):
     yield service
     await service.http.aclose()
     await service.runtime.stop()
+
+
+@pytest.fixture
+async def prepaid(infra, namespace, db):
+    """The prepaid_credit service in this process on this test's topics and schema, its clock
+    at 2026-03-01 (the examples of BILLING_RULES.md section 8)."""
+    from tests.support.prepaid import Prepaid, at
+
+    service = Prepaid(infra, namespace, FrozenClock(at("2026-03-01T00:00:00Z")))
+    await service.runtime.start()
+    yield service
+    await service.http.aclose()
+    await service.runtime.stop()

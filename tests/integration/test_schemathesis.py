@@ -28,6 +28,7 @@ from cli.namespace import drop_namespace
 from services.auto_provisioning import handlers as auto_provisioning
 from services.disputes import api as disputes
 from services.invoicing import api as invoicing
+from services.prepaid_credit import api as prepaid_credit
 from services.provisioning import handlers as provisioning
 from services.rating import api as rating
 from shared import db as shared_db
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.infra
 SERVICES: dict[str, tuple[Callable, Path]] = {
     name: (module.http_app, Path(module.__file__).parent / "migrations")
     for name, module in (("provisioning", provisioning), ("auto_provisioning", auto_provisioning),
-                         ("rating", rating), ("invoicing", invoicing), ("disputes", disputes))}
+                         ("rating", rating), ("invoicing", invoicing), ("disputes", disputes),
+                         ("prepaid_credit", prepaid_credit))}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 # Bounded and reproducible: the same examples on every run, at most ~2 minutes for all services
@@ -143,3 +145,4 @@ test_auto_provisioning = _fuzz("auto_provisioning")
 test_rating = _fuzz("rating")
 test_invoicing = _fuzz("invoicing")
 test_disputes = _fuzz("disputes")
+test_prepaid_credit = _fuzz("prepaid_credit")

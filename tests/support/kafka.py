@@ -39,8 +39,9 @@ async def publish_envelopes(bootstrap: str, topic: str, envelopes: Iterable[Enve
     await publish(bootstrap, topic, [(e.key, e.encode()) for e in envelopes])
 
 
-async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 60):
-    """Records of `topic` from the beginning, waiting until at least `expect` arrived."""
+async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 60, counted=None):
+    """Records of `topic` from the beginning, waiting until at least `expect` arrived (of those
+    `counted(record)` accepts, when given: the rest are returned too)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, **client_options(),
                                 auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
@@ -48,10 +49,12 @@ async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 60)
     records = []
     try:
         deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < expect and asyncio.get_running_loop().time() < deadline:
+        seen = 0
+        while seen < expect and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for recs in batch.values():
                 records.extend(recs)
+                seen += len(recs) if counted is None else sum(1 for r in recs if counted(r))
     finally:
         await consumer.stop()
     return records

@@ -13,7 +13,8 @@ from shared.settings import Settings, SettingsError, Tuning
 
 DEFAULTS = {"scheduler_ms": 10_000, "overdue_ms": 60_000, "pending_expiry_ms": 60_000,
             "pending_charges_ttl_hours": 24, "metering_interval_s": 60, "pending_facts_s": 86_400,
-            "pending_sweep_s": 5, "run_chunk": 2000, "run_workers": 2, "dispute_overdue_ms": 60_000}
+            "pending_sweep_s": 5, "run_chunk": 2000, "run_workers": 2, "dispute_overdue_ms": 60_000,
+            "prepaid_midnights_s": 5, "prepaid_expiry_s": 5}
 
 
 @pytest.fixture(autouse=True)
