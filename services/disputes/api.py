@@ -21,11 +21,6 @@ router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 # issued and its own calendar
 PARTNER = Depends(auth.allow("partner"))
 
-# the status of each refusal reason (section 9 and the service's own)
-STATUS = {"unknown_invoice": 404, "unknown_dispute": 404, "unknown_account": 404, "unknown_issuer": 404,
-          "duplicate_dispute": 409, "already_resolved": 409}
-
-
 class DisputeIn(BaseModel):
     dispute_id: Id = Field(description="client-chosen: the same open repeated answers the first dispute (200); "
                                        "the id used for anything else is refused with `duplicate_dispute`")
@@ -186,11 +181,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app.include_router(router)
     auth.install(app, runtime.settings)
 
-    @app.exception_handler(domain.DisputeRefused)
-    async def refused(_: Request, exc: domain.DisputeRefused):
-        return http.error(STATUS.get(exc.reason, 422), exc.reason, exc.detail)
-
-    http.install(app)
+    http.install(app)  # DisputeRefused answers with its reason's status (domain.STATUS)
 
     @app.get("/health")
     async def health():

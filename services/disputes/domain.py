@@ -40,9 +40,17 @@ REASONS = ("unknown_invoice", "unknown_dispute", "duplicate_dispute", "already_r
            "amount_exceeds_disputable", "credit_exceeds_disputed")
 
 
+# the status an edge answers each refusal with (section 9 and the service's own): what does not
+# exist (or is another partner's) is a 404, what clashes with what exists a 409, the rest 422
+STATUS = {"unknown_invoice": 404, "unknown_dispute": 404, "unknown_account": 404, "unknown_issuer": 404,
+          "duplicate_dispute": 409, "already_resolved": 409}
+
+
 class DisputeRefused(Refused, ValueError):
-    """A dispute command refused with a reason code of section 9 (`REASONS`); nothing changes.
-    The API answers each reason with its own status (`api.STATUS`)."""
+    """A dispute command refused with a reason code of section 9 (`REASONS`); nothing changes."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason, detail, STATUS.get(reason, 422))
 
 
 # ------------------------------------------------------------------ deadlines

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, model_validator
 
 from contracts.types import Amount, Id, Instant
-from services.prepaid_credit import domain, queries, vouchers
+from services.prepaid_credit import queries, vouchers
 from shared import auth, http, task_failures
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
@@ -21,11 +21,6 @@ PARTNER = Depends(auth.allow("partner"))
 CSV: dict = {200: {"description": "CSV, one header line", "content": {"text/csv": {"schema": {"type": "string"}}}}}
 # a voucher code as typed: the domain decides whether it is one (`invalid_voucher`)
 Code = Annotated[str, Field(min_length=1, max_length=64, examples=["4CTXK9MWQH7A"])]
-
-# section 8's refusals: what does not exist is a 404, what clashes with what exists a 409
-_STATUS = {"invalid_voucher": 422, "duplicate_voucher": 409, "unknown_voucher": 404,
-           "voucher_already_redeemed": 409, "not_prepaid": 422}
-
 
 class VoucherBatchIn(BaseModel):
     """`count` generated codes, or the given `codes` (vouchers sold elsewhere), each worth
@@ -141,15 +136,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     app.include_router(router)
     auth.install(app, runtime.settings)
 
-    @app.exception_handler(vouchers.NotFound)
-    async def not_found(_: Request, exc: vouchers.NotFound):
-        return http.error(404, exc.reason, exc.detail)
-
-    @app.exception_handler(domain.VoucherRefused)
-    async def refused(_: Request, exc: domain.VoucherRefused):
-        return http.error(_STATUS.get(exc.reason, 422), exc.reason, exc.detail)
-
-    http.install(app)
+    http.install(app)  # refusals (the domain's, vouchers.NotFound) answer with their own status
 
     @app.get("/health")
     async def health():

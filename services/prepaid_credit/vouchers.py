@@ -13,6 +13,7 @@ import asyncpg
 
 from services.prepaid_credit import ledger, store
 from services.prepaid_credit.domain import vouchers as rules
+from shared.refusal import Refused
 from shared.settings import Settings
 
 # Codes people read off a card and type: no 0/O, 1/I/L, 5/S, 2/Z, 8/B look-alikes. 12 characters
@@ -22,10 +23,10 @@ CODE_LENGTH = 12
 MAX_BATCH = 10_000
 
 
-class NotFound(LookupError):
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
+class NotFound(Refused, LookupError):
+    """What the caller may not see or that does not exist: a 404, as for another partner's."""
+
+    status = 404
 
 
 def new_code() -> str:

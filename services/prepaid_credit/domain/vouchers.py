@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from services.rating.pricing import day_of, zone
+from shared.refusal import Refused
 
 RefusalReason = Literal["invalid_voucher", "duplicate_voucher", "unknown_voucher", "voucher_already_redeemed",
                         "not_prepaid"]
@@ -22,12 +23,16 @@ CENT = Decimal("0.01")
 MAX_CREDITS = Decimal("1000000000")
 
 
-class VoucherRefused(ValueError):
+# section 8's refusals at an edge: what does not exist is a 404, what clashes with what exists a 409
+STATUS = {"invalid_voucher": 422, "duplicate_voucher": 409, "unknown_voucher": 404,
+          "voucher_already_redeemed": 409, "not_prepaid": 422}
+
+
+class VoucherRefused(Refused, ValueError):
     """A voucher issue or redemption refused with one of `REFUSAL_REASONS`; nothing changes."""
 
     def __init__(self, reason: RefusalReason, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason, self.detail = reason, detail
+        super().__init__(reason, detail, STATUS.get(reason, 422))
 
 
 @dataclass(frozen=True, slots=True)
