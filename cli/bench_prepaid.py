@@ -56,6 +56,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the bench's schemas and topics")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--rating-replicas", type=int, default=1, help="rating processes (default 1)")
     parser.add_argument("--prepaid-replicas", type=int, default=1, help="prepaid_credit processes (default 1)")
 
 
@@ -95,6 +96,31 @@ async def _produce(bootstrap: str, ns: str, n: int, now: datetime) -> None:
         await producer.stop()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _cpu(services: list[ServiceProcess]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for proc in services:
+        out[proc.name] = out.get(proc.name, 0.0) + _cpu_seconds(proc.proc.pid)
+    return out
+
+
+async def _settle(conn: asyncpg.Connection, ns: str) -> None:
+    """VACUUM ANALYZE the set-up's tables (rating's and prepaid_credit's), as a database in use
+    would have them: without it autovacuum starts on the freshly loaded tables during the timed part."""
+    tables = await conn.fetch("SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[])",
+                              [ns + "rating", ns + "prepaid_credit"])
+    for t in tables:
+        await conn.execute(f'VACUUM ANALYZE "{t["schemaname"]}"."{t["tablename"]}"')
+
+
 async def _bench(args: argparse.Namespace) -> dict:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
     database = database_url()  # the admin role: it writes the set-up's lots and drops its namespace
@@ -104,7 +130,7 @@ async def _bench(args: argparse.Namespace) -> dict:
     log_dir = ROOT / "var" / "bench" / ns
     env["BILLING_API_KEYS_FILE"] = str(log_dir / "keys" / "api-keys.json")
     apikeys.create(log_dir / "keys" / "api-keys.json", "operator", None, "bench", SystemClock().now())
-    replicas = {"rating": 1, "prepaid_credit": args.prepaid_replicas}
+    replicas = {"rating": args.rating_replicas, "prepaid_credit": args.prepaid_replicas}
     env |= role_env(database, local_secrets(bootstrap, ROOT), list(replicas))
     services = [ServiceProcess(name, env, log_dir / f"{name}-{i}" if i else log_dir)
                 for name, count in replicas.items() for i in range(count)]
@@ -124,9 +150,10 @@ async def _bench(args: argparse.Namespace) -> dict:
         async with conn.transaction():
             for sql in (LOTS, ENTRIES, STATES):
                 await conn.execute(sql.format(s=schema))
+        await _settle(conn, ns)
         print(f"setup: done in {time.perf_counter() - began:.1f} s; waking rating's midnight task", flush=True)
         charges = ns + topics.RATING_CHARGES.name
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu(services)
         await conn.execute(f"NOTIFY \"{ns}rating_prepaid\"")
         rating = f'"{ns}rating"'
         while await conn.fetchval(f"SELECT count(*) FROM {rating}.prepaid_midnights WHERE next_midnight <= $1", now) \
@@ -138,12 +165,17 @@ async def _bench(args: argparse.Namespace) -> dict:
         await wait_consumed(bootstrap, ns + "prepaid_credit", await end_offsets(bootstrap, [charges]),
                             args.timeout, "the usage debits")
         seconds = time.perf_counter() - began
+        # CPU per account of each service's processes (PostgreSQL's and Kafka's are not counted):
+        # a figure other work on the machine does not move as it moves the elapsed time
+        cpu_us = {name: round((used - cpu[name]) / args.accounts * 1e6) for name, used in _cpu(services).items()}
         debited = await conn.fetchval(f"SELECT count(*) FROM {schema}.entries WHERE kind = 'usage'")
         if debited != args.accounts:
             raise RuntimeError(f"{debited} usage debits for {args.accounts} accounts")
         return {"bench": "prepaid", "accounts": args.accounts, "replicas": replicas, "debits": debited,
                 "rating_seconds": round(rated, 2), "seconds": round(seconds, 2),
-                "accounts_per_second": round(args.accounts / seconds)}
+                "accounts_per_second": round(args.accounts / seconds), "cpu_us_per_account": cpu_us,
+                # other work on the machine shares its cores: say how busy it was
+                "load_average": [round(x, 2) for x in os.getloadavg()]}
     finally:
         await conn.close()
         for proc in services:
