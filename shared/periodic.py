@@ -31,29 +31,54 @@ class Periodic:
         self.busy = busy or (lambda _: False)
         self.report = report  # log what a tick did, when it did something
         self._wake = asyncio.Event()
+        self._asked: list[asyncio.Future[bool]] = []  # callers of pass_now() waiting for a tick
 
     def wake(self, *_: object) -> None:
         """Run the next tick now (also usable as an asyncpg listener callback)."""
         self._wake.set()
 
+    async def pass_now(self) -> bool:
+        """Wake the task and wait until a tick that started after this call has finished, and
+        the ticks that its `busy` result asked for (a manual clock moved: the work due up to the
+        new instant is done when this returns). True when it ended well, False when it failed."""
+        asked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._asked.append(asked)
+        self.wake()
+        return await asked
+
     async def run(self) -> None:
-        while True:
-            # cleared before the tick: a wake-up during it is not lost, it runs the next one at once
-            self._wake.clear()
-            try:
-                result = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s failed; retrying in %g s", self.name, self.backoff)
-                await asyncio.sleep(self.backoff)
-                continue
-            if self.report and result:
-                log.info("%s: %s", self.name, result)
-            if self.busy(result):
-                continue
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+        serving: list[asyncio.Future[bool]] = []  # asked before the current tick started
+        try:
+            while True:
+                # cleared before the tick: a wake-up during it is not lost, it runs the next one at once
+                self._wake.clear()
+                serving, self._asked = serving + self._asked, []
+                try:
+                    result = await self.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s failed; retrying in %g s", self.name, self.backoff)
+                    serving = _answer(serving, False)
+                    await asyncio.sleep(self.backoff)
+                    continue
+                if self.report and result:
+                    log.info("%s: %s", self.name, result)
+                if self.busy(result):
+                    continue
+                serving = _answer(serving, True)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.interval)
+        finally:  # stopped: nobody waits for a tick that will not come
+            for asked in serving + self._asked:
+                asked.cancel()
+
+
+def _answer(waiting: list[asyncio.Future[bool]], ok: bool) -> list[asyncio.Future[bool]]:
+    for asked in waiting:
+        if not asked.done():
+            asked.set_result(ok)
+    return []
 
 
 async def run_all(tasks: Sequence[Periodic], pool: Any = None, channel: str | None = None) -> None:

@@ -25,7 +25,8 @@ from contracts import topics as topic_registry
 from contracts.registry import Topic
 from shared import db
 from shared import dead_letter_api
-from shared.clock import Clock, SystemClock
+from shared import clock_api
+from shared.clock import Clock, ManualClock, SystemClock
 from shared.docs import serve_docs_offline
 from shared.kafka import BatchHandler, Handler, Subscription, consumer_name, ensure_topics, make_broker
 from shared.logging import configure
@@ -47,7 +48,7 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, migrations: Path | None, clock: Clock | None = None) -> None:
         self.settings = settings
         self.migrations = migrations
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or _clock(settings)
         self.broker = make_broker(settings)
         self.pool: asyncpg.Pool | None = None
         self.producer = None  # created in start(): aiokafka needs the running loop
@@ -55,6 +56,7 @@ class ServiceRuntime:
         self._subscriptions: list[tuple[Topic, Handler | None, BatchHandler | None, int]] = []
         self._background: list[Callable[["ServiceRuntime"], asyncio.Task]] = []
         self._tasks: list[asyncio.Task] = []
+        self._periodics: list[Periodic] = []  # what a move of a manual clock wakes (clock_api)
 
     def topic(self, topic: Topic) -> str:
         return self.settings.topic(topic.name)
@@ -82,8 +84,9 @@ class ServiceRuntime:
             async with self.pool.acquire() as conn:
                 return await tick(conn, self.settings, self.clock.now())
 
-        self.background(lambda rt: asyncio.create_task(Periodic(name, once, interval, report=report).run(),
-                                                       name=name))
+        task = Periodic(name, once, interval, report=report)
+        self._periodics.append(task)
+        self.background(lambda rt: asyncio.create_task(task.run(), name=name))
 
     def workers(self, name: str, tick: Callable[[asyncpg.Pool, Settings, datetime], Awaitable[object]],
                 count: int, interval: float, *, busy: Callable[[object], bool], channel: str) -> None:
@@ -95,9 +98,21 @@ class ServiceRuntime:
                 return await tick(rt.pool, rt.settings, rt.clock.now())
 
             tasks = [Periodic(name, once, interval, busy=busy) for _ in range(count)]
+            rt._periodics.extend(tasks)
             return asyncio.create_task(run_all(tasks, rt.pool, f"{rt.settings.db_schema}_{channel}"), name=name)
 
         self.background(start)
+
+    async def move_clock(self, at: datetime) -> list[str]:
+        """Move the manual clock forward to `at`, then run one pass of every periodic task at
+        once and wait for it (the work due up to `at` is done here when this returns). Returns
+        the names of the tasks whose pass failed. Raises clock_api.NotManual on the system clock,
+        shared.clock.ClockBackwards before the current instant."""
+        if not isinstance(self.clock, ManualClock):
+            raise clock_api.NotManual("this service runs on the system clock (BILLING_CLOCK=system)")
+        self.clock.move_to(at)
+        passed = await asyncio.gather(*(task.pass_now() for task in self._periodics))
+        return sorted({task.name for task, ok in zip(self._periodics, passed) if not ok})
 
     async def start(self) -> None:
         s = self.settings
@@ -159,12 +174,18 @@ class ServiceRuntime:
 ASYNCAPI = Path(__file__).resolve().parents[1] / "contracts" / "asyncapi.json"
 
 
+def _clock(settings: Settings) -> Clock:
+    tuning = settings.tuning
+    return ManualClock(tuning.clock_start) if tuning.clock == "manual" else SystemClock()
+
+
 def add_platform_routes(http: FastAPI) -> None:
-    """Every service's HTTP edge also serves the platform's AsyncAPI document, its dead letters and
-    API docs whose assets come from the service itself."""
+    """Every service's HTTP edge also serves the platform's AsyncAPI document, its dead letters, its
+    clock (moved by hand when it is manual) and API docs whose assets come from the service itself."""
     if any(getattr(r, "path", None) == "/asyncapi.json" for r in http.routes):
         return
     http.include_router(dead_letter_api.router)
+    http.include_router(clock_api.router)
     serve_docs_offline(http)
 
     async def asyncapi() -> JSONResponse:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql://billing@127.0.0.1:55432/billing"
@@ -135,6 +137,10 @@ class Tuning(BaseModel):
                                                               "midnights are looked for (their usage debits)")
     prepaid_expiry_s: PositiveFloat = Field(5, description="prepaid_credit: how often lots past their expiry "
                                                            "are looked for")
+    clock: Literal["system", "manual"] = Field("system", description="the service clock: the system's, or a "
+                                               "manual one moved by `PUT /v1/ops/clock` (scenario replays)")
+    clock_start: AwareDatetime = Field(datetime(2000, 1, 1, tzinfo=timezone.utc),
+                                       description="the manual clock's instant when the service starts")
 
     @classmethod
     def from_env(cls) -> "Tuning":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from shared.settings import Settings, SettingsError, Tuning
 DEFAULTS = {"scheduler_ms": 10_000, "overdue_ms": 60_000, "pending_expiry_ms": 60_000,
             "pending_charges_ttl_hours": 24, "metering_interval_s": 60, "pending_facts_s": 86_400,
             "pending_sweep_s": 5, "run_chunk": 2000, "run_workers": 2, "dispute_overdue_ms": 60_000,
-            "prepaid_midnights_s": 5, "prepaid_expiry_s": 5}
+            "prepaid_midnights_s": 5, "prepaid_expiry_s": 5,
+            "clock": "system", "clock_start": datetime(2000, 1, 1, tzinfo=timezone.utc)}
 
 
 @pytest.fixture(autouse=True)
