@@ -66,8 +66,9 @@ async def get_clock(request: Request) -> ClockState:
 async def move_clock(request: Request, body: MoveClock):
     """Only when the service runs with `BILLING_CLOCK=manual`. The clock moves to `at` (forward
     only; the same instant again is allowed), every periodic task of the service is woken, and the
-    answer comes once each has finished one pass on the new instant: what was due up to `at` is
-    done in this service when it answers (its effects on other services follow through Kafka)."""
+    answer comes once each has finished one pass on the new instant and the events they wrote have
+    been published: what was due up to `at` is done in this service when it answers, and its
+    effects on other services are on their topics (a caller waits for their consumer offsets)."""
     try:
         failed = await request.app.state.runtime.move_clock(body.at)
     except NotManual as exc:

@@ -37,6 +37,9 @@ INSERT INTO outbox (topic, key, event_id, event_type, payload, headers) VALUES (
 
 DELETE_BATCH = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 
+LAST_WRITTEN = "SELECT max(id) FROM outbox"
+LEFT_UP_TO = "SELECT EXISTS (SELECT 1 FROM outbox WHERE id <= $1)"
+
 
 async def add(conn: asyncpg.Connection, topic: str, envelopes: Sequence[Envelope]) -> None:
     """Write `envelopes` for `topic` (physical name) in the caller's transaction."""
@@ -127,6 +130,19 @@ class OutboxRelay:
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle)
+
+    async def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every row committed before this call has been published (whichever relay
+        of the schema's replicas publishes it); False when that took longer than `timeout` s."""
+        async with self._pool.acquire() as conn:
+            last = await conn.fetchval(LAST_WRITTEN)
+            deadline = asyncio.get_running_loop().time() + timeout
+            while last is not None and await conn.fetchval(LEFT_UP_TO, last):
+                if asyncio.get_running_loop().time() > deadline:
+                    return False
+                self._wake.set()
+                await asyncio.sleep(0.02)
+        return True
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""

@@ -105,14 +105,19 @@ class ServiceRuntime:
 
     async def move_clock(self, at: datetime) -> list[str]:
         """Move the manual clock forward to `at`, then run one pass of every periodic task at
-        once and wait for it (the work due up to `at` is done here when this returns). Returns
-        the names of the tasks whose pass failed. Raises clock_api.NotManual on the system clock,
+        once and wait for it and for the outbox to be relayed (the work due up to `at` is done
+        here, and its events are on Kafka, when this returns). Returns the names of the tasks
+        whose pass failed. Raises clock_api.NotManual on the system clock,
         shared.clock.ClockBackwards before the current instant."""
         if not isinstance(self.clock, ManualClock):
             raise clock_api.NotManual("this service runs on the system clock (BILLING_CLOCK=system)")
         self.clock.move_to(at)
         passed = await asyncio.gather(*(task.pass_now() for task in self._periodics))
-        return sorted({task.name for task, ok in zip(self._periodics, passed) if not ok})
+        failed = sorted({task.name for task, ok in zip(self._periodics, passed) if not ok})
+        # and what they wrote has left: a caller waiting on Kafka offsets next sees all of it
+        if self.relay is not None and not await self.relay.flush():
+            failed.append("outbox relay")
+        return failed
 
     async def start(self) -> None:
         s = self.settings

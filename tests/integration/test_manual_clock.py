@@ -38,6 +38,9 @@ async def test_moving_the_clock_marks_an_invoice_overdue_before_it_answers(infra
         r = await http.put("/v1/ops/clock", json={"at": "2026-06-02T00:00:00Z"})
         assert r.json() == {"mode": "manual", "at": "2026-06-02T00:00:00Z", "failed_tasks": []}
         assert await db.fetchval(status, number) == "overdue", "done when the move answered, no polling"
+        assert not await db.fetchval(f"SELECT count(*) FROM {svc.schema}.outbox"), "its event left too"
+        overdue = await svc.events(2, {"invoicing.invoice.overdue"})  # issued, overdue
+        assert [e["payload"]["invoice_number"] for e in overdue] == [number]
         assert (await http.get("/v1/ops/clock")).json()["at"] == "2026-06-02T00:00:00Z"
         # back in time: refused, nothing moves
         r = await http.put("/v1/ops/clock", json={"at": "2026-06-01T00:00:00Z"})
