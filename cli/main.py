@@ -21,6 +21,7 @@ _COMMANDS = (
     "cli.demo",
     "cli.keys",
     "cli.access",
+    "cli.clock",
 )
 
 

@@ -21,6 +21,9 @@ up() {
   # API keys: the hashed key file every service reads, the operator's and the demo partner's keys
   export BILLING_VAR="$VAR" BILLING_API_KEYS_FILE="${BILLING_API_KEYS_FILE:-$VAR/keys/store/api-keys.json}"
   "$BIN" keys init >&2
+  # the services' clock: the system's, or a manual one for scenario replays (docs/manual-clock.md)
+  export BILLING_CLOCK="${BILLING_CLOCK:-system}"
+  [[ "$BILLING_CLOCK" == system ]] || log "clock: $BILLING_CLOCK, from ${BILLING_CLOCK_START:-2000-01-01T00:00:00Z} (move it with \`billing clock set INSTANT\`)"
   local started=()
   for s in "${SERVICES[@]}"; do
     present "$s" || continue

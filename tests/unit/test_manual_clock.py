@@ -199,3 +199,32 @@ def test_the_clock_routes_are_documented():
     assert sorted(paths["/v1/ops/clock"]) == ["get", "put"]
     put = paths["/v1/ops/clock"]["put"]["responses"]
     assert {"200", "401", "403", "409", "422"} <= set(put)
+
+
+# ------------------------------------------------------------ the CLI's helpers
+
+
+async def test_move_clocks_goes_service_after_service_and_stops_at_a_refusal():
+    import httpx
+
+    from cli.clock import ClockRefused, move_clocks, read_clocks
+
+    calls = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.host))
+        if request.url.host == "invoicing":
+            return httpx.Response(409, json={"reason": "clock_backwards", "detail": "the clock is at ..."})
+        if request.method == "GET":
+            return httpx.Response(200, json={"mode": "manual", "at": "2026-03-01T00:00:00Z"})
+        return httpx.Response(200, json={"mode": "manual", "at": "2026-03-02T00:00:00Z",
+                                         "failed_tasks": ["lots expired"] if request.url.host == "prepaid" else []})
+
+    urls = {"rating": "http://rating", "prepaid_credit": "http://prepaid"}
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        assert await move_clocks(http, urls, T0) == {"rating": [], "prepaid_credit": ["lots expired"]}
+        assert calls == [("PUT", "rating"), ("PUT", "prepaid")]
+        assert (await read_clocks(http, urls))["rating"]["mode"] == "manual"
+        with pytest.raises(ClockRefused, match="invoicing: clock_backwards") as refused:
+            await move_clocks(http, {**urls, "invoicing": "http://invoicing", "disputes": "http://disputes"}, T0)
+        assert refused.value.reason == "clock_backwards" and ("PUT", "disputes") not in calls
