@@ -45,6 +45,7 @@ class MoveClock(BaseModel):
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: ERROR_RESPONSES[400],
     409: {"model": ErrorBody, "description": "`clock_backwards` (the instant is before the clock's) or "
                                            "`clock_not_manual` (the service runs on the system clock)"},
     422: ERROR_RESPONSES[422],
