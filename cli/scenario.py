@@ -25,6 +25,8 @@ def register(subparsers) -> None:
     replay.add_argument("--check", action="store_true", help="compare with the file's `expected`; exit 1 on differences")
     replay.add_argument("--provisioning-url", default=os.environ.get("PROVISIONING_URL", "http://127.0.0.1:8001"))
     replay.add_argument("--invoicing-url", default=os.environ.get("INVOICING_URL", "http://127.0.0.1:8005"))
+    replay.add_argument("--prepaid-credit-url", default=os.environ.get("PREPAID_CREDIT_URL", "http://127.0.0.1:8004"))
+    replay.add_argument("--disputes-url", default=os.environ.get("DISPUTES_URL", "http://127.0.0.1:8006"))
     replay.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each step")
     replay.set_defaults(func=replay_command)
 
@@ -48,18 +50,15 @@ def run_command(args: argparse.Namespace) -> int:
 
 def replay_command(args: argparse.Namespace) -> int:
     """Exit codes as for `run`; 3 when the platform did not answer as expected."""
-    from cli.scenarios.money import replay_refusal
     from cli.scenarios.replay import Endpoints, ReplayError, replay_scenario
 
     scenario = _load(args.file)
     if scenario is None:
         return 2
-    refusal = replay_refusal(scenario)
-    if refusal:
-        print(f"{args.file}: {refusal}", file=sys.stderr)
-        return 2
     try:
-        result = replay_scenario(scenario, Endpoints(args.provisioning_url, args.invoicing_url, args.timeout))
+        result = replay_scenario(scenario, Endpoints(args.provisioning_url, args.invoicing_url, args.timeout,
+                                                     prepaid_credit=args.prepaid_credit_url,
+                                                     disputes=args.disputes_url))
     except (ReplayError, OSError) as exc:
         print(f"{args.file}: replay failed: {exc}", file=sys.stderr)
         return 3

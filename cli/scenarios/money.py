@@ -14,23 +14,7 @@ from services.invoicing import balances as money
 from services.invoicing.balances import ZERO, StatementItem
 from services.invoicing.domain import Invoice, PaymentRefused, check_payment, month_text
 
-from .model import MONEY_EVENTS, DisputeOpened, DisputeResolved, Payment, ScenarioModel
-
-V2_OUTPUTS = ("invoice_balances", "statements", "credit_notes", "refunds", "disputes")
-
-
-def replay_refusal(scenario: ScenarioModel) -> str | None:
-    """Why `billing scenario replay` cannot drive this file (None: it can). Payments, disputes
-    and the outputs as of `until` need the services' clocks moved to each event's instant,
-    which a replay against running services cannot do: `billing scenario run` checks them."""
-    kinds = sorted({e.type for e in scenario.events if isinstance(e, MONEY_EVENTS)})
-    parts = [p for p in V2_OUTPUTS if (scenario.expected or {}).get(p)]
-    if kinds or parts or scenario.until is not None:
-        what = ", ".join(kinds + parts + (["until"] if scenario.until is not None else []))
-        return (f"replay does not support version-2 payments and disputes yet ({what}); "
-                "use `billing scenario run FILE --check`")
-    return None
-
+from .model import DisputeOpened, DisputeResolved, Payment, ScenarioModel
 
 @dataclass
 class _Invoice:

@@ -25,7 +25,6 @@ from services.rating.pricing import (
 from .model import AccountModel, BillingRun, ScenarioModel, VoucherIssued, VoucherRedeemed
 
 VOUCHER_EVENTS = (VoucherIssued, VoucherRedeemed)
-PREPAID_OUTPUTS = ("credit", "notices")
 
 
 def line_order(line: ChargeLine) -> tuple:
@@ -156,10 +155,3 @@ def _credit_json(account: AccountModel, step: Step, until: datetime | None) -> d
 def _notice_json(account_id: str, notice: Notice) -> dict:
     return {"account": account_id, "kind": notice.kind, "at": instant_json(notice.at),
             "balance": str(notice.balance)}
-
-
-def uses_prepaid(scenario: ScenarioModel) -> bool:
-    """Whether a scenario has version-2 prepaid parts (a prepaid account, a voucher event, their outputs)."""
-    return (any(a.mode == "prepaid" for a in scenario.accounts)
-            or any(isinstance(e, VOUCHER_EVENTS) for e in scenario.events)
-            or any(k in (scenario.expected or {}) for k in PREPAID_OUTPUTS))

@@ -6,6 +6,8 @@ prefixed with a fresh namespace, so replays never see each other's data; the out
 Ordering: before each billing run the replay waits until the rating service has applied every
 event it caused, by comparing rating's committed consumer offsets with the offsets of those
 events (a committed offset means the handler's transaction committed).
+Version 2 (payments, disputes, prepaid credits, `until`): replay_v2.py, on a platform whose
+services run on manual clocks, moved to each event's instant before it is sent.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from decimal import Decimal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from cli import http as cli_http
+from cli.clock import service_urls
 from cli.consumption import partitions_of, wait_consumed
 from contracts import wrap
 from contracts.envelope import Envelope
@@ -31,8 +34,9 @@ from shared.kafka_security import client_options
 from shared.settings import Settings
 
 from .model import ScenarioModel
-from .prepaid import uses_prepaid
+from .replay_v2 import Version2, is_version_2
 from .runner import _number
+from .settle import SettleError
 
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
@@ -47,6 +51,18 @@ class Endpoints:
     invoicing: str = "http://127.0.0.1:8005"
     timeout: float = 120.0
     api_key: str | None = None  # default: the CLI's operator key (cli/http.py)
+    # version 2 (replay_v2.py): the prepaid_credit and disputes APIs, and the services whose
+    # clocks a replay moves (default: every service of this checkout, at its usual address)
+    prepaid_credit: str = "http://127.0.0.1:8004"
+    disputes: str = "http://127.0.0.1:8006"
+    services: dict[str, str] | None = None
+
+    def clock_urls(self) -> dict[str, str]:
+        if self.services is not None:
+            return self.services
+        given = {"provisioning": self.provisioning, "invoicing": self.invoicing,
+                 "prepaid_credit": self.prepaid_credit, "disputes": self.disputes}
+        return {name: given.get(name, url) for name, url in service_urls().items()}
 
 
 @dataclass
@@ -76,24 +92,43 @@ class Replay:
         self.state = _State(ns=namespace or f"r{uuid.uuid4().hex[:8]}-")
         self.zones = {a.id: a.time_zone for a in scenario.accounts}
         self.customer_account: dict[str, str] = {}
+        self.v2 = Version2(self) if is_version_2(scenario) else None
 
     # ------------------------------------------------------------ driving
     async def run(self) -> dict:
         async with cli_http.async_client(key=self.endpoints.api_key) as http:
             self.http = http
+            if self.v2:  # a platform on manual clocks, not past the file's first instant
+                try:
+                    await self.v2.check_clocks(http)
+                except SettleError as exc:
+                    raise ReplayError(str(exc)) from None
             self.watch = await self._watch_provisioning_events()
             self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers, **client_options(),
                                              enable_idempotence=True)
             await self.producer.start()
+            more: dict = {}
             try:
+                if self.v2:  # on manual clocks: each event at its instant, outputs as of `until`
+                    await self.v2.start()
                 await self._load_catalog_and_accounts()
                 for index, event in enumerate(self.scenario.events):
+                    if self.v2:
+                        if event.at > self.v2.until:
+                            break  # events after `until` are ignored
+                        await self.v2.advance_to(event.at)
                     await self._apply(index, event)
+                if self.v2:
+                    more = await self.v2.outputs()
+            except SettleError as exc:
+                raise ReplayError(str(exc)) from None
             finally:
+                if self.v2:
+                    await self.v2.stop()
                 await self.watch.stop()
                 await self.producer.stop()
         s = self.state
-        return {"invoices": s.invoices, "terminations": s.terminations, "rejections": s.rejections}
+        return {"invoices": s.invoices, "terminations": s.terminations, "rejections": s.rejections, **more}
 
     async def _post(self, base: str, path: str, body: dict | None, index: int | None) -> dict | None:
         r = await self.http.post(base + path, json=body)
@@ -120,12 +155,15 @@ class Replay:
         if r.status_code >= 300:
             raise ReplayError(f"PUT /v1/catalog answered {r.status_code}: {r.text}")
         self.state.expected_provisioning_events += len(r.json().get("events", []))
+        if self.v2:
+            await self.v2.open_issuer()
         for account in self.scenario.accounts:
             await self._provision("/v1/accounts", {
                 "account_id": s.id(account.id), "name": account.id, "time_zone": account.time_zone,
                 "currency": catalog.currency, "payment_terms_days": account.payment_terms_days,
                 "automatic_runs": False, "at": EPOCH.isoformat(),
-                "price_book": self._price_book(account)}, None)
+                "price_book": self._price_book(account), **(self.v2.account_fields(account) if self.v2 else {})},
+                None)
 
     def _price_book(self, account) -> dict | None:
         book = account.price_book
@@ -181,6 +219,8 @@ class Replay:
             await self._publish(USAGE_RECORDS.name, s.id(e.account), UsageRecordedV1(
                 record_id=s.id(e.id), account_id=s.id(e.account), part_number=s.id(e.part_number),
                 quantity=Decimal(str(e.quantity)), used_at=e.used_at or e.at, received_at=e.at), e.at)
+        elif self.v2:
+            await self.v2.apply(index, e)
         else:
             raise ReplayError(f"event {index}: unsupported type {kind}")
 
@@ -285,8 +325,5 @@ class Replay:
 def replay_scenario(scenario: ScenarioModel, endpoints: Endpoints | None = None,
                     settings: Settings | None = None, namespace: str | None = None) -> dict:
     """The scenario's result as the running platform produced it (ids without the namespace)."""
-    if uses_prepaid(scenario):
-        raise ReplayError("version-2 prepaid parts (prepaid accounts, vouchers, `credit`, `notices`) are not "
-                          "replayed yet: use `billing scenario run` for this file")
     return asyncio.run(Replay(scenario, endpoints or Endpoints(),
                               settings or Settings.from_env("scenario-replay"), namespace).run())

@@ -9,8 +9,7 @@ import pytest
 
 from cli.scenarios import diff, load_scenario, run_scenario
 from cli.scenarios.compare import V2_PARTS
-from cli.scenarios.money import replay_refusal
-from cli.scenarios.prepaid import uses_prepaid
+from cli.scenarios.replay_v2 import is_version_2
 from cli.scenarios.replay import Endpoints, Replay
 from shared.settings import Settings
 
@@ -38,7 +37,7 @@ async def test_replay_equals_the_in_process_run(platform, infra, namespace, api_
     problems = {}
     for path in SCENARIOS + OWN:  # one platform, replays one after another
         scenario = load_scenario(path)
-        if replay_refusal(scenario) or uses_prepaid(scenario):  # version 2: `scenario run` only, for now
+        if is_version_2(scenario):  # on manual clocks: tests/e2e/test_replay_v2.py
             continue
         # a replay gives invoices, terminations and rejections: the version-2 outputs are the run's
         expected = {k: v for k, v in run_scenario(scenario).items() if k not in V2_PARTS + ("credit", "notices")}

@@ -228,3 +228,31 @@ async def test_move_clocks_goes_service_after_service_and_stops_at_a_refusal():
         with pytest.raises(ClockRefused, match="invoicing: clock_backwards") as refused:
             await move_clocks(http, {**urls, "invoicing": "http://invoicing", "disputes": "http://disputes"}, T0)
         assert refused.value.reason == "clock_backwards" and ("PUT", "disputes") not in calls
+
+
+async def test_a_version_2_replay_refuses_a_platform_on_the_system_clock():
+    import httpx
+
+    from cli.scenarios.settle import SettleError, Settler
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        mode = "system" if request.url.host == "rating" else "manual"
+        return httpx.Response(200, json={"mode": mode, "at": "2026-03-01T00:00:00Z"})
+
+    urls = {"provisioning": "http://provisioning", "rating": "http://rating"}
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        with pytest.raises(SettleError, match="rating run.* on the system clock: start the platform with "
+                                              "BILLING_CLOCK=manual"):
+            await Settler(http, urls, "unused:9092", "", 1).clocks()
+
+
+def test_a_replay_stops_at_events_prepaid_midnights_and_until():
+    from cli.scenarios.settle import stops
+
+    at = [datetime(2026, 3, 3, 12, tzinfo=timezone.utc), datetime(2026, 3, 3, 12, tzinfo=timezone.utc),
+          datetime(2026, 3, 5, 15, tzinfo=timezone.utc), datetime(2026, 4, 1, tzinfo=timezone.utc)]
+    until = datetime(2026, 3, 6, 1, tzinfo=timezone.utc)
+    found = [s.isoformat() for s in stops(at, ["UTC", "Europe/Paris"], until)]
+    assert found == ["2026-03-03T12:00:00+00:00", "2026-03-04T00:00:00+01:00", "2026-03-04T00:00:00+00:00",
+                     "2026-03-05T00:00:00+01:00", "2026-03-05T00:00:00+00:00", "2026-03-05T15:00:00+00:00",
+                     "2026-03-06T00:00:00+01:00", "2026-03-06T00:00:00+00:00", "2026-03-06T01:00:00+00:00"]

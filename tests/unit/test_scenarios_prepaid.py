@@ -1,12 +1,14 @@
 """Scenario version 2, prepaid parts: `until`, voucher event validation, replay's refusal, v1 unchanged."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cli.ops import SERVICES
 from cli.scenarios import ScenarioError, parse_scenario, run_scenario
 
 REPO = Path(__file__).parents[2]
@@ -73,11 +75,14 @@ def test_account_mode_must_be_known():
     assert any("accounts[0].mode" in p for p in error.value.problems)
 
 
-def test_replay_refuses_prepaid_files_with_a_clear_message():
-    done = subprocess.run([sys.executable, "-m", "cli.main", "scenario", "replay", str(FAX_CO), "--timeout", "1"],
-                          capture_output=True, text=True, cwd=REPO)
-    # the version-2 refusal (`until` here) comes before the prepaid one: both say what to use instead
-    assert done.returncode in (2, 3) and "scenario run" in done.stderr and "Traceback" not in done.stderr
+def test_replay_of_a_version_2_file_without_a_platform_says_so():
+    closed = "http://127.0.0.1:9"  # nothing listens there
+    env = {**os.environ, **{f"{s.upper()}_URL": closed for s in SERVICES}}
+    done = subprocess.run([sys.executable, "-m", "cli.main", "scenario", "replay", str(FAX_CO), "--timeout", "1",
+                           "--provisioning-url", closed, "--invoicing-url", closed, "--prepaid-credit-url", closed,
+                           "--disputes-url", closed], capture_output=True, text=True, cwd=REPO, env=env)
+    assert done.returncode == 3 and "cannot read the services' clocks" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_run_check_passes_the_shared_prepaid_example():
