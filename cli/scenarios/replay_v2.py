@@ -90,6 +90,8 @@ class Version2:
             await self.settler.settle(self.stops[self.done])
             self.done += 1
         await self.settler.settle(at)
+        while self.done < len(self.stops) and self.stops[self.done] <= at:
+            self.done += 1
 
     # ------------------------------------------------------------ accounts and issuer
     def account_fields(self, account) -> dict:
