@@ -118,6 +118,8 @@ class Replay:
                             break  # events after `until` are ignored
                         await self.v2.advance_to(event.at)
                     await self._apply(index, event)
+                    if self.v2:
+                        await self.v2.applied(event.at)
                 if self.v2:
                     more = await self.v2.outputs()
             except SettleError as exc:

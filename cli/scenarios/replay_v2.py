@@ -83,6 +83,11 @@ class Version2:
         if getattr(self, "started", False):
             await self.settler.__aexit__()
 
+    async def applied(self, at: datetime) -> None:
+        """An event was sent at `at`: let what it caused come to rest at that instant, before the
+        clocks move on (a usage record must reach rating before the next midnight's debit)."""
+        await self.settler.settle(at)
+
     async def advance_to(self, at: datetime) -> None:
         """Settle every stop before `at`, then `at` itself (again, if it was a stop already: the
         previous event's effects come to rest before this one is sent)."""
