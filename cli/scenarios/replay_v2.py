@@ -12,7 +12,8 @@ replay's own, so its `issuer` calendar and invoice numbers touch no other replay
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import bisect
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,8 @@ class Version2:
         prepaid_zones = [a.time_zone for a in self.scenario.accounts if a.mode == "prepaid"]
         self.stops = stops([e.at for e in self.scenario.events], prepaid_zones, self.until) if self.until else []
         self.done = 0  # stops settled
+        self.deadlines_of: set[str] = set()  # accounts whose refunds to look up after an event
+        self.dispute_account: dict[str, str] = {}
 
     # ------------------------------------------------------------ time
     async def check_clocks(self, http) -> None:
@@ -85,8 +88,22 @@ class Version2:
 
     async def applied(self, at: datetime) -> None:
         """An event was sent at `at`: let what it caused come to rest at that instant, before the
-        clocks move on (a usage record must reach rating before the next midnight's debit)."""
+        clocks move on (a usage record must reach rating before the next midnight's debit); then
+        stop at the deadlines it made too (an invoice's, a dispute's, a refund's)."""
         await self.settler.settle(at)
+        for inv in self.replay.state.invoices:  # past due from 00:00 (account zone) after the due date
+            day = date.fromisoformat(inv["due_date"]) + timedelta(days=1)
+            self.stop_at(datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(self.replay.zones[inv["account"]])))
+        for account in self.deadlines_of:
+            for rf in await self._get(f"{self.replay.endpoints.invoicing}/v1/accounts/{account}/refunds"):
+                self.stop_at(datetime.fromisoformat(rf["due_at"]))
+        self.deadlines_of.clear()
+
+    def stop_at(self, at: datetime) -> None:
+        """One more stop, when it lies ahead and by `until` (the ones behind are settled)."""
+        settled = self.stops[self.done - 1] if self.done else None
+        if at <= self.until and (settled is None or at > settled) and at not in self.stops:
+            bisect.insort(self.stops, at)
 
     async def advance_to(self, at: datetime) -> None:
         """Settle every stop before `at`, then `at` itself (again, if it was a stop already: the
@@ -143,22 +160,28 @@ class Version2:
                 await self._post(index, e.type, r.endpoints.invoicing, f"/v1/invoices/{number}/payments",
                                  {"amount": e.amount, "method": e.method, "payment_id": s.id(e.id)})
             else:
-                await self._post(index, e.type, r.endpoints.disputes, "/v1/disputes", {
+                opened = await self._post(index, e.type, r.endpoints.disputes, "/v1/disputes", {
                     "dispute_id": s.id(e.dispute), "invoice_number": number, "amount": e.amount, "reason": e.reason})
+                if opened:
+                    self.stop_at(datetime.fromisoformat(opened["due_at"]))
+                    self.dispute_account[e.dispute] = s.id(e.account)
         elif isinstance(e, DisputeResolved):
             await self._post(index, e.type, r.endpoints.disputes, f"/v1/disputes/{s.id(e.dispute)}/resolution",
                              {"outcome": e.outcome, "credited": e.credit})
+            if e.dispute in self.dispute_account:  # an upheld one may leave a refund, due 24 hours later
+                self.deadlines_of.add(self.dispute_account[e.dispute])
 
-    async def _post(self, index: int, kind: str, base: str, path: str, body: dict) -> None:
+    async def _post(self, index: int, kind: str, base: str, path: str, body: dict) -> dict | None:
+        """The answer's body, or None when the event was refused (recorded as its rejection)."""
         answer = await self.replay.http.post(base + path, json=body)
         if answer.status_code < 300:
-            return
+            return answer.json()
         reason = answer.json().get("reason") if "json" in answer.headers.get("content-type", "") else None
         if reason and 400 <= answer.status_code < 500 and answer.status_code not in (401, 403):
             if reason == "invalid_request":
                 reason = INVALID.get(kind, "invalid_amount")
             self.replay.state.rejections.append({"event": index, "reason": reason})
-            return
+            return None
         raise SettleError(f"POST {path} answered {answer.status_code}: {answer.text}")
 
     # ------------------------------------------------------------ outputs as of `until`

@@ -54,3 +54,16 @@ def test_statement_months_run_from_the_first_invoice_to_until():
 
     assert _months(date(2026, 11, 1), date(2027, 2, 3)) == ["2026-11", "2026-12", "2027-01", "2027-02"]
     assert _months(date(2026, 3, 1), date(2026, 3, 31)) == ["2026-03"]
+
+
+def test_deadlines_become_stops_when_they_lie_ahead_and_by_until():
+    from datetime import datetime, timedelta, timezone
+
+    v2 = _version2("v2-dispute-refund")
+    v2.done = 4  # settled up to the dispute's receipt, 03-06 15:00
+    v2.stop_at(datetime(2026, 3, 11, 15, tzinfo=timezone.utc))  # its investigation deadline
+    v2.stop_at(datetime(2026, 3, 11, 16, tzinfo=timezone(timedelta(hours=1))))  # the same instant again
+    v2.stop_at(datetime(2026, 3, 2, tzinfo=timezone.utc))  # behind: settled already
+    v2.stop_at(datetime(2026, 4, 1, tzinfo=timezone.utc))  # after until
+    assert [s.isoformat() for s in v2.stops[4:]] == [
+        "2026-03-10T09:00:00+00:00", "2026-03-11T15:00:00+00:00", "2026-03-31T12:00:00+00:00"]
