@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from services.prepaid_credit.domain import (
     Charge, CreditState, Entry, IssuedVoucher, Notice, Step, Voucher, VoucherRefused, check_issue, check_redemption,
-    expire, lifetime_estimate, settle,
+    expire, lifetime_estimate, run_debit_instant, run_line_order, settle,
 )
 from services.rating.pricing import (
     Catalog, ChargeLine, PriceBook, UsageRecord, as_month, daily_usage, day_of, metering_point, zone,
@@ -28,8 +28,8 @@ VOUCHER_EVENTS = (VoucherIssued, VoucherRedeemed)
 
 
 def line_order(line: ChargeLine) -> tuple:
-    """The order a run's lines are debited in: by the first day billed, then subscription, part."""
-    return (line.from_date, line.subscription or "", line.part_number, line.to_date)
+    """The order a run's lines are debited in (the live service's: `run_line_order`)."""
+    return run_line_order(line.from_date, line.subscription, line.part_number, line.to_date)
 
 
 def instant_json(at: datetime) -> str:
@@ -83,10 +83,11 @@ class PrepaidBook:
 
     def add_run(self, account_id: str, run: int, lines: tuple[ChargeLine, ...]) -> None:
         """The scenario's `run`-th billing run (0-based, as the runner counts them) rated a prepaid
-        account's `lines`: one debit each, at the run's instant: the account's metering point, or
-        the run event's `at` when later (a delayed run)."""
+        account's `lines`: one debit each, at the run's instant as the live service dates it
+        (`run_debit_instant`: the metering point, or the run event's `at` for a delayed run)."""
         month, at, index = self.runs[run]
-        at = max(at, metering_point(month, self.accounts[account_id].time_zone))
+        tz = self.accounts[account_id].time_zone
+        at = run_debit_instant(metering_point(month, tz), at, tz)
         for line in sorted(lines, key=line_order):
             ref = f"{line.subscription or line.part_number} {line.from_date.isoformat()}..{line.to_date.isoformat()}"
             self.events[account_id].append((at, index, Charge(line.amount, ref)))

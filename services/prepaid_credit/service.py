@@ -58,6 +58,9 @@ def line_ref(kind: str, line: ChargeLineV1, at: datetime | None = None) -> str:
 def _charges(kind: str, lines: Sequence[ChargeLineV1], at: datetime | None = None) -> tuple[list, dict]:
     """The domain's charges for `lines`, and each ref's detail for the history."""
     charges, details, seen = [], {}, defaultdict(int)
+    if kind == "recurring":  # however rating ordered them (the preview debits in this order too)
+        lines = sorted(lines, key=lambda x: domain.run_line_order(x.from_date, x.subscription_id, x.part_number,
+                                                                  x.to_date))
     for line in lines:
         ref = line_ref(kind, line, at)
         seen[ref] += 1
@@ -71,17 +74,10 @@ def _charges(kind: str, lines: Sequence[ChargeLineV1], at: datetime | None = Non
 
 
 def run_instant(p: AccountChargesRatedV1, envelope: Envelope) -> datetime:
-    """A run's debits are at its instant: the month's metering point (account zone) for a run
-    requested on that day (the scheduler asks a few seconds after it), else, for a delayed run,
-    the instant it was requested (`run_at`; when rating did not say, when it rated)."""
+    """A run's debits are at its instant (`domain.run_debit_instant`), from the instant it was
+    requested (`run_at`; when rating did not say, when it rated)."""
     mp = metering_point((int(p.month[:4]), int(p.month[5:])), p.time_zone)
-    requested = p.run_at or envelope.occurred_at
-    return mp if requested < next_midnight(mp, p.time_zone) else requested
-
-
-def next_midnight(at: datetime, tz: str) -> datetime:
-    day = day_of(at, zone(tz)) + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=zone(tz))
+    return domain.run_debit_instant(mp, p.run_at or envelope.occurred_at, p.time_zone)
 
 
 def midnight_before(at: datetime, tz: str) -> datetime:

@@ -34,7 +34,7 @@ redemption and its settlement are one step.
 from .estimate import WINDOW_DAYS, lifetime_estimate
 from .ledger import (
     DEBIT_KINDS, Charge, CreditState, DebitKind, Draw, Entry, EntryKind, Lot, Notice, NoticeKind, Step,
-    debit, debit_all, expire, redeem, settle,
+    debit, debit_all, expire, redeem, run_debit_instant, run_line_order, settle,
 )
 from .vouchers import (
     REFUSAL_REASONS, IssuedVoucher, RefusalReason, Voucher, VoucherRefused, check_issue, check_redemption,
@@ -45,5 +45,5 @@ __all__ = [
     "Charge", "CreditState", "DEBIT_KINDS", "DebitKind", "Draw", "Entry", "EntryKind", "IssuedVoucher", "Lot",
     "Notice", "NoticeKind", "REFUSAL_REASONS", "RefusalReason", "Step", "Voucher", "VoucherRefused",
     "WINDOW_DAYS", "check_issue", "check_redemption", "check_voucher", "debit", "debit_all", "expire",
-    "lifetime_estimate", "lot_expiry", "redeem", "settle", "valid_code",
+    "lifetime_estimate", "lot_expiry", "redeem", "run_debit_instant", "run_line_order", "settle", "valid_code",
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
+
+from services.rating.pricing import day_of, zone
 
 from .vouchers import CENT, Voucher, lot_expiry
 
@@ -256,6 +258,26 @@ class Charge:
 
     amount: Decimal
     ref: str = ""
+
+
+def run_debit_instant(metering_point: datetime, requested: datetime, time_zone: str) -> datetime:
+    """The instant of a run's debits (section 8: "at its instant: the metering point, or later if
+    delayed"), live and in the scenario preview alike. A run requested on the metering point's
+    own local day is the on-time run (the scheduler asks seconds after the metering point): its
+    debits are at the metering point. A run requested on a later local day is delayed: its debits
+    are at the request."""
+    if requested < metering_point:
+        return metering_point
+    day = day_of(metering_point, zone(time_zone)) + timedelta(days=1)
+    next_midnight = datetime(day.year, day.month, day.day, tzinfo=zone(time_zone))
+    return metering_point if requested < next_midnight else requested
+
+
+def run_line_order(from_date, subscription: str | None, part_number: str, to_date) -> tuple:
+    """The order a run's lines are debited in, live and in the scenario preview alike: by the first
+    day billed, then subscription, then part number. Section 8 leaves it open; it matters when
+    credits run short (which line carries the shortfall), so it must not depend on delivery order."""
+    return (from_date, subscription or "", part_number, to_date)
 
 
 def debit_all(state: CreditState, at: datetime, kind: DebitKind, charges: tuple[Charge, ...] | list[Charge]) -> Step:
