@@ -30,7 +30,7 @@ status:
 # every tier: unit, contract, integration and end-to-end on the real Kafka and PostgreSQL
 test: setup
 	deploy/local/infra.sh up
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	$(BIN)/pytest -q -p no:cacheprovider --durations=15 tests
 
 # the pure tiers only (no Kafka, no PostgreSQL)
 test-fast: setup
