@@ -36,8 +36,9 @@ Money = Annotated[str, AfterValidator(_decimal)]
 
 
 def _any_amount(value: str) -> str:
-    """A payment's or dispute's amount: any finite decimal string; the rules refuse one that is
-    not positive or finer than a cent as a rejection (`invalid_amount`), not as an invalid file."""
+    """A payment's, dispute's or voucher's amount: any finite decimal string; the rules refuse one
+    that is not positive or finer than a cent as a rejection (`invalid_amount`, `invalid_voucher`),
+    not as an invalid file."""
     try:
         number = Decimal(value)
     except InvalidOperation:
@@ -226,23 +227,12 @@ class DisputeResolved(_Event):
     credit: AnyAmount | None = None
 
 
-def _credits(value: str) -> str:
-    """Any finite decimal string: the voucher rules, not the file's validation, refuse bad credits."""
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"not a decimal string: {value!r}") from None
-    if not number.is_finite() or abs(number) > MAX_AMOUNT:
-        raise ValueError("must be a finite decimal, at most 1,000,000,000")
-    return value
-
-
 class VoucherIssued(_Event):
     """Version 2: a voucher exists (an invalid code, credits or lifetime is a rejection, not a bad file)."""
 
     type: Literal["voucher_issued"]
     voucher: Annotated[str, Field(max_length=200)]
-    credits: Annotated[str, AfterValidator(_credits)]
+    credits: AnyAmount
     lifetime_days: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 
 
