@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared import apikeys, http
+from shared import logging as logging_context
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ async def authenticate(request: Request,
         key = apikeys.verify(token, store.keys(), datetime.now(timezone.utc))  # keys expire in real time
     except apikeys.KeyRefused as refused:
         raise AuthError(401, refused.reason, refused.detail) from None
+    # log lines of this request name the account it is about, else the partner key's own
+    logging_context.ACCOUNT.set(request.path_params.get("account_id") or key.account_id)
     return Caller(key.id, key.role, key.account_id)
 
 

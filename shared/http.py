@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from shared.logging import bound
 from shared.refusal import Refused
 
 log = logging.getLogger(__name__)
@@ -121,9 +123,31 @@ class _BodyLimit:
         await self.app(scope, receive, send)
 
 
+class _RequestContext:
+    """Log lines written while serving a request carry its correlation id: the caller's
+    `X-Correlation-Id` when it is a UUID, else a new one (shared/logging.py). The account is
+    bound by shared/auth.py once the key is known."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-correlation-id", b"")
+        try:
+            correlation_id = UUID(given.decode("ascii", errors="replace")) if given else uuid4()
+        except ValueError:
+            correlation_id = uuid4()
+        with bound(correlation_id=correlation_id):
+            await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     """Give `app` the shared error handlers and body limit (each service's http_app calls this)."""
     app.add_middleware(_BodyLimit)
+    app.add_middleware(_RequestContext)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(asyncpg.DataError, _invalid_data)
     app.add_exception_handler(HTTPException, _http_refusal)

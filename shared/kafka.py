@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -19,10 +20,9 @@ from faststream.kafka.annotations import KafkaMessage
 
 from contracts.envelope import Contract, Envelope
 from contracts.registry import Topic, dead_letter_topic, parse, redrive_topic
-from shared import dead_letters, inbox
+from shared import dead_letters, inbox, metrics, tracing
 from shared.dead_letters import Origin
-from contracts.registry import Topic, dead_letter_topic, parse
-from shared import inbox
+from shared.logging import bound
 from shared.kafka_security import KafkaSecurity, client_options
 from shared.settings import Settings
 
@@ -104,6 +104,11 @@ def _crash_hook(envelope: Envelope) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _ids(envelope: Envelope) -> tuple:
+    """What a log line says about the event being handled (shared/logging.bound)."""
+    return envelope.event_id, envelope.correlation_id, envelope.key
+
+
 def _readable_headers(record):
     """`record` with header values FastStream can decode: it reads each as UTF-8, so a null or
     non-UTF-8 value (legal in Kafka) would fail every delivery and stall the partition. Such a
@@ -140,9 +145,22 @@ class Subscription:
     batch_handler: BatchHandler | None = None
     max_records: int = 500
 
+    def __post_init__(self) -> None:
+        # the labelled children, looked up once: a hot path only increments
+        name = self.topic.name
+        self._consumed, self._applied = metrics.CONSUMED.labels(name), metrics.APPLIED.labels(name)
+        self._deduplicated = metrics.DEDUPLICATED.labels(name)
+        self._dead_lettered = metrics.DEAD_LETTERED.labels(name)
+        self._latency = metrics.HANDLER_SECONDS.labels(name)
+
     @property
     def consumer(self) -> str:
         return consumer_name(self.settings.service, self.topic.name)
+
+    @property
+    def kafka_consumer(self):
+        """The subscriber's aiokafka consumer while the broker runs (for consumer lag), else None."""
+        return getattr(getattr(self, "_subscriber", None), "consumer", None)
 
     @property
     def physical_topic(self) -> str:
@@ -176,6 +194,7 @@ class Subscription:
                 await self._on_batch(message)
 
             sub(on_batch)
+            self._subscriber = sub
         else:
             sub = self.broker.subscriber(self.declared_topic, **common)
 
@@ -183,6 +202,7 @@ class Subscription:
                 await self._on_record(message.raw_message)
 
             sub(on_message)
+            self._subscriber = sub
 
     # ---------------------------------------------------------------- one record
     def _decode(self, record) -> tuple[Envelope, Contract]:
@@ -191,12 +211,22 @@ class Subscription:
 
     async def _on_record(self, record, origin: Origin | None = None) -> None:
         """Apply one record (from the topic, or from the redrive topic with its `origin`)."""
+        self._consumed.inc()
+        await self._handle_record(record, origin)
+
+    async def _handle_record(self, record, origin: Origin | None = None) -> None:
         origin = origin or Origin(self.consumer, record.topic, record.partition, record.offset)
         try:
             envelope, payload = self._decode(record)
         except Exception as exc:
             await self.dead_letter(record, f"undecodable: {exc}", origin)
             return
+        with bound(*_ids(envelope)), \
+                tracing.consuming(self.topic.name, [record], envelope.event_id):
+            await self._attempt(record, envelope, payload, origin)
+
+    async def _attempt(self, record, envelope: Envelope, payload: Contract, origin: Origin) -> None:
+        """Apply one decoded record within the retry budget, else dead-letter it."""
         budget = max(1, self.settings.retry_budget)
         for attempt in range(1, budget + 1):
             try:
@@ -214,21 +244,30 @@ class Subscription:
                 await asyncio.sleep(self.settings.retry_backoff_ms / 1000 * 2 ** (attempt - 1))
 
     async def _apply_one(self, envelope: Envelope, payload: Contract) -> None:
+        started = time.perf_counter()
         async with self.pool.acquire() as conn, conn.transaction():
             if not await inbox.claim(conn, self.consumer, envelope):
                 log.info("skipped duplicate event %s (%s)", envelope.event_id, envelope.type)
+                self._deduplicated.inc()
                 return
             _fault_hook((envelope,))
             if self.handler is not None:
                 await self.handler(conn, envelope, payload)
             else:
                 await self.batch_handler(conn, [(envelope, payload)])
+        self._applied.inc()
+        self._latency.observe(time.perf_counter() - started)
         _crash_hook(envelope)
 
     # ---------------------------------------------------------------- a batch
     async def _on_batch(self, message: KafkaMessage) -> None:
         records = message.raw_message
         records = records if isinstance(records, tuple) else (records,)
+        self._consumed.inc(len(records))
+        with tracing.consuming(self.topic.name, records):
+            await self._apply_batch(records)
+
+    async def _apply_batch(self, records) -> None:
         decoded, bad = [], []
         for record in records:
             try:
@@ -239,6 +278,7 @@ class Subscription:
             await self.dead_letter(record, f"undecodable: {exc}")
         if not decoded:
             return
+        started = time.perf_counter()
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 new = await inbox.claim_many(conn, self.consumer, [e for _, e, _ in decoded])
@@ -251,13 +291,18 @@ class Subscription:
                         log.info("skipped duplicate event %s (%s)", env.event_id, env.type)
                 if todo:
                     _fault_hook(e for e, _ in todo)
-                    await self.batch_handler(conn, todo)
+                    # one event's ids on the handler's log lines when the batch holds one
+                    with bound(*(_ids(todo[0][0]) if len(todo) == 1 else ())):
+                        await self.batch_handler(conn, todo)
         except Exception as exc:
             # isolate the failing message: replay the batch one record at a time
             log.warning("batch of %d failed (%r); retrying record by record", len(decoded), exc)
             for record, _, _ in decoded:
-                await self._on_record(record)
+                await self._handle_record(record)
             return
+        self._applied.inc(len(todo))
+        self._deduplicated.inc(len(decoded) - len(todo))
+        self._latency.observe(time.perf_counter() - started)
         for _, env, _ in decoded:
             _crash_hook(env)
 
@@ -265,4 +310,5 @@ class Subscription:
     async def dead_letter(self, record, error: str, origin: Origin | None = None,
                           envelope: Envelope | None = None) -> None:
         origin = origin or Origin(self.consumer, record.topic, record.partition, record.offset)
+        self._dead_lettered.inc()
         await dead_letters.give_up(self.settings, self.broker, self.pool, record, error, origin, envelope)

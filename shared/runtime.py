@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 
 from contracts import topics as topic_registry
 from contracts.registry import Topic
-from shared import db
+from shared import consumer_lag, db, metrics, tracing
 from shared import dead_letter_api
 from shared import clock_api
 from shared.clock import Clock, ManualClock, SystemClock
@@ -139,6 +139,8 @@ class ServiceRuntime:
             register_redrive(s, self.broker, self.pool, subscriptions)
         await self.broker.start()
         self._tasks = [start(self) for start in self._background]
+        if subscriptions:
+            self._tasks.append(asyncio.create_task(consumer_lag.run(subscriptions), name="consumer lag"))
         log.info("%s started (schema %s)", s.service, s.db_schema)
 
     async def stop(self) -> None:
@@ -159,6 +161,7 @@ class ServiceRuntime:
     async def serve(self, http: FastAPI | None = None) -> None:
         """Run until SIGTERM/SIGINT; with `http`, also serve it on the configured port."""
         configure(self.settings.service)
+        tracing.configure(self.settings.service)
         await self.start()
         try:
             if http is not None:
@@ -186,9 +189,12 @@ def _clock(settings: Settings) -> Clock:
 
 def add_platform_routes(http: FastAPI) -> None:
     """Every service's HTTP edge also serves the platform's AsyncAPI document, its dead letters, its
-    clock (moved by hand when it is manual) and API docs whose assets come from the service itself."""
+    clock (moved by hand when it is manual), API docs whose assets come from the service itself,
+    its Prometheus metrics at /metrics, and server spans when tracing is on."""
     if any(getattr(r, "path", None) == "/asyncapi.json" for r in http.routes):
         return
+    metrics.install(http)
+    tracing.instrument_http(http)
     http.include_router(dead_letter_api.router)
     http.include_router(clock_api.router)
     serve_docs_offline(http)
