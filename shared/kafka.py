@@ -36,7 +36,10 @@ def make_broker(settings: Settings) -> KafkaBroker:
     # per-message "Received/Processed" lines at DEBUG: at INFO they cost more than the handlers
     return KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service,
                        security=KafkaSecurity.from_env().faststream(),
-                       enable_idempotence=True, acks="all", log_level=logging.DEBUG)
+                       enable_idempotence=True, acks="all", log_level=logging.DEBUG,
+                       # FastStream's own logger writes coloured text to stdout; this one goes
+                       # through the root handler (shared/logging.py: JSON lines)
+                       logger=logging.getLogger("faststream.billing"))
 
 
 async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "",

@@ -20,9 +20,19 @@ CORRELATION_ID: ContextVar[str | None] = ContextVar("correlation_id", default=No
 ACCOUNT: ContextVar[str | None] = ContextVar("account", default=None)
 
 
-@contextlib.contextmanager
-def bound(event_id: object = None, correlation_id: object = None, account: str | None = None) -> Iterator[None]:
+_NOTHING = contextlib.nullcontext()
+
+
+def bound(event_id: object = None, correlation_id: object = None,
+          account: str | None = None) -> contextlib.AbstractContextManager:
     """Log lines written inside carry these ids (each given one replaces the current value)."""
+    if event_id is None and correlation_id is None and account is None:
+        return _NOTHING
+    return _bound(event_id, correlation_id, account)
+
+
+@contextlib.contextmanager
+def _bound(event_id: object, correlation_id: object, account: str | None) -> Iterator[None]:
     tokens = [(var, var.set(str(value)))
               for var, value in ((EVENT_ID, event_id), (CORRELATION_ID, correlation_id), (ACCOUNT, account))
               if value is not None]
@@ -69,6 +79,10 @@ def configure(service: str) -> logging.Logger:
     else:
         handler.setFormatter(JsonFormatter(service))
     logging.basicConfig(level=level, handlers=[handler])
+    # FastStream's module logger has a text handler of its own: its lines go through ours too
+    faststream = logging.getLogger("faststream")
+    faststream.handlers.clear()
+    faststream.propagate = True
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     return logging.getLogger(service)

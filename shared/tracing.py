@@ -78,13 +78,17 @@ def _context_of(headers: Iterable[tuple[str, bytes]]):
     return propagate.extract(carrier) if carrier else None
 
 
-@contextlib.contextmanager
-def consuming(topic: str, records, event_id: object = None) -> Iterator[None]:
+_OFF = contextlib.nullcontext()  # reusable: what a helper returns when tracing is off
+
+
+def consuming(topic: str, records, event_id: object = None) -> contextlib.AbstractContextManager:
     """A consumer span around handling `records` of `topic`, the child of the first record's
     producer context (W3C headers) and linked to the others'. Does nothing when tracing is off."""
-    if _tracer is None:
-        yield
-        return
+    return _OFF if _tracer is None else _consuming(topic, records, event_id)
+
+
+@contextlib.contextmanager
+def _consuming(topic: str, records, event_id: object) -> Iterator[None]:
     contexts = [_context_of(getattr(r, "headers", ())) for r in records]
     parent = contexts[0] if contexts else None
     links = [Link(trace.get_current_span(c).get_span_context()) for c in contexts[1:] if c is not None]
@@ -96,14 +100,9 @@ def consuming(topic: str, records, event_id: object = None) -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def span(name: str, **attributes) -> Iterator[None]:
+def span(name: str, **attributes) -> contextlib.AbstractContextManager:
     """An internal span (a relay batch, a periodic task), when tracing is on."""
-    if _tracer is None:
-        yield
-        return
-    with _tracer.start_as_current_span(name, attributes=attributes):
-        yield
+    return _OFF if _tracer is None else _tracer.start_as_current_span(name, attributes=attributes)
 
 
 def current_ids() -> tuple[str, str] | None:
