@@ -1,19 +1,28 @@
-"""A running service's /metrics after it consumed messages: the kit's counters moved, per topic,
-and its log lines are JSON naming the service."""
+"""Observability on the real Kafka and PostgreSQL: a running service's /metrics after it consumed
+messages (the kit's counters moved, per topic), its log lines all JSON, and a trace context
+stored with an outbox row and published with its record."""
 
 from __future__ import annotations
 
 import json
 import uuid
 
+from datetime import datetime, timezone
+
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
 
-from contracts import topics
+from contracts import topics, wrap
+from contracts.provisioning import FeatureRemovedV1
+from contracts.registry import Topic
+from shared import db as kit_db, outbox, tracing  # `db` is the fixture dropping the namespace
 from shared.kafka import ensure_topics
+from shared.outbox import OutboxRelay, make_producer
 from tests.support.disputes import issued
 from tests.support.invoicing import opened
-from tests.support.kafka import publish, publish_envelopes
+from tests.support.kafka import publish, publish_envelopes, read_all
 from tests.support.polling import eventually
 from tests.support.processes import free_port
 
@@ -60,3 +69,38 @@ async def test_metrics_of_a_running_service_move_with_what_it_consumed(infra, na
     lines = [json.loads(line) for line in proc.log().splitlines()]  # every line, FastStream's too
     assert lines and all(line["service"] == "disputes" for line in lines)
     assert any(line["message"].startswith("dead letter from") for line in lines)
+
+
+async def test_the_outbox_stores_the_trace_context_and_the_relay_publishes_it(infra, namespace, db, tmp_path):
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    schema, topic = f"{namespace}traced", f"{namespace}traced.test"
+    await kit_db.migrate_dsn(infra.database_url, schema, migrations)
+    pool = await kit_db.create_pool(infra.database_url, schema, 1, 3)
+    await ensure_topics(infra.kafka, [Topic(name=topic, description="t", partitions=1)])
+    at = datetime(2026, 4, 1, tzinfo=timezone.utc)
+    envelope = wrap(FeatureRemovedV1(account_id="acme", subscription_id="s1", at=at), key="acme",
+                    producer="test", occurred_at=at)
+    published = REGISTRY.get_sample_value("billing_outbox_published_total", {"topic": topic}) or 0
+    tracing.enable(TracerProvider())
+    try:
+        with tracing._tracer.start_as_current_span("request") as span:
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.add(conn, topic, [envelope])
+    finally:
+        tracing.disable()
+    producer = make_producer(infra.kafka, "test-relay")
+    await producer.start()
+    relay = OutboxRelay(pool, producer, schema, batch=10, idle_ms=50)
+    await relay.start()
+    try:
+        [record] = await read_all(infra.kafka, topic, expect=1)
+    finally:
+        await relay.stop()
+        await producer.stop()
+        await pool.close()
+    traceparent = dict(record.headers)["traceparent"].decode()
+    assert traceparent.split("-")[1:3] == [format(span.get_span_context().trace_id, "032x"),
+                                            format(span.get_span_context().span_id, "016x")]
+    assert REGISTRY.get_sample_value("billing_outbox_published_total", {"topic": topic}) == published + 1
+    assert REGISTRY.get_sample_value("billing_outbox_depth") == 0
