@@ -41,6 +41,7 @@ RUNS_RATED = Counter("billing_runs_rated", "Billing runs fully rated")
 INVOICES_ISSUED = Counter("billing_invoices_issued", "Invoices issued")
 CREDIT_NOTES = Counter("billing_credit_notes_issued", "Credit notes issued")
 PAYMENTS = Counter("billing_payments_recorded", "Payments recorded")
+# counted by rating (accounts a run set aside) and invoicing (charges it could not invoice)
 QUARANTINED = Counter("billing_quarantined", "Accounts or charges set aside by a run, by service", ["service"])
 VOUCHERS = Counter("billing_voucher_redemptions", "Vouchers redeemed")
 DEBITS = Counter("billing_prepaid_debits", "Prepaid credit debits")
@@ -106,7 +107,10 @@ async def _metrics(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: FastAPI) -> None:
+SERVICE = Gauge("billing_service_info", "1, labelled with the service this process runs", ["service"])
+
+
+def install(app: FastAPI, service: str | None = None) -> None:
     """Serve /metrics on `app` and count its requests. Open to scrapers without an API key (a
     Prometheus scrape carries none; the counters hold no account data) and left out of the public
     OpenAPI document; network.yaml lets only the monitoring namespace and the ingress reach the
@@ -114,5 +118,7 @@ def install(app: FastAPI) -> None:
     if getattr(app.state, "metrics_installed", False):
         return
     app.state.metrics_installed = True
+    if service:
+        SERVICE.labels(service).set(1)
     app.add_middleware(_HttpMetrics)
     app.add_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)

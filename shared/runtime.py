@@ -165,7 +165,7 @@ class ServiceRuntime:
         await self.start()
         try:
             if http is not None:
-                add_platform_routes(http)
+                add_platform_routes(http, self.settings.service)
                 config = uvicorn.Config(http, host=self.settings.http_host, port=self.settings.http_port,
                                         log_level="warning", lifespan="off")
                 await uvicorn.Server(config).serve()
@@ -187,13 +187,13 @@ def _clock(settings: Settings) -> Clock:
     return ManualClock(tuning.clock_start) if tuning.clock == "manual" else SystemClock()
 
 
-def add_platform_routes(http: FastAPI) -> None:
+def add_platform_routes(http: FastAPI, service: str | None = None) -> None:
     """Every service's HTTP edge also serves the platform's AsyncAPI document, its dead letters, its
     clock (moved by hand when it is manual), API docs whose assets come from the service itself,
     its Prometheus metrics at /metrics, and server spans when tracing is on."""
     if any(getattr(r, "path", None) == "/asyncapi.json" for r in http.routes):
         return
-    metrics.install(http)
+    metrics.install(http, service)
     tracing.instrument_http(http)
     http.include_router(dead_letter_api.router)
     http.include_router(clock_api.router)

@@ -21,7 +21,7 @@ from contracts.registry import parse, type_of
 from contracts.topics import INVOICING_EVENTS, RATING_REQUESTS
 from contracts.usage import UsageRecordedV1
 from services.invoicing import balances, domain, quarantine, store
-from shared import outbox, task_failures
+from shared import metrics, outbox, task_failures
 from shared.settings import Settings
 from shared.transient import TRANSIENT
 
@@ -88,6 +88,7 @@ async def _quarantine(conn: asyncpg.Connection, failed: list[tuple[Envelope, Acc
         log.warning("run %s: charges of account %r quarantined: %s: %s", p.run_id, p.account_id,
                     type(exc).__name__, exc)
     await quarantine.save(conn, [(e, p, type(exc).__name__, str(exc) or repr(exc)) for e, p, exc in failed], now)
+    metrics.QUARANTINED.labels("invoicing").inc(len(failed))
 
 
 async def _issue(conn: asyncpg.Connection, settings: Settings,

@@ -22,7 +22,7 @@ from contracts.topics import RATING_CHARGES
 from contracts.usage import UsageRecordedV1
 from services.rating import domain, prepaid, quarantine, store
 from services.rating.wire import charges_envelope
-from shared import outbox
+from shared import metrics, outbox
 from shared.settings import Settings
 from shared.transient import TRANSIENT
 
@@ -279,6 +279,8 @@ async def _finish_run(conn: asyncpg.Connection, settings: Settings, run, now: da
     await store.mark_run_rated(conn, run["run_id"], now)
     log.info("run %s (%s) rated: %d accounts, %d lines, %d quarantined", run["run_id"], run["month"], accounts,
              lines, summary.quarantined_accounts)
+    # counted once per run, as it is summarised (a rolled-back summary may count twice, rarely)
+    metrics.QUARANTINED.labels("rating").inc(summary.quarantined_accounts)
 
 
 async def _publish_summary(conn: asyncpg.Connection, settings: Settings, summary: BillingRunRatedV1, run) -> None:

@@ -58,3 +58,13 @@ async def test_every_operation_refuses_a_call_without_a_key(name):
             assert r.status_code == 401, (method, path, r.status_code, r.text)
             assert r.json()["reason"] == "missing_credentials"
             assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("name", APPS)
+async def test_metrics_are_served_without_a_key_and_left_out_of_openapi(name):
+    """Prometheus scrapes carry no API key (README "Operating it"); the counters hold no account data."""
+    app = APPS[name]
+    assert "/metrics" not in app.openapi()["paths"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as http:
+        r = await http.get("/metrics")
+    assert r.status_code == 200 and "billing_http_requests_total" in r.text
