@@ -157,6 +157,7 @@ class ServiceRuntime:
                 await self.producer.stop()
         if self.pool:
             await self.pool.close()
+        tracing.shutdown()
 
     async def serve(self, http: FastAPI | None = None) -> None:
         """Run until SIGTERM/SIGINT; with `http`, also serve it on the configured port."""

@@ -17,17 +17,25 @@ log = logging.getLogger(__name__)
 _HEADERS = ("traceparent", "tracestate")
 
 _tracer: trace.Tracer | None = None  # set by enable(): None means tracing is off
+_provider = None
 
 
 def enable(provider: trace.TracerProvider) -> None:
     """Trace with `provider` from now on (configure() in a service; an in-memory one in tests)."""
-    global _tracer
-    _tracer = provider.get_tracer("billing")
+    global _tracer, _provider
+    _tracer, _provider = provider.get_tracer("billing"), provider
 
 
 def disable() -> None:
-    global _tracer
-    _tracer = None
+    global _tracer, _provider
+    _tracer = _provider = None
+
+
+def shutdown() -> None:
+    """Export the spans still buffered and stop (a service stopping); nothing when off."""
+    if _provider is not None and hasattr(_provider, "shutdown"):
+        _provider.shutdown()
+    disable()
 
 
 def enabled() -> bool:

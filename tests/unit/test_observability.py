@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
 import io
 import json
 import logging
+import threading
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from uuid import uuid4
@@ -236,3 +238,32 @@ def test_published_events_move_the_business_counters():
                              "usage.recorded": 9})
     after = _sample("billing_invoices_issued_total"), _sample("billing_prepaid_notices_total", kind="exhausted")
     assert (after[0] - before[0], after[1] - before[1]) == (3, 1)
+
+
+def test_with_an_otlp_endpoint_spans_are_exported_there(monkeypatch):
+    received: list[str] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    try:
+        assert tracing.configure("rating")
+        with tracing.span("a periodic pass"):
+            pass
+        tracing.shutdown()  # flushes the batch
+    finally:
+        tracing.disable()
+        server.shutdown()
+    assert received == ["/v1/traces"]
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+    assert not tracing.configure("rating") and not tracing.enabled()
