@@ -24,7 +24,7 @@ from prometheus_client import REGISTRY
 
 from contracts.envelope import Envelope, build_envelope
 from contracts.topics import USAGE_RECORDS
-from shared import metrics, outbox, tracing
+from shared import http as shared_http, metrics, outbox, tracing
 from shared.kafka import Subscription
 from shared.logging import JsonFormatter, bound
 from shared.settings import Settings
@@ -267,3 +267,21 @@ def test_with_an_otlp_endpoint_spans_are_exported_there(monkeypatch):
     assert received == ["/v1/traces"]
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
     assert not tracing.configure("rating") and not tracing.enabled()
+
+
+async def test_a_requests_log_lines_carry_its_correlation_id(log_lines):
+    app = FastAPI()
+    shared_http.install(app)
+
+    @app.get("/ping")
+    async def ping() -> dict:
+        logging.getLogger("route").info("pinged")
+        return {}
+
+    given = uuid4()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+        await client.get("/ping", headers={"X-Correlation-Id": str(given)})
+        await client.get("/ping", headers={"X-Correlation-Id": "not a uuid"})
+    first, second = [line for line in log_lines() if line["logger"] == "route"]
+    assert first["correlation_id"] == str(given)
+    assert second["correlation_id"] not in (None, str(given))  # a new one for a request without a usable id
