@@ -137,7 +137,7 @@ PROPS
     touch "$dir/data/.sasl"
   fi
   log "kafka: starting $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
-  nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/kafka.log" 2>&1 &
+  nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/kafka.log" 2>&1 9>&- &
   echo $! > "$dir/kafka.pid"
 }
 
@@ -255,7 +255,7 @@ pg_up() {
   # WAL; at the 1 GB default a checkpoint every few seconds makes each first page change after it
   # write a full page image, which cost a quarter of the run's throughput.
   as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-    -o "-h 127.0.0.1 -p $PG_PORT -k $dir -c max_connections=300 -c shared_buffers=${PG_SHARED_BUFFERS:-1GB} -c max_wal_size=${PG_MAX_WAL_SIZE:-4GB} -c fsync=${PG_FSYNC:-on} -c synchronous_commit=${PG_SYNC_COMMIT:-on}" >/dev/null \
+    -o "-h 127.0.0.1 -p $PG_PORT -k $dir -c max_connections=300 -c shared_buffers=${PG_SHARED_BUFFERS:-1GB} -c max_wal_size=${PG_MAX_WAL_SIZE:-4GB} -c fsync=${PG_FSYNC:-on} -c synchronous_commit=${PG_SYNC_COMMIT:-on}" >/dev/null 9>&- \
     || die "postgres did not start: see $dir/postgres.log"
 }
 
@@ -351,12 +351,15 @@ status() {
   else echo "postgres   stopped"; fi
 }
 
+# one at a time: parallel test workers (pytest -n) and a concurrent `make up` each call `up`
+mkdir -p "$VAR"; exec 9>"$VAR/.infra.lock"; flock 9
+
 case "${1:-}" in
-  up) mkdir -p "$VAR"; pg_up; kafka_up; pg_wait; kafka_wait; kafka_provision
+  up) pg_up; kafka_up; pg_wait; kafka_wait; kafka_provision
       log "credentials: $SECRETS (admin.env for operators and tests, <service>.env per service)" ;;
   down) kafka_down; pg_down ;;
   status) status ;;
-  postgres-up) mkdir -p "$VAR"; pg_up; pg_wait ;;
+  postgres-up) pg_up; pg_wait ;;
   postgres-down) pg_down ;;
   *) die "usage: $0 up|down|status|postgres-up|postgres-down" ;;
 esac
