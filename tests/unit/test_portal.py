@@ -69,8 +69,9 @@ class _Bank:
 
 @pytest.mark.parametrize("total, surcharged", [("2999.99", False), ("3000.00", True), ("3600.00", True)])
 def test_how_to_pay_names_the_surcharge_rule_inclusive_at_3000(total, surcharged):
-    pay = view.how_to_pay({"total": total, "due_date": "2026-10-31", "invoice_number": "P-1"}, _Bank())
-    assert pay["surcharged"] is surcharged
+    pay = view.how_to_pay({"total": total, "issue_date": "2026-10-01", "due_date": "2026-10-31",
+                           "invoice_number": "P-1"}, _Bank())
+    assert pay["surcharged"] is surcharged and pay["terms_days"] == 30
     assert (pay["threshold"], pay["rate_percent"], pay["reference"]) == ("3000.00", "3", "P-1")
 
 
