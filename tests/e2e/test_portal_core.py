@@ -82,6 +82,9 @@ def test_the_session_cookie_is_signed_http_only_same_site_and_expires(portal_pla
         answer = http_sign_in(http, portal_platform.demo)
         cookie = answer.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=" in cookie
+        page = http.get("/invoices")
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
         # a forged cookie is not a session
         http.cookies.set("portal_session", "eyJzaWQiOiAieCJ9.forged.signature")
         assert http.get("/invoices").status_code == 303
