@@ -19,7 +19,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from contracts.envelope import Contract, Envelope
 from contracts.registry import Topic, dead_letter_topic, parse, redrive_topic
-from shared import dead_letters, inbox
+from shared import dead_letters, faults, inbox
 from shared.dead_letters import Origin
 from contracts.registry import Topic, dead_letter_topic, parse
 from shared import inbox
@@ -223,6 +223,8 @@ class Subscription:
                 await self.handler(conn, envelope, payload)
             else:
                 await self.batch_handler(conn, [(envelope, payload)])
+            faults.point("before-commit")
+        faults.point("after-commit")
         _crash_hook(envelope)
 
     # ---------------------------------------------------------------- a batch
@@ -252,12 +254,14 @@ class Subscription:
                 if todo:
                     _fault_hook(e for e, _ in todo)
                     await self.batch_handler(conn, todo)
+                    faults.point("before-commit")
         except Exception as exc:
             # isolate the failing message: replay the batch one record at a time
             log.warning("batch of %d failed (%r); retrying record by record", len(decoded), exc)
             for record, _, _ in decoded:
                 await self._on_record(record)
             return
+        faults.point("after-commit")
         for _, env, _ in decoded:
             _crash_hook(env)
 

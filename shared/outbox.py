@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from contracts.envelope import Envelope
+from shared import faults
 from shared.kafka_security import client_options
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             await publish(self._producer, rows)
+            faults.point("relay-published")
             await conn.execute(DELETE_BATCH, [r["id"] for r in rows])
         self.published += len(rows)
         return len(rows)
