@@ -41,9 +41,10 @@ class Platform:
         self._watcher: asyncio.Task | None = None
 
     async def start(self, fault_service: str = "", fault_env: str = "") -> None:
-        for name, proc in self.procs.items():
-            extra = {"BILLING_FAULT": fault_env} if name == fault_service and fault_env else {}
-            await asyncio.to_thread(proc.start, extra, 120)
+        # side by side: each waits mostly on its own migrations and Kafka group join
+        await asyncio.gather(*(asyncio.to_thread(proc.start, {"BILLING_FAULT": fault_env}
+                                                 if name == fault_service and fault_env else {}, 180)
+                               for name, proc in self.procs.items()))
         self._watcher = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:

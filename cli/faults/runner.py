@@ -28,11 +28,16 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
     workload = Workload.draw(rng, prefix, datetime.now(timezone.utc), accounts)
     services = tuple(SERVICES) if fault.kind == "poison" else CORE
     platform = Platform(prefix, services, log_root / prefix, api_key, keys_file)
-    db = await asyncpg.connect(platform.database)
+    db = None
     result = {"seed": seed, **fault.as_dict(), "namespace": prefix}
+    phases = result["phases"] = {}  # seconds each step took (where a slow fault spends its time)
+
+    def mark(phase: str) -> None:
+        phases[phase] = round(time.perf_counter() - began - sum(phases.values()), 1)
     try:
         await platform.start(fault.service if fault.kind == "kill" else "",
                              fault.env if fault.kind == "kill" else "")
+        mark("started")
         if fault.kind == "poison":
             await _poison(platform)
         events, usage = workload.facts()
@@ -41,12 +46,16 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
         for name in CORE:
             await platform.wait_consumed(name)
         await _vouchers(platform, workload)
+        mark("fed")
         run = await _billing_run(platform, workload, fault, infra, result)
+        mark("run")
+        db = await asyncpg.connect(platform.database)  # after the run: a PostgreSQL restart cut none
         await platform.quiesce(db)
         if fault.kind == "group-reset":
             await _reset_group(platform, fault.service)
             await platform.quiesce(db)
         run = (await platform.call("invoicing", "GET", f"/v1/runs/{run['run_id']}")).json()
+        mark("settled")
         snap = await snapshot.load(platform.database, prefix, workload, run)
         found = invariants.check(snap)
         if fault.kind == "poison":
@@ -62,7 +71,8 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
         result |= {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}
     finally:
         await platform.stop()
-        await db.close()
+        if db is not None:
+            await db.close()
         if not keep:
             try:
                 await drop_namespace(platform.kafka, platform.database, prefix)
