@@ -15,6 +15,7 @@ POINTS = (
     "after-commit",    # the transaction committed, the Kafka offset not yet
     "relay-published",  # the outbox relay's batch is acknowledged by Kafka, its rows not yet deleted
     "run-chunk",       # rating rated a run chunk, its transaction not yet committed
+    "invoices-issued",  # invoicing issued a batch's invoices, its transaction not yet committed
 )
 
 _service = ""

@@ -58,11 +58,13 @@ async def _suite(seed: int, args: argparse.Namespace, infra: OwnInfra) -> dict:
     log_root = ROOT / "var" / "faults-logs" / str(seed)
     keys_file = log_root / "keys" / "api-keys.json"
     api_key, _ = apikeys.create(keys_file, "operator", None, "faults", SystemClock().now())
-    began, failed = time.perf_counter(), []
+    began, failed, missed = time.perf_counter(), [], []
     for index, fault in enumerate(faults):
         result = await run_fault(seed, index, fault, infra, log_root, api_key, keys_file, args.keep, args.accounts)
         print(json.dumps(result, default=str), flush=True)
         if not result["ok"]:
             failed.append(fault.name)
-    return {"seed": seed, "faults": len(faults), "failed": failed, "logs": str(log_root),
+        elif not result["fired"]:  # its point was passed fewer than n times: it tested nothing
+            missed.append(fault.name)
+    return {"seed": seed, "faults": len(faults), "failed": failed, "not_fired": missed, "logs": str(log_root),
             "seconds": round(time.perf_counter() - began, 1)}

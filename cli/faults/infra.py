@@ -24,6 +24,9 @@ class OwnInfra:
     pg_port: int = 56432
     restartable: bool = True
 
+    def __post_init__(self) -> None:
+        self.var = Path(self.var).resolve()  # infra.sh names PostgreSQL's socket folder by it
+
     def _env(self) -> dict[str, str]:
         return {**os.environ, "BILLING_VAR": str(self.var), "KAFKA_PORT": str(self.kafka_port),
                 "KAFKA_CONTROLLER_PORT": str(self.controller_port), "PG_PORT": str(self.pg_port)}

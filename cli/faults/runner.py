@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from datetime import datetime, timezone
 
 import asyncpg
@@ -23,7 +24,7 @@ from shared.kafka_security import KafkaSecurity
 async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_root, api_key: str, keys_file,
                     keep: bool = False, accounts: int = 24) -> dict:
     began = time.perf_counter()
-    prefix = f"f{seed % 100000}x{index}_"
+    prefix = f"f{seed % 100000}x{index}_{uuid.uuid4().hex[:4]}_"  # unique: two runs of a seed may overlap
     rng = random.Random(f"{seed}/{fault.name}")  # the fault's own stream: --only replays it alike
     workload = Workload.draw(rng, prefix, datetime.now(timezone.utc), accounts)
     services = tuple(SERVICES) if fault.kind == "poison" else CORE
