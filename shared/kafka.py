@@ -25,6 +25,7 @@ from contracts.registry import Topic, dead_letter_topic, parse
 from shared import inbox
 from shared.kafka_security import KafkaSecurity, client_options
 from shared.settings import Settings
+from shared.transient import TRANSIENT
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,13 @@ class Subscription:
                 await self.dead_letter(record, f"poison: {exc}", origin, envelope)
                 return
             except Exception as exc:
+                if attempt == budget and isinstance(exc, TRANSIENT):
+                    # the database or the network away is no fault of the message: never dead-lettered
+                    # for it (the fault suite restarts PostgreSQL mid-run); raising NACKs it, so it comes
+                    # back, a budget at a time, until they are back
+                    log.warning("%s: %r after %d attempts; redelivering it", envelope.event_id, exc, attempt)
+                    await asyncio.sleep(1)
+                    raise
                 if attempt == budget:
                     log.exception("giving up on %s after %d attempts", envelope.event_id, attempt)
                     await self.dead_letter(record, f"failed {attempt} times: {exc!r}", origin, envelope)
