@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup up down status test test-fast bench contracts clean browser-deps
+.PHONY: setup up down status test test-fast bench contracts clean browser-deps faults
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ test: setup browser-deps
 # the pure tiers only (no Kafka, no PostgreSQL)
 test-fast: setup
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/contract
+
+# the seeded fault suite (docs/faults.md) on a Kafka and PostgreSQL of its own (var/faults, ports
+# 19092/19093/56432: `make up` and the tests are not disturbed), stopped at the end.
+# SEED=n replays a schedule; FAULTS=name,kind,... runs some faults only.
+faults: setup
+	$(BIN)/billing faults --down $(if $(SEED),--seed $(SEED)) $(if $(FAULTS),--scenario $(FAULTS))
 
 bench: setup
 	$(BIN)/billing bench rating

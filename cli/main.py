@@ -23,6 +23,7 @@ _COMMANDS = (
     "cli.access",
     "cli.clock",
     "cli.portal",
+    "cli.faults.command",
 )
 
 

@@ -20,11 +20,12 @@ from faststream.kafka.annotations import KafkaMessage
 
 from contracts.envelope import Contract, Envelope
 from contracts.registry import Topic, dead_letter_topic, parse, redrive_topic
-from shared import dead_letters, inbox, metrics, tracing
+from shared import dead_letters, faults, inbox, metrics, tracing
 from shared.dead_letters import Origin
 from shared.logging import bound
 from shared.kafka_security import KafkaSecurity, client_options
 from shared.settings import Settings
+from shared.transient import TRANSIENT
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,13 @@ class Subscription:
                 await self.dead_letter(record, f"poison: {exc}", origin, envelope)
                 return
             except Exception as exc:
+                if attempt == budget and isinstance(exc, TRANSIENT):
+                    # the database or the network away is no fault of the message: never dead-lettered
+                    # for it (the fault suite restarts PostgreSQL mid-run); raising NACKs it, so it comes
+                    # back, a budget at a time, until they are back
+                    log.warning("%s: %r after %d attempts; redelivering it", envelope.event_id, exc, attempt)
+                    await asyncio.sleep(1)
+                    raise
                 if attempt == budget:
                     log.exception("giving up on %s after %d attempts", envelope.event_id, attempt)
                     await self.dead_letter(record, f"failed {attempt} times: {exc!r}", origin, envelope)
@@ -258,6 +266,8 @@ class Subscription:
                 await self.handler(conn, envelope, payload)
             else:
                 await self.batch_handler(conn, [(envelope, payload)])
+            faults.point("before-commit")
+        faults.point("after-commit")
         self._applied.inc()
         self._latency.observe(time.perf_counter() - started)
         _crash_hook(envelope)
@@ -297,12 +307,14 @@ class Subscription:
                     # one event's ids on the handler's log lines when the batch holds one
                     with bound(*(_ids(todo[0][0]) if len(todo) == 1 else ())):
                         await self.batch_handler(conn, todo)
+                    faults.point("before-commit")
         except Exception as exc:
             # isolate the failing message: replay the batch one record at a time
             log.warning("batch of %d failed (%r); retrying record by record", len(decoded), exc)
             for record, _, _ in decoded:
                 await self._handle_record(record)
             return
+        faults.point("after-commit")
         self._applied.inc(len(todo))
         self._deduplicated.inc(len(decoded) - len(todo))
         self._latency.observe(time.perf_counter() - started)

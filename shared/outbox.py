@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from contracts.envelope import Envelope
-from shared import metrics, tracing
+from shared import faults, metrics, tracing
 from shared.kafka_security import client_options
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,7 @@ class OutboxRelay:
                 return 0
             with tracing.span("outbox relay", rows=len(rows)):
                 await publish(self._producer, rows)
+            faults.point("relay-published")
             await conn.execute(DELETE_BATCH, [r["id"] for r in rows])
             depth = await conn.fetchval(DEPTH)
         self.published += len(rows)

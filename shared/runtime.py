@@ -25,6 +25,7 @@ from contracts import topics as topic_registry
 from contracts.registry import Topic
 from shared import consumer_lag, db, metrics, tracing
 from shared import dead_letter_api
+from shared import faults
 from shared import clock_api
 from shared.clock import Clock, ManualClock, SystemClock
 from shared.docs import serve_docs_offline
@@ -48,6 +49,7 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, migrations: Path | None, clock: Clock | None = None) -> None:
         self.settings = settings
         self.migrations = migrations
+        faults.arm(settings.service)  # BILLING_FAULT names the service it kills
         self.clock: Clock = clock or _clock(settings)
         self.broker = make_broker(settings)
         self.pool: asyncpg.Pool | None = None

@@ -21,7 +21,7 @@ from contracts.registry import parse, type_of
 from contracts.topics import INVOICING_EVENTS, RATING_REQUESTS
 from contracts.usage import UsageRecordedV1
 from services.invoicing import balances, domain, quarantine, store
-from shared import metrics, outbox, task_failures
+from shared import faults, metrics, outbox, task_failures
 from shared.settings import Settings
 from shared.transient import TRANSIENT
 
@@ -64,7 +64,10 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
     each in a savepoint. Database and network failures still fail the batch (it is retried)."""
     try:
         async with conn.transaction():  # a savepoint in the subscriber's transaction
-            return await _issue(conn, settings, charges, now)
+            issued = await _issue(conn, settings, charges, now)
+        if issued:
+            faults.point("invoices-issued")  # the fault suite's kill mid-run, before the commit
+        return issued
     except TRANSIENT:
         raise
     except Exception:

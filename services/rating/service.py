@@ -22,7 +22,7 @@ from contracts.topics import RATING_CHARGES
 from contracts.usage import UsageRecordedV1
 from services.rating import domain, prepaid, quarantine, store
 from services.rating.wire import charges_envelope
-from shared import metrics, outbox
+from shared import faults, metrics, outbox
 from shared.settings import Settings
 from shared.transient import TRANSIENT
 
@@ -136,7 +136,9 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
             if piece is not None:
                 try:
                     async with conn.transaction():  # a savepoint: a failure undoes this attempt only
-                        return await _rate_chunk(conn, settings, run, piece, now)
+                        rated = await _rate_chunk(conn, settings, run, piece, now)
+                    faults.point("run-chunk")  # the fault suite's kill mid-run, before the commit
+                    return rated
                 except TRANSIENT:
                     raise
                 except Exception:  # a statement failed for the chunk as a whole: find whose

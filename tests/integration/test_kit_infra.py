@@ -150,6 +150,28 @@ async def test_retry_budget_then_dead_letter_and_partition_moves_on(infra, names
         assert await conn.fetchval("SELECT count(*) FROM inbox") == 2
 
 
+async def test_a_database_outage_longer_than_the_budget_is_waited_out_not_dead_lettered(infra, namespace, kit):
+    schema, pool, _, _ = kit
+    attempts = {"n": 0}
+
+    async def handler(conn, envelope, payload):
+        attempts["n"] += 1
+        if attempts["n"] <= 4:  # more failures than the budget of 3: the database still away
+            raise ConnectionRefusedError("the database system is starting up")
+        await conn.execute("INSERT INTO applied VALUES ($1, $2)", envelope.event_id, payload.subscription_id)
+
+    broker, settings = await _run_subscription(infra, namespace, pool, schema, handler, [_removed("acme", "late")])
+    try:
+        async def applied():
+            async with pool.acquire() as conn:
+                return [r["sub"] for r in await conn.fetch("SELECT sub FROM applied")]
+        assert await eventually(lambda: _eq(applied, ["late"]), what="applied once the outage is over")
+    finally:
+        await broker.stop()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
 async def _eq(fetch, expected):
     got = await fetch()
     return got if got == expected else None

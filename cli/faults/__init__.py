@@ -1,0 +1,1 @@
+"""The seeded fault suite (`billing faults`, `make faults`): docs/faults.md."""

@@ -1,0 +1,151 @@
+"""One fault, end to end: a fresh namespace, the workload, the billing run, the fault at its
+point, the platform left to settle, then the invariants; returns the fault's summary."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from datetime import datetime, timezone
+
+import asyncpg
+
+from cli.faults import invariants, snapshot
+from cli.faults.infra import OwnInfra
+from cli.faults.platform import Platform, consumed
+from cli.faults.schedule import CORE, Fault
+from cli.faults.workload import Workload
+from cli.namespace import drop_namespace
+from cli.ops import SERVICES
+from shared.kafka_security import KafkaSecurity
+
+
+async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_root, api_key: str, keys_file,
+                    keep: bool = False, accounts: int = 24) -> dict:
+    began = time.perf_counter()
+    prefix = f"f{seed % 100000}x{index}_{uuid.uuid4().hex[:4]}_"  # unique: two runs of a seed may overlap
+    rng = random.Random(f"{seed}/{fault.name}")  # the fault's own stream: --only replays it alike
+    workload = Workload.draw(rng, prefix, datetime.now(timezone.utc), accounts)
+    services = tuple(SERVICES) if fault.kind == "poison" else CORE
+    platform = Platform(prefix, services, log_root / prefix, api_key, keys_file)
+    db = None
+    result = {"seed": seed, **fault.as_dict(), "namespace": prefix}
+    phases = result["phases"] = {}  # seconds each step took (where a slow fault spends its time)
+
+    def mark(phase: str) -> None:
+        phases[phase] = round(time.perf_counter() - began - sum(phases.values()), 1)
+    try:
+        await platform.start(fault.service if fault.kind == "kill" else "",
+                             fault.env if fault.kind == "kill" else "")
+        mark("started")
+        if fault.kind == "poison":
+            await _poison(platform)
+        events, usage = workload.facts()
+        await platform.publish("provisioning.events", [(e.key, e.encode()) for e in events])
+        await platform.publish("usage.records", [(e.key, e.encode()) for e in usage])
+        for name in CORE:
+            await platform.wait_consumed(name)
+        await _vouchers(platform, workload)
+        mark("fed")
+        run = await _billing_run(platform, workload, fault, infra, result)
+        mark("run")
+        db = await asyncpg.connect(platform.database)  # after the run: a PostgreSQL restart cut none
+        await platform.quiesce(db)
+        if fault.kind == "group-reset":
+            await _reset_group(platform, fault.service)
+            await platform.quiesce(db)
+        run = (await platform.call("invoicing", "GET", f"/v1/runs/{run['run_id']}")).json()
+        mark("settled")
+        snap = await snapshot.load(platform.database, prefix, workload, run)
+        found = invariants.check(snap)
+        if fault.kind == "poison":
+            found["poison_dead_lettered"] = await _poison_missing(db, platform)
+        result |= {
+            "fired": any(code == -9 for _, code in platform.exits) if fault.kind == "kill" else True,
+            "restarts": len(platform.exits),
+            "invoices": len(snap.invoices),
+            "invariants": {name: "ok" if not bad else bad for name, bad in found.items()},
+            "ok": not any(found.values()),
+        }
+    except Exception as exc:  # the platform did not settle: a failure of the fault, not of the suite
+        result |= {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    finally:
+        await platform.stop()
+        if db is not None:
+            await db.close()
+        if not keep:
+            try:
+                await drop_namespace(platform.kafka, platform.database, prefix)
+            except Exception:  # noqa: BLE001 - clean-up is best effort; the namespace is unique
+                pass
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    return result
+
+
+async def _vouchers(platform: Platform, workload: Workload) -> None:
+    """Each prepaid account redeems one voucher, the day its account opened."""
+    for account in workload.prepaid():
+        code = "".join(c for c in account.account_id.upper() if c.isalnum()) + "V"  # 4..32 letters, digits
+        body = {"codes": [code], "credits": str(account.voucher), "lifetime_days": 365}
+        r = await platform.call("prepaid_credit", "POST", "/v1/vouchers", json=body)
+        assert r.status_code in (201, 409), r.text
+        at = workload.start.replace(hour=12).isoformat()
+        r = await platform.call("prepaid_credit", "POST", f"/v1/accounts/{account.account_id}/redemptions",
+                                json={"code": code, "at": at})
+        assert r.status_code in (201, 409), r.text
+
+
+async def _billing_run(platform: Platform, workload: Workload, fault: Fault, infra: OwnInfra, result: dict) -> dict:
+    """Request the month's run; an infrastructure fault strikes once it is under way; wait until
+    it reconciles."""
+    r = await platform.call("invoicing", "POST", "/v1/runs", json={"month": workload.month, "requested_by": "faults"})
+    assert r.status_code in (200, 201, 202), r.text
+    run = r.json()
+    if fault.kind in ("kafka-restart", "postgres-restart"):
+        run = (await platform.call("invoicing", "GET", f"/v1/runs/{run['run_id']}")).json()
+        result["mid_run"] = run.get("status") != "reconciled"
+        restart = infra.restart_kafka if fault.kind == "kafka-restart" else infra.restart_postgres
+        await asyncio.to_thread(restart)
+    deadline = time.monotonic() + 300
+    while run.get("status") != "reconciled":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run did not reconcile: {run}")
+        await asyncio.sleep(0.5)
+        run = (await platform.call("invoicing", "GET", f"/v1/runs/{run['run_id']}")).json()
+    return run
+
+
+async def _poison(platform: Platform) -> None:
+    """An undecodable record on every topic a running service consumes."""
+    for name in sorted({t for s in platform.services for t in consumed(s)}):
+        await platform.publish(name, [("poison", b"\x00poison: not an envelope")])
+
+
+async def _poison_missing(db, platform: Platform) -> list[str]:
+    """Each running service dead-lettered the poison record of each topic it consumes."""
+    missing = []
+    for service in platform.services:
+        rows = await db.fetch(f'SELECT DISTINCT topic FROM "{platform.prefix}{service}".dead_letters')
+        got = {r["topic"] for r in rows}
+        missing += [f"{service} did not dead-letter the poison on {t}" for t in consumed(service)
+                    if platform.topic(t) not in got]
+    return missing
+
+
+async def _reset_group(platform: Platform, service: str) -> None:
+    """Stop `service`, delete its consumer group (it reads every topic again from offset 0), start it."""
+    from confluent_kafka.admin import AdminClient
+
+    await platform.stop_one(service)
+    admin = AdminClient({"bootstrap.servers": platform.kafka, **KafkaSecurity.from_env().librdkafka()})
+    group = platform.prefix + service
+    for _ in range(240):  # a member that died stays until its session times out
+        try:
+            admin.delete_consumer_groups([group])[group].result(10)
+            break
+        except Exception as exc:
+            if "NON_EMPTY_GROUP" not in str(exc):
+                raise
+            await asyncio.sleep(0.5)
+    await platform.start_one(service)

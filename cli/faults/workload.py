@@ -1,0 +1,104 @@
+"""The fault suite's workload, drawn from a seed: accounts, subscriptions, usage (some records
+sent twice), prepaid accounts with vouchers, and the month whose billing run the faults hit."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+
+from contracts import wrap
+from contracts.envelope import Envelope
+from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, ProductV1
+from contracts.usage import UsageRecordedV1
+
+PRODUCTS = [
+    ProductV1(part_number="XDM00001", name="Insights User", kind="recurring", unit_price=Decimal("12.00"),
+              minimum_days=30),
+    ProductV1(part_number="XDM00020", name="Wallboard", kind="recurring", unit_price=Decimal("150.00"),
+              minimum_days=30),
+    ProductV1(part_number="XDM00040", name="Call Recording", kind="recurring", unit_price=Decimal("9.99"),
+              minimum_days=30),
+    ProductV1(part_number="FAX-PAGE-OUT", name="Outbound fax page", kind="usage", unit_price=Decimal("0.05")),
+]
+RECURRING = [p.part_number for p in PRODUCTS if p.kind == "recurring"]
+USAGE = [p.part_number for p in PRODUCTS if p.kind == "usage"]
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Pacific/Auckland")
+
+
+@dataclass
+class Account:
+    account_id: str
+    zone: str
+    mode: str
+    subscriptions: list[tuple[str, str, int]] = field(default_factory=list)  # id, part, quantity
+    usage: list[tuple[str, Decimal, datetime]] = field(default_factory=list)  # record id, quantity, used at
+    twice: set[str] = field(default_factory=set)                               # records sent twice
+    voucher: Decimal | None = None                                             # prepaid: credits redeemed
+
+
+@dataclass
+class Workload:
+    """Facts dated in the month before `month`; the run of `month` bills them."""
+
+    prefix: str
+    month: str
+    start: datetime
+    accounts: list[Account]
+
+    @classmethod
+    def draw(cls, rng: random.Random, prefix: str, now: datetime, accounts: int = 24) -> "Workload":
+        """`accounts` accounts (about one in six prepaid) opened on the 10th of last month, each
+        with 1..3 subscriptions and 0..4 usage records in that month, one in five sent twice."""
+        this_month = now.astimezone(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        start = this_month - relativedelta(months=1) + timedelta(days=9, hours=9)
+        out = []
+        for a in range(accounts):
+            aid = f"{prefix}acct-{a:03d}"
+            account = Account(aid, rng.choice(ZONES), "prepaid" if a % 6 == 5 else "subscription")
+            for k in range(rng.randint(1, 3)):
+                account.subscriptions.append((f"{aid}-s{k}", rng.choice(RECURRING), rng.randint(1, 5)))
+            for u in range(rng.randint(0, 4)):
+                rid = f"{aid}-u{u}"
+                account.usage.append((rid, Decimal(rng.randint(1, 200)), start + timedelta(days=rng.randint(1, 15))))
+                if rng.random() < 0.2:
+                    account.twice.add(rid)
+            if account.mode == "prepaid":
+                account.voucher = Decimal(rng.choice((50, 500, 5000)))
+            out.append(account)
+        return cls(prefix, f"{this_month:%Y-%m}", start, out)
+
+    def facts(self) -> tuple[list[Envelope], list[Envelope]]:
+        """(provisioning events, usage records) to publish, in order; duplicates included."""
+        events = [wrap(CatalogPublishedV1(currency="USD", products=PRODUCTS, at=self.start), key="catalog",
+                       producer="faults", occurred_at=self.start)]
+        usage = []
+        for account in self.accounts:
+            opened = AccountOpenedV1(account_id=account.account_id, time_zone=account.zone, mode=account.mode,
+                                     at=self.start)
+            events.append(wrap(opened, key=account.account_id, producer="faults", occurred_at=self.start))
+            for sid, part, quantity in account.subscriptions:
+                feature = FeatureProvisionedV1(account_id=account.account_id, subscription_id=sid, part_number=part,
+                                               quantity=quantity, at=self.start)
+                events.append(wrap(feature, key=account.account_id, producer="faults", occurred_at=self.start))
+            for rid, quantity, used_at in account.usage:
+                record = UsageRecordedV1(record_id=rid, account_id=account.account_id, part_number=USAGE[0],
+                                         quantity=quantity, used_at=used_at, received_at=used_at)
+                for _ in range(2 if rid in account.twice else 1):  # a platform's resend: a new event id
+                    usage.append(wrap(record, key=account.account_id, producer="faults", occurred_at=used_at))
+        return events, usage
+
+    def usage_sent(self) -> dict[str, tuple[str, str, Decimal]]:
+        return {rid: (a.account_id, USAGE[0], q) for a in self.accounts for rid, q, _ in a.usage}
+
+    def postpaid_accounts(self) -> list[str]:
+        return [a.account_id for a in self.accounts if a.mode == "subscription"]
+
+    def usage_parts(self) -> list[str]:
+        return list(USAGE)
+
+    def prepaid(self) -> list[Account]:
+        return [a for a in self.accounts if a.mode == "prepaid"]
