@@ -38,37 +38,23 @@ SENTENCES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Refusal:
-    """A backend's refusal as a form shows it: the sentence, the code and the HTTP status."""
+    """A backend's refusal as a form shows it (macros.html `refused`): the sentence, the code and
+    the HTTP status the page answers with."""
 
     reason: str
-    message: str
+    detail: str
     status: int
 
 
-def _fields(detail: object) -> list[str]:
-    """The invalid fields' names of an `invalid_request` detail (a list of `{loc, msg, type}`)."""
-    if not isinstance(detail, list):
-        return []
-    names = []
-    for problem in detail:
-        loc = problem.get("loc", []) if isinstance(problem, dict) else []
-        name = next((str(part) for part in reversed(loc) if isinstance(part, str) and part != "body"), "")
-        if name and name not in names:
-            names.append(name.replace("_", " "))
-    return names
-
-
-def describe(status: int, body: object) -> Refusal:
-    """The refusal a backend answered (`{"reason", "detail"}`) as a sentence for the form."""
-    reason = body.get("reason", "") if isinstance(body, dict) else ""
-    detail = body.get("detail", "") if isinstance(body, dict) else ""
+def describe(status: int, reason: str, detail: str) -> Refusal:
+    """A backend's refusal (its status, reason code and detail text) as a sentence for the form.
+    A 404 of something the form named (a voucher code, a brand) is the form's error: 422."""
     if reason == "invalid_request":
-        fields = _fields(detail)
-        message = f"Check {', '.join(fields)}: the value is not valid." if fields else "Check the form's values."
+        sentence = f"Check the form's values ({detail})." if detail else "Check the form's values."
     elif reason in SENTENCES:
-        message = SENTENCES[reason]
-    elif isinstance(detail, str) and detail:
-        message = detail[0].upper() + detail[1:] + ("" if detail.endswith(".") else ".")
+        sentence = SENTENCES[reason]
+    elif detail:
+        sentence = detail[0].upper() + detail[1:] + ("" if detail.endswith(".") else ".")
     else:
-        message = "The request was refused."
-    return Refusal(reason or "refused", message, status)
+        sentence = "The request was refused."
+    return Refusal(reason or "refused", sentence, 422 if status == 404 else status)

@@ -18,21 +18,18 @@ INVOICE = {"lines": [
     "refunds": [{"refund_id": "r-d1", "dispute_id": "d1"}]}
 
 
-@pytest.mark.parametrize("status, body, reason, message", [
-    (409, {"reason": "voucher_already_redeemed", "detail": "x"}, "voucher_already_redeemed",
-     "That voucher was already redeemed; a voucher can be redeemed once."),
-    (404, {"reason": "unknown_voucher", "detail": "x"}, "unknown_voucher",
-     "No voucher has that code. Check it for typing mistakes."),
-    (422, {"reason": "invalid_request", "detail": [{"loc": ["body", "low_balance_threshold"], "msg": "bad",
-                                                    "type": "decimal"}]},
-     "invalid_request", "Check low balance threshold: the value is not valid."),
-    (422, {"reason": "invalid_request", "detail": []}, "invalid_request", "Check the form's values."),
-    (418, {"reason": "something_new", "detail": "the teapot is busy"}, "something_new", "The teapot is busy."),
-    (500, "not json", "refused", "The request was refused."),
+@pytest.mark.parametrize("status, reason, detail, shown, message", [
+    (409, "voucher_already_redeemed", "x", 409, "That voucher was already redeemed; a voucher can be redeemed once."),
+    (404, "unknown_voucher", "x", 422, "No voucher has that code. Check it for typing mistakes."),
+    (422, "invalid_request", "low_balance_threshold: bad", 422,
+     "Check the form's values (low_balance_threshold: bad)."),
+    (422, "invalid_request", "", 422, "Check the form's values."),
+    (418, "something_new", "the teapot is busy", 418, "The teapot is busy."),
+    (409, "", "", 409, "The request was refused."),
 ])
-def test_refusals_read_as_sentences_with_their_code(status, body, reason, message):
-    refusal = describe(status, body)
-    assert (refusal.reason, refusal.message, refusal.status) == (reason, message, status)
+def test_refusals_read_as_sentences_with_their_code(status, reason, detail, shown, message):
+    refusal = describe(status, reason, detail)
+    assert (refusal.reason, refusal.detail, refusal.status) == (reason or "refused", message, shown)
 
 
 def test_ledger_rows_keep_the_order_and_show_local_times_and_lots():
