@@ -23,6 +23,14 @@ def local_time(instant: str | None, zone: str) -> str:
     return datetime.fromisoformat(instant).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
+def positive(amount: str | None) -> bool:
+    """Whether a decimal string from an API is above zero ("0", "0.00" and None are not)."""
+    try:
+        return amount is not None and Decimal(amount) > 0
+    except InvalidOperation:
+        return False
+
+
 @dataclass(frozen=True)
 class LedgerRow:
     """One credit history entry as the page lists it (newest first, balance after the entry)."""

@@ -80,3 +80,9 @@ def test_disputable_is_due_less_open_disputes_and_resolution_finds_its_documents
 
 def test_local_time_is_empty_for_no_instant():
     assert views.local_time(None, "UTC") == "" and views.local_time("2026-01-01T00:00:00Z", "UTC") == "2026-01-01 00:00"
+
+
+@pytest.mark.parametrize("amount, expected", [("0", False), ("0.00", False), (None, False), ("x", False),
+                                              ("0.01", True), ("12.50", True)])
+def test_positive_reads_the_apis_decimal_strings(amount, expected):
+    assert views.positive(amount) is expected

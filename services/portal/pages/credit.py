@@ -37,6 +37,8 @@ async def _page(request: Request, client: Api, account_id: str, errors: dict[str
         "rows": views.ledger_rows(credit["history"], zone) if credit else [],
         "lots": [{**lot, "expires": views.local_time(lot["expires_at"], zone)} for lot in (credit or {}).get("lots", [])],
         "currency": (credit or {}).get("currency") or account.get("currency", ""),
+        "shortfall": views.positive((credit or {}).get("shortfall")),
+        "threshold_on": views.positive(account.get("low_balance_threshold")),
         "errors": errors or {}, "typed": typed or {}, "flashes": flashes(request),
     }
     return render.page(request, "credit/show.html", context, status)
