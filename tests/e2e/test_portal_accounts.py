@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from cli.portal import add_user
+from tests.support.a11y import check_page
 from tests.support.browser import (
     PLATFORM, Login, chrome, csrf_of, http_sign_in, screenshot, sign_in, start_portal_platform,
 )
@@ -279,6 +280,17 @@ def test_an_account_administrator_sees_its_account_only(portal_platform):
         assert "demo-prepaid" in listing and "demo-acme" not in listing
         for path in ("/credit/demo-partner", "/customers/demo-acme", "/customers?account=demo-partner"):
             assert admin.get(path).status_code == 404, path
+
+
+def test_every_account_page_passes_the_accessibility_checks(demo, operator):
+    dispute = operator.get(f"{operator.urls['disputes']}/v1/accounts/demo-partner/disputes").json()
+    pages = ["/credit", "/credit/demo-prepaid", "/credit/demo-partner", "/customers", "/customers/new?account=demo-partner",
+             "/customers/demo-acme", "/disputes", f"/disputes/new?invoice={_invoice_number(operator)}"]
+    pages += [f"/disputes/{d['dispute_id']}" for d in dispute[:1]]
+    for path in pages:
+        page = demo.get(path, follow_redirects=True)
+        assert page.status_code == 200, path
+        check_page(page.text)
 
 
 # ------------------------------------------------------------------ in a browser
