@@ -1,4 +1,5 @@
-"""The portal's core over HTTP: sign-in, sessions, CSRF, isolation, invoices, statements, PDFs, CDRs."""
+"""The portal's core on one platform per module: over HTTP (sign-in, sessions, CSRF, isolation,
+invoices, statements, PDFs, CDRs, accessibility) and in a real browser (headless Chromium)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import httpx
 import pytest
 
 from tests.support.a11y import check_page
-from tests.support.browser import csrf_of, http_sign_in, portal_platform  # noqa: F401 (fixture)
+from selenium.webdriver.common.by import By
+
+from tests.support.browser import (browser, csrf_of, http_sign_in, portal_platform,  # noqa: F401 (fixtures)
+                                   screenshot, sign_in)
 
 pytestmark = pytest.mark.infra
 
@@ -128,6 +132,15 @@ def test_another_partners_invoice_answers_404(demo, other_numbers):
         assert "Not found" in r.text
 
 
+def test_an_account_administrator_sees_only_its_account(portal_platform, numbers):
+    with _client(portal_platform) as http:
+        assert http_sign_in(http, portal_platform.admin).status_code == 303
+        page = http.get("/invoices")
+        assert page.status_code == 200 and "No invoices yet" in page.text and "demo-partner" not in page.text
+        for path in (f"/invoices/{numbers[0]}", "/statements/demo-partner/2026-10"):
+            assert http.get(path).status_code == 404, path
+
+
 def test_invoice_pdf_has_the_numbers_dates_and_total(demo, numbers, tmp_path):
     invoice_page = demo.get(f"/invoices/{numbers[-1]}").text
     total = re.search(r'id="invoice-total">([^<]+)<', invoice_page).group(1).strip()
@@ -160,3 +173,51 @@ def test_each_page_is_accessible(demo, numbers):
         check_page(demo.get(path).text)
     with httpx.Client(base_url=str(demo.base_url)) as anonymous:
         check_page(anonymous.get("/login").text)
+
+
+# ------------------------------------------------------------------ in the browser
+def _h1(driver) -> str:
+    return driver.find_element(By.TAG_NAME, "h1").text
+
+
+def test_browser_sign_in_invoices_invoice_pdf_statement_and_isolation(browser, portal_platform):
+    portal = portal_platform
+    browser.get(portal.url + "/invoices")
+    assert _h1(browser) == "Sign in"  # sent to sign in first
+    screenshot(browser, "sign-in")
+    sign_in(browser, portal.url, portal.demo)
+    assert _h1(browser) == "Invoices"
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.data tbody tr")
+    assert len(rows) == 2 and all("demo-partner" in r.text for r in rows)
+    screenshot(browser, "invoices")
+
+    october = portal.numbers["demo-partner"][0]
+    browser.find_element(By.LINK_TEXT, october).click()
+    assert _h1(browser) == f"Invoice {october}"
+    captions = [c.text for c in browser.find_elements(By.TAG_NAME, "caption")]
+    assert any("Customer demo-acme" in c for c in captions)
+    screenshot(browser, "invoice")
+
+    pdf_href = browser.find_element(By.LINK_TEXT, "Download PDF").get_attribute("href")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    pdf = httpx.get(pdf_href, cookies=cookies, timeout=60)  # what the browser downloads
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    browser.find_element(By.LINK_TEXT, "Statements").click()
+    assert _h1(browser) == "Statements"
+    browser.find_element(By.LINK_TEXT, "2026-10").click()
+    assert _h1(browser).startswith("Statement 2026-10")
+    assert browser.find_element(By.ID, "closing-balance").text
+    screenshot(browser, "statement")
+
+    # another partner's invoice does not exist for this one
+    browser.get(portal.url + f"/invoices/{portal.numbers['other-partner'][0]}")
+    assert _h1(browser) == "Not found"
+
+
+def test_browser_sign_out_returns_to_sign_in(browser, portal_platform):
+    sign_in(browser, portal_platform.url, portal_platform.demo)
+    browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
+    assert _h1(browser) == "Sign in"
+    browser.get(portal_platform.url + "/invoices")
+    assert _h1(browser) == "Sign in"
