@@ -59,7 +59,7 @@ def _seed(platform, keys) -> None:
     password = "correct horse demo-prepaid"
     asyncio.run(add_user("demo-prepaid", "admin@demo.example", "administrator", password, keys.path,
                          platform.settings()))
-    platform.admin = Login("admin@demo.example", password, "demo-prepaid")
+    platform.prepaid_admin = Login("admin@demo.example", password, "demo-prepaid")
 
 
 @contextlib.contextmanager
@@ -273,7 +273,7 @@ def test_another_partners_ids_answer_404_and_change_nothing(demo, operator):
 
 
 def test_an_account_administrator_sees_its_account_only(portal_platform):
-    with _client(portal_platform, portal_platform.admin) as admin:
+    with _client(portal_platform, portal_platform.prepaid_admin) as admin:
         assert admin.get("/credit", follow_redirects=False).headers["location"] == "/credit/demo-prepaid"
         assert admin.get("/credit/demo-prepaid").status_code == 200
         listing = admin.get("/customers").text
