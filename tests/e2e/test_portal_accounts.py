@@ -32,8 +32,8 @@ def portal_platform(infra, api_keys, tmp_path_factory):
 
 
 def _seed(platform, keys) -> None:
-    """A prepaid child account under each partner, vouchers of demo-partner, and an account
-    administrator of demo-prepaid (a user who must see that account only)."""
+    """A prepaid child account under each partner, a customer of the other partner, vouchers of
+    demo-partner, and an account administrator of demo-prepaid (who must see that account only)."""
     urls = {name: proc.url for name, proc in platform.services.items()}
     auth = {"Authorization": f"Bearer {keys.operator}"}
     with httpx.Client(headers=auth, timeout=30) as api:
@@ -43,6 +43,9 @@ def _seed(platform, keys) -> None:
                 "account_id": child, "parent_account_id": parent, "mode": "prepaid", "currency": "USD",
                 "time_zone": "Europe/London"})
             assert r.status_code == 201, r.text
+        r = api.post(urls["provisioning"] + "/v1/customers", json={"account_id": "other-partner",
+                                                                   "customer_id": "other-acme"})
+        assert r.status_code == 201, r.text  # another partner's customer, for the isolation checks
         r = api.post(urls["prepaid_credit"] + "/v1/vouchers", json={
             "codes": CODES, "credits": "25.00", "lifetime_days": 60, "issuer": "demo-partner"})
         assert r.status_code == 201, r.text
