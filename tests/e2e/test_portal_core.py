@@ -8,16 +8,18 @@ import io
 import re
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import httpx
 import pytest
 
 from tests.support.a11y import check_page
+from tests.support.http import bearer
 from selenium.webdriver.common.by import By
 
-from tests.support.browser import (browser, csrf_of, http_sign_in, portal_platform,  # noqa: F401 (fixtures)
-                                   screenshot, sign_in)
+from tests.support.browser import (browser, click_and_wait, csrf_of, heading, http_sign_in,  # noqa: F401
+                                   portal_platform, screenshot, sign_in)
 
 pytestmark = pytest.mark.infra
 
@@ -80,6 +82,9 @@ def test_the_session_cookie_is_signed_http_only_same_site_and_expires(portal_pla
         answer = http_sign_in(http, portal_platform.demo)
         cookie = answer.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=" in cookie
+        page = http.get("/invoices")
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
         # a forged cookie is not a session
         http.cookies.set("portal_session", "eyJzaWQiOiAieCJ9.forged.signature")
         assert http.get("/invoices").status_code == 303
@@ -175,25 +180,40 @@ def test_each_page_is_accessible(demo, numbers):
         check_page(anonymous.get("/login").text)
 
 
+def test_a_card_payment_shows_on_the_invoice_its_pdf_and_the_statement(demo, numbers, portal_platform, api_keys,
+                                                                        tmp_path):
+    """1,000.00 by card on October's invoice (7,106.47: over the 3,000.00 threshold): the payment and
+    its 3% surcharge (30.00) on the page and the PDF; the payment on its month's statement."""
+    october = numbers[-1]
+    paid = httpx.post(f"{portal_platform.services['invoicing'].url}/v1/invoices/{october}/payments",
+                      headers=bearer(api_keys.operator), timeout=30,
+                      json={"amount": "1000.00", "method": "card", "payment_id": "portal-card-1"})
+    assert paid.status_code == 201, paid.text
+    page = demo.get(f"/invoices/{october}").text
+    assert "portal-card-1" in page and "1,000.00 USD" in page and "30.00 USD" in page
+    assert "6,136.47 USD" in page  # outstanding: 7,106.47 + 30.00 - 1,000.00
+    text = _pdf_text(demo.get(f"/invoices/{october}/pdf").content, tmp_path)
+    assert "portal-card-1" in text and "6,136.47" in text
+    month = paid.json().get("paid_at", "")[:7] or datetime.now(timezone.utc).strftime("%Y-%m")
+    statement = demo.get(f"/statements/demo-partner/{month}").text
+    assert "payment (card)" in statement and "−1,000.00 USD" in statement
+
+
 # ------------------------------------------------------------------ in the browser
-def _h1(driver) -> str:
-    return driver.find_element(By.TAG_NAME, "h1").text
-
-
 def test_browser_sign_in_invoices_invoice_pdf_statement_and_isolation(browser, portal_platform):
     portal = portal_platform
     browser.get(portal.url + "/invoices")
-    assert _h1(browser) == "Sign in"  # sent to sign in first
+    assert heading(browser) == "Sign in"  # sent to sign in first
     screenshot(browser, "sign-in")
     sign_in(browser, portal.url, portal.demo)
-    assert _h1(browser) == "Invoices"
+    assert heading(browser) == "Invoices"
     rows = browser.find_elements(By.CSS_SELECTOR, "table.data tbody tr")
     assert len(rows) == 2 and all("demo-partner" in r.text for r in rows)
     screenshot(browser, "invoices")
 
     october = portal.numbers["demo-partner"][0]
-    browser.find_element(By.LINK_TEXT, october).click()
-    assert _h1(browser) == f"Invoice {october}"
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, october))
+    assert heading(browser) == f"Invoice {october}"
     captions = [c.text for c in browser.find_elements(By.TAG_NAME, "caption")]
     assert any("Customer demo-acme" in c for c in captions)
     screenshot(browser, "invoice")
@@ -203,21 +223,21 @@ def test_browser_sign_in_invoices_invoice_pdf_statement_and_isolation(browser, p
     pdf = httpx.get(pdf_href, cookies=cookies, timeout=60)  # what the browser downloads
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
-    browser.find_element(By.LINK_TEXT, "Statements").click()
-    assert _h1(browser) == "Statements"
-    browser.find_element(By.LINK_TEXT, "2026-10").click()
-    assert _h1(browser).startswith("Statement 2026-10")
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Statements"))
+    assert heading(browser) == "Statements"
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "2026-10"))
+    assert heading(browser).startswith("Statement 2026-10")
     assert browser.find_element(By.ID, "closing-balance").text
     screenshot(browser, "statement")
 
     # another partner's invoice does not exist for this one
     browser.get(portal.url + f"/invoices/{portal.numbers['other-partner'][0]}")
-    assert _h1(browser) == "Not found"
+    assert heading(browser) == "Not found"
 
 
 def test_browser_sign_out_returns_to_sign_in(browser, portal_platform):
     sign_in(browser, portal_platform.url, portal_platform.demo)
-    browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
-    assert _h1(browser) == "Sign in"
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.signout button"))
+    assert heading(browser) == "Sign in"
     browser.get(portal_platform.url + "/invoices")
-    assert _h1(browser) == "Sign in"
+    assert heading(browser) == "Sign in"

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.webdriver.common.by import By
 
 from cli.namespace import drop_namespace
 from cli.portal import add_user
@@ -201,13 +202,27 @@ def browser():
 
 def sign_in(driver, base_url: str, login: Login) -> None:
     """Sign in through the form (after signing out whoever was signed in)."""
-    from selenium.webdriver.common.by import By
-
     driver.delete_all_cookies()
     driver.get(base_url + "/login")
     driver.find_element(By.ID, "email").send_keys(login.email)
     driver.find_element(By.ID, "password").send_keys(login.password)
-    driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]"))
+
+
+def click_and_wait(driver, element, timeout: float = 20) -> None:
+    """Click a link or button and wait until the next page replaced this one (the old page's
+    elements are gone: reading them now would race the navigation)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
+
+
+def heading(driver) -> str:
+    """The page's h1."""
+    return driver.find_element(By.TAG_NAME, "h1").text
 
 
 def screenshot(driver, name: str) -> None:

@@ -82,6 +82,10 @@ def test_money_keeps_the_api_digits(value, currency, shown):
     assert money(value, currency) == shown
 
 
+def test_money_subtracted_is_signed_unless_zero():
+    assert (money("1000.00", "USD", minus=True), money("0.00", "USD", minus=True)) == ("−1,000.00 USD", "0.00 USD")
+
+
 @pytest.mark.parametrize("target, safe", [("/invoices/P-1", "/invoices/P-1"), ("https://evil.example/", "/invoices"),
                                           ("//evil.example/x", "/invoices"), ("", "/invoices"),
                                           (None, "/invoices"), ("javascript:alert(1)", "/invoices")])
@@ -99,3 +103,13 @@ def test_vault_is_made_once_readable_by_its_owner_only_and_opens_what_it_sealed(
     assert b"secret" not in sealed and again.open(sealed) == "bk_0123456789abcdef_secret"
     with pytest.raises(ValueError):
         vault.load(tmp_path / "other.json").open(sealed)
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "forever", "1000"])
+def test_a_session_lifetime_out_of_bounds_stops_the_portal(raw, monkeypatch):
+    from services.portal.settings import PortalSettings
+    from shared.settings import SettingsError
+
+    monkeypatch.setenv("PORTAL_SESSION_HOURS", raw)
+    with pytest.raises(SettingsError, match="PORTAL_SESSION_HOURS"):
+        PortalSettings.from_env()
