@@ -82,8 +82,8 @@ def invoice_lines(invoice: dict) -> list[InvoiceLine]:
     for n, line in enumerate(invoice.get("lines", []), start=1):
         name = line.get("product_name") or line.get("part_number", "")
         text = f"{name} ({line.get('part_number', '')}) × {line.get('quantity', '')}"
-        out.append(InvoiceLine(n, text, line.get("customer_id") or "", f"{line.get('from', '')} to {line.get('to', '')}",
-                               str(line.get("amount", ""))))
+        period = f"{line.get('from', '')} to {line.get('to', '')}"
+        out.append(InvoiceLine(n, text, line.get("customer_id") or "", period, str(line.get("amount", ""))))
     return out
 
 

@@ -14,7 +14,7 @@ import pytest
 from cli.portal import add_user
 from tests.support.a11y import check_page
 from tests.support.browser import (
-    PLATFORM, Login, chrome, csrf_of, http_sign_in, screenshot, sign_in, start_portal_platform,
+    PLATFORM, Login, chrome, click_and_wait, csrf_of, http_sign_in, screenshot, sign_in, start_portal_platform,
 )
 from tests.support.polling import eventually
 
@@ -54,7 +54,8 @@ def _seed(platform, keys) -> None:
             return all(api.get(f"{urls['prepaid_credit']}/v1/accounts/{a}/credit").status_code == 200
                        for a in ("demo-prepaid", "other-prepaid"))
         asyncio.run(eventually(known, timeout=60, what="prepaid_credit knowing the prepaid accounts"))
-        numbers = [i["invoice_number"] for i in api.get(f"{urls['invoicing']}/v1/accounts/demo-partner/invoices").json()]
+        invoices = api.get(f"{urls['invoicing']}/v1/accounts/demo-partner/invoices").json()
+        numbers = [i["invoice_number"] for i in invoices]
 
         async def disputable():  # disputes learns the invoices from invoicing.events
             return all(api.get(f"{urls['disputes']}/v1/invoices/{n}/disputes").status_code == 200 for n in numbers)
@@ -175,7 +176,8 @@ def test_provision_a_customer_add_and_remove_a_feature(demo, operator):
 
 
 @pytest.mark.parametrize("action, data, status, message, where", [
-    ("/customers/demo-acme/features", {"part_number": "demo-XDM00001", "quantity": "1", "subscription_id": "demo-acme-insights"},
+    ("/customers/demo-acme/features",
+     {"part_number": "demo-XDM00001", "quantity": "1", "subscription_id": "demo-acme-insights"},
      409, "That subscription id is taken", "feature-error"),
     ("/customers/demo-acme/features", {"part_number": "demo-XDM00001", "quantity": "0"}, 422, "(invalid_request)",
      "feature-error"),
@@ -287,8 +289,8 @@ def test_an_account_administrator_sees_its_account_only(portal_platform):
 
 def test_every_account_page_passes_the_accessibility_checks(demo, operator):
     dispute = operator.get(f"{operator.urls['disputes']}/v1/accounts/demo-partner/disputes").json()
-    pages = ["/credit", "/credit/demo-prepaid", "/credit/demo-partner", "/customers", "/customers/new?account=demo-partner",
-             "/customers/demo-acme", "/disputes", f"/disputes/new?invoice={_invoice_number(operator)}"]
+    pages = ["/credit", "/credit/demo-prepaid", "/credit/demo-partner", "/customers",
+             "/customers/new?account=demo-partner", "/customers/demo-acme", "/disputes", f"/disputes/new?invoice={_invoice_number(operator)}"]
     pages += [f"/disputes/{d['dispute_id']}" for d in dispute[:1]]
     for path in pages:
         page = demo.get(path, follow_redirects=True)
@@ -298,25 +300,20 @@ def test_every_account_page_passes_the_accessibility_checks(demo, operator):
 
 # ------------------------------------------------------------------ in a browser
 def _submit(driver, selector: str) -> str:
-    """Click a form's button and wait for the page it leads to (PRG): its flash message."""
+    """Click a form's button, wait for the page it leads to (PRG) and read its flash message."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(driver, 30).until(ec.staleness_of(old))
-    return WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash"))).text
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, selector))
+    return driver.find_element(By.CSS_SELECTOR, ".flash").text
 
 
 def test_in_a_browser_redeem_a_voucher_provision_a_feature_open_a_dispute(portal_platform, operator):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     driver = chrome()
     try:
         sign_in(driver, portal_platform.url, portal_platform.demo)
-        WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
         driver.get(portal_platform.url + "/credit/demo-prepaid")
         driver.find_element(By.ID, "code").send_keys("PORTALB1")
         assert "Voucher PORTALB1 redeemed" in _submit(driver, "form[action$='/voucher'] button")
@@ -334,8 +331,7 @@ def test_in_a_browser_redeem_a_voucher_provision_a_feature_open_a_dispute(portal
         screenshot(driver, "customers")
 
         driver.get(portal_platform.url + "/disputes")
-        driver.find_element(By.CSS_SELECTOR, "form[action='/disputes/new'] button").click()
-        WebDriverWait(driver, 30).until(lambda d: "/disputes/new" in d.current_url)
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/disputes/new'] button"))
         driver.find_element(By.ID, "line-2").click()
         driver.find_element(By.ID, "reason").send_keys("not ordered")
         screenshot(driver, "dispute-form")

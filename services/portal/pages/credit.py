@@ -35,7 +35,8 @@ async def _page(request: Request, client: Api, account_id: str, errors: dict[str
     context = {
         "title": f"Credit history of {account_id}", "account": account, "credit": credit,
         "rows": views.ledger_rows(credit["history"], zone) if credit else [],
-        "lots": [{**lot, "expires": views.local_time(lot["expires_at"], zone)} for lot in (credit or {}).get("lots", [])],
+        "lots": [{**lot, "expires": views.local_time(lot["expires_at"], zone)}
+                 for lot in (credit or {}).get("lots", [])],
         "currency": (credit or {}).get("currency") or account.get("currency", ""),
         "shortfall": views.positive((credit or {}).get("shortfall")),
         "threshold_on": views.positive(account.get("low_balance_threshold")),
