@@ -115,6 +115,9 @@ def test_a_voucher_redeemed_shows_in_the_balance_history_and_estimate(demo, oper
     assert "<th scope=\"row\">Voucher redeemed</th>" in shown and "PORTALA1" in shown
     assert "redeemed" not in demo.get("/credit/demo-prepaid").text.split('id="balance"')[0]  # the flash shows once
     assert _credit(operator, "demo-prepaid")["balance"] == "25.00"
+    csv = demo.get("/credit/demo-prepaid/history.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("sequence,at,kind,amount,balance") and ",redeemed,25.00," in csv.text
 
 
 @pytest.mark.parametrize("code, status, message", [
@@ -261,7 +264,7 @@ def test_dispute_refusals_are_shown_on_the_form(demo, operator, data, message):
 # ------------------------------------------------------------------ isolation
 def test_another_partners_ids_answer_404_and_change_nothing(demo, operator):
     other_invoice = _invoice_number(operator, "other-partner")
-    for path in ("/credit/other-prepaid", "/customers/other-acme", "/customers?account=other-partner",
+    for path in ("/credit/other-prepaid", "/credit/other-prepaid/history.csv", "/customers/other-acme", "/customers?account=other-partner",
                  "/customers/new?account=other-partner", f"/disputes/new?invoice={other_invoice}",
                  "/disputes/no-such-dispute"):
         assert demo.get(path).status_code == 404, path
