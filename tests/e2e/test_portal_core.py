@@ -77,6 +77,16 @@ def test_wrong_password_is_refused_and_says_so(portal_platform):
         assert http.get("/invoices").status_code == 303
 
 
+def test_five_failures_for_one_address_refuse_it_for_a_while_not_others(portal_platform):
+    login = type(portal_platform.demo)
+    with _client(portal_platform) as http:
+        for _ in range(5):
+            assert http_sign_in(http, login("guess@demo.example", "not the password", "")).status_code == 401
+        blocked = http_sign_in(http, login("guess@demo.example", "not the password", ""))
+        assert blocked.status_code == 429 and "Too many failed sign-ins" in blocked.text
+        assert http_sign_in(http, portal_platform.demo).status_code == 303  # same client, another address
+
+
 def test_the_session_cookie_is_signed_http_only_same_site_and_expires(portal_platform):
     with _client(portal_platform) as http:
         answer = http_sign_in(http, portal_platform.demo)
