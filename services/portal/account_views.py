@@ -67,12 +67,14 @@ def active(item: dict) -> bool:
 
 @dataclass(frozen=True)
 class InvoiceLine:
-    """An invoice line the dispute form offers: its 1-based position and what it bills."""
+    """An invoice line the dispute form offers: its 1-based position and what it bills over
+    [start, end) (dates; the page shows the last day, `end` less one)."""
 
     position: int
     text: str
     customer: str
-    period: str
+    start: str
+    end: str
     amount: str
 
 
@@ -82,8 +84,8 @@ def invoice_lines(invoice: dict) -> list[InvoiceLine]:
     for n, line in enumerate(invoice.get("lines", []), start=1):
         name = line.get("product_name") or line.get("part_number", "")
         text = f"{name} ({line.get('part_number', '')}) × {line.get('quantity', '')}"
-        period = f"{line.get('from', '')} to {line.get('to', '')}"
-        out.append(InvoiceLine(n, text, line.get("customer_id") or "", period, str(line.get("amount", ""))))
+        out.append(InvoiceLine(n, text, line.get("customer_id") or "", str(line.get("from", "")),
+                               str(line.get("to", "")), str(line.get("amount", ""))))
     return out
 
 

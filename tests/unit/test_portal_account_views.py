@@ -55,6 +55,7 @@ def test_invoice_lines_are_numbered_from_one_as_disputes_names_them():
     lines = views.invoice_lines(INVOICE)
     assert [(x.position, x.amount, x.customer) for x in lines] == [(1, "36.00", "c1"), (2, "4.50", "")]
     assert lines[0].text == "Insights User (XDM00001) × 3" and lines[1].text.startswith("FAX-PAGE-IN")
+    assert (lines[0].start, lines[0].end) == ("2026-05-01", "2026-06-01")  # half-open, as the API sends it
 
 
 @pytest.mark.parametrize("values, expected", [
