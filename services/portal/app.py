@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.portal import clients, render, sessions, vault
-from services.portal.pages import auth, invoices, statements
+from services.portal.pages import auth, credit, customers, disputes, invoices, statements
 from services.portal.settings import PortalSettings
 from shared import db, metrics
 from shared.logging import configure
@@ -126,6 +126,9 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(invoices.router)
     app.include_router(statements.router)
+    app.include_router(credit.router)
+    app.include_router(customers.router)
+    app.include_router(disputes.router)
     return app
 
 

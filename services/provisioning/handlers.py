@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import asyncpg
@@ -174,9 +175,10 @@ async def list_customers(account_id: Id, request: Request, caller: Caller = READ
 @router.get("/accounts/{account_id}/subscriptions")
 async def list_subscriptions(account_id: Id, request: Request, part_number: Id | None = None,
                              role: Literal["feature", "brand", "region", "pack"] | None = None,
-                             caller: Caller = READER):
-    return await _read(request, caller, queries.list_subscriptions, account_id, role, part_number,
-                       what="account", with_now=True)
+                             customer_id: Id | None = None, caller: Caller = READER):
+    """The account's subscriptions, optionally of one role, part number or customer (its features)."""
+    query = partial(queries.list_subscriptions, customer_id=customer_id)
+    return await _read(request, caller, query, account_id, role, part_number, what="account", with_now=True)
 
 
 @router.get("/accounts/{account_id}/{kind}", summary="features, brands, regions or packs of an account")

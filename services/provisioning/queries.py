@@ -86,11 +86,11 @@ async def show_customer(conn: asyncpg.Connection, customer_id: str) -> dict | No
 
 
 async def list_subscriptions(conn: asyncpg.Connection, account_id: str, role: str | None,
-                             part_number: str | None, now: datetime) -> list[dict] | None:
+                             part_number: str | None, now: datetime, customer_id: str | None = None) -> list[dict] | None:
     account = await conn.fetchrow(store.GET_ACCOUNT, account_id)
     if account is None:
         return None
-    rows = await conn.fetch(store.LIST_SUBSCRIPTIONS, account_id, role, part_number)
+    rows = await conn.fetch(store.LIST_SUBSCRIPTIONS, account_id, role, part_number, customer_id)
     return [_subscription(r, account["time_zone"], now) for r in rows]
 
 

@@ -74,6 +74,7 @@ ON CONFLICT (subscription_id) DO UPDATE SET
 LIST_SUBSCRIPTIONS = """
 SELECT * FROM subscriptions
 WHERE account_id = $1 AND ($2::text IS NULL OR role = $2) AND ($3::text IS NULL OR part_number = $3)
+  AND ($4::text IS NULL OR customer_id = $4)
 ORDER BY started_at, subscription_id
 """
 

@@ -118,6 +118,9 @@ async def test_happy_paths_publish_each_event_keyed_by_account(api, db, namespac
     assert [r["subscription_id"] for r in (await api.get("/v1/accounts/partner-a/packs")).json()] == ["packs"]
     subs = (await api.get("/v1/accounts/partner-a/subscriptions", params={"part_number": "XDM00001"})).json()
     assert [s["subscription_id"] for s in subs] == ["f1"]
+    of_c1 = (await api.get("/v1/accounts/partner-a/subscriptions", params={"customer_id": "c1"})).json()
+    assert [s["subscription_id"] for s in of_c1] == ["f1"]
+    assert (await api.get("/v1/accounts/partner-a/subscriptions", params={"customer_id": "nobody"})).json() == []
     catalog = (await api.get("/v1/catalog")).json()
     assert {p["part_number"] for p in catalog["products"]} == {p["part_number"] for p in CATALOG["products"]}
 
