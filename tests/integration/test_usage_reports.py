@@ -94,3 +94,94 @@ async def test_dimensions_are_stored_with_the_record_and_old_records_have_none(r
     assert tuple(rows["b3"])[1:] == ("outbound", "Support", "u3", "+493022")
     assert tuple(rows["b5"])[1:] == (None, None, None, None)
 
+
+
+def _client(rating, token):
+    return asgi_client(rating["app"], "http://rating", token)
+
+
+async def _get(rating, path: str, token=None, **params):
+    async with _client(rating, token or session_keys().partner("partner")) as http:
+        return await http.get(path, params=params)
+
+
+async def test_report_per_local_day_around_the_spring_dst_change(rating):
+    answer = await _get(rating, "/v1/accounts/berlin/usage", month="2026-03")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["time_zone"] == "Europe/Berlin"
+    assert body["period"] == {"from": "2026-03-01", "to": "2026-04-01", "kind": "month", "name": "2026-03"}
+    days = {d["date"]: d for d in body["days"]}
+    assert len(days) == 31
+    # 23:59:59 and 00:00 local fall on either side of midnight, in CET and in CEST alike
+    assert (days["2026-03-28"]["inbound"], days["2026-03-28"]["records"]) == ("2", 1)
+    assert (days["2026-03-29"]["inbound"], days["2026-03-29"]["outbound"]) == ("3", "5")
+    assert (days["2026-03-30"]["outbound"], days["2026-03-30"]["inbound"]) == ("7", "0")
+    assert days["2026-03-15"]["unspecified"] == "11"
+    assert body["totals"] == {"inbound": "5", "outbound": "12", "unspecified": "11", "records": 5}
+    assert body["summary"] == [
+        {"direction": "outbound", "group": "Support", "part_number": "FAX-PAGE-OUT", "units": "12", "records": 2},
+        {"direction": None, "group": None, "part_number": "FAX-PAGE-IN", "units": "11", "records": 1},
+        {"direction": "inbound", "group": "Sales", "part_number": "FAX-PAGE-IN", "units": "5", "records": 2}]
+
+
+async def test_a_billing_cycle_is_the_month_its_run_bills(rating):
+    body = (await _get(rating, "/v1/accounts/berlin/usage", cycle="2026-03")).json()
+    assert body["period"] == {"from": "2026-02-01", "to": "2026-03-01", "kind": "cycle", "name": "2026-03"}
+    assert body["totals"] == {"inbound": "13", "outbound": "0", "unspecified": "0", "records": 1}
+    custom = (await _get(rating, "/v1/accounts/berlin/usage", **{"from": "2026-03-29", "to": "2026-03-30"})).json()
+    assert [d["date"] for d in custom["days"]] == ["2026-03-29"]
+    assert custom["totals"]["records"] == 2
+
+
+async def test_drill_downs_inbound_per_user_and_outbound_per_number(rating):
+    users = (await _get(rating, "/v1/accounts/berlin/usage/inbound-users", month="2026-03")).json()
+    assert users["users"] == [{"user": "u2", "group": "Sales", "units": "3", "records": 1},
+                              {"user": "u1", "group": "Sales", "units": "2", "records": 1}]
+    assert users["truncated"] is False
+    numbers = (await _get(rating, "/v1/accounts/berlin/usage/outbound-numbers", month="2026-03")).json()
+    assert numbers["numbers"] == [{"number": "+493033", "units": "7", "records": 1},
+                                  {"number": "+493022", "units": "5", "records": 1}]
+
+
+async def test_dashboard_figures(rating):
+    body = (await _get(rating, "/v1/accounts/berlin/usage/dashboard", month="2026-03")).json()
+    assert {k: body[k] for k in ("inbound", "outbound", "records", "active_users", "numbers", "users_reported")} == \
+        {"inbound": "5", "outbound": "12", "records": 5, "active_users": 3, "numbers": 3, "users_reported": 42}
+    empty = (await _get(rating, "/v1/accounts/berlin/usage/dashboard", month="2025-12")).json()
+    assert (empty["inbound"], empty["records"], empty["users_reported"]) == ("0", 0, None)
+
+
+@pytest.mark.parametrize("path", ["", "/inbound-users", "/outbound-numbers", "/dashboard"])
+async def test_a_partner_sees_its_tree_only(rating, path):
+    keys = session_keys()
+    url = "/v1/accounts/{}/usage" + path
+    assert (await _get(rating, url.format("child"), keys.partner("partner"), month="2026-03")).status_code == 200
+    assert (await _get(rating, url.format("child"), keys.partner("berlin"), month="2026-03")).status_code == 200
+    assert (await _get(rating, url.format("other"), keys.operator, month="2026-03")).status_code == 200
+    for account, token in (("berlin", keys.partner("other")), ("berlin", keys.partner("child")),
+                           ("nobody", keys.partner("partner")), ("nobody", keys.operator)):
+        answer = await _get(rating, url.format(account), token, month="2026-03")
+        assert (answer.status_code, answer.json()["reason"]) == (404, "unknown_account")
+    assert (await _get(rating, url.format("berlin"), keys.integration, month="2026-03")).status_code == 403
+    async with _client(rating, None) as http:
+        assert (await http.get(url.format("berlin"), params={"month": "2026-03"})).status_code == 401
+
+
+@pytest.mark.parametrize(("params", "reason"), [
+    ({}, "invalid_period"),
+    ({"from": "2026-03-10", "to": "2026-03-01"}, "invalid_period"),  # reversed
+    ({"from": "2026-03-10", "to": "2026-03-10"}, "invalid_period"),  # empty
+    ({"from": "2000-01-01", "to": "2099-12-31"}, "invalid_period"),  # a century
+    ({"from": "2026-03-01"}, "invalid_period"),
+    ({"month": "2026-03", "cycle": "2026-04"}, "invalid_period"),
+    ({"from": "2026-02-30", "to": "2026-03-10"}, "invalid_request"),
+    ({"from": "0001-01-01", "to": "2026-03-10"}, "invalid_request"),
+    ({"month": "0000-01"}, "invalid_request"),
+    ({"month": "2026-13"}, "invalid_request"),
+    ({"cycle": "yesterday"}, "invalid_request"),
+    ({"from": "2026-03-01", "to": "9" * 5000}, "invalid_request"),
+])
+async def test_hostile_periods_are_refused(rating, params, reason):
+    answer = await _get(rating, "/v1/accounts/berlin/usage", **params)
+    assert (answer.status_code, answer.json()["reason"]) == (422, reason), answer.text
