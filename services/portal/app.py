@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.portal import clients, render, sessions, vault
-from services.portal.pages import auth, invoices, statements
+from services.portal.pages import auth, dashboard, invoices, statements, usage
 from services.portal.settings import PortalSettings
 from shared import db
 from shared.logging import configure
@@ -106,6 +106,8 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(invoices.router)
     app.include_router(statements.router)
+    app.include_router(dashboard.router)
+    app.include_router(usage.router)
     return app
 
 
