@@ -55,12 +55,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def pages(months: list[str]) -> dict[str, str]:
-    """The pages timed: each main page as it opens (this month), a year of usage, a statement."""
-    last = months[-1]
-    return {"dashboard": "/dashboard", "usage": "/usage", "usage_cycle": f"/usage?kind=cycle&month={last}",
-            "usage_year": f"/usage?kind=range&from={months[0]}-01&to={_next(last)}-01",
+    """The pages timed: each main page as it opens (this month), the last billed month's billing
+    cycle and statement, and the last twelve months of usage (365 or 366 days)."""
+    billed = months[-2]
+    return {"dashboard": "/dashboard", "usage": "/usage", "usage_cycle": f"/usage?kind=cycle&month={months[-1]}",
+            "usage_year": f"/usage?kind=range&from={months[1]}-01&to={_next(months[-1])}-01",
             "inbound_users": "/usage/inbound-users", "invoices": "/invoices", "statements": "/statements",
-            "statement": f"/statements/{ACCOUNT}/{last}"}
+            "statement": f"/statements/{ACCOUNT}/{billed}"}
 
 
 def _next(month: str) -> str:

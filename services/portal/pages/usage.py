@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated, Literal
 
@@ -28,20 +29,24 @@ class Picked:
         self.account, self.kind, self.month, self.start, self.end = account, kind, month, from_, to
 
 
-async def context(client: Api, picked: Picked, title: str) -> tuple[dict, str, Choice | None]:
-    """The picker's context (accounts, months, choice or the `problem` with it), the account shown
-    and the period chosen (None when a field is not a month or date)."""
-    today: date = sessions.now().date()
-    accounts = await client.accounts()
-    account = picked.account or client.user.account_id
-    try:
-        choice, problem = usage_view.choose(picked.kind, picked.month, picked.start, picked.end, today), None
-    except ValueError as e:
-        choice, problem = None, str(e)
-    shown = choice or usage_view.Choice(picked.kind or "month", today.strftime("%Y-%m"))
-    return ({"title": title, "accounts": accounts, "account": account, "choice": shown, "problem": problem,
-             "kinds": usage_view.KINDS, "months": usage_view.month_options(today),
-             "query": {"account": account, "kind": shown.kind, **shown.params()}}, account, choice)
+class Period:
+    """The period a page shows: the picker's `choice` (None when a field is not a month or date,
+    `problem` says which), the `account`, and the picker's context once the accounts are known."""
+
+    def __init__(self, client: Api, picked: Picked) -> None:
+        self.today: date = sessions.now().date()
+        self.account = picked.account or client.user.account_id
+        try:
+            self.choice, self.problem = usage_view.choose(picked.kind, picked.month, picked.start, picked.end,
+                                                          self.today), None
+        except ValueError as e:
+            self.choice, self.problem = None, str(e)
+        self.shown = self.choice or usage_view.Choice(picked.kind or "month", self.today.strftime("%Y-%m"))
+
+    def context(self, title: str, accounts: list[dict]) -> dict:
+        return {"title": title, "accounts": accounts, "account": self.account, "choice": self.shown,
+                "problem": self.problem, "kinds": usage_view.KINDS, "months": usage_view.month_options(self.today),
+                "query": {"account": self.account, "kind": self.shown.kind, **self.shown.params()}}
 
 
 async def fetch_report(client: Api, path: str, account: str, choice: Choice | None) -> tuple[dict | None, str | None]:
@@ -55,8 +60,11 @@ async def fetch_report(client: Api, path: str, account: str, choice: Choice | No
 
 
 async def _page(request: Request, client: Api, picked: Picked, title: str, path: str, template: str):
-    page, account, choice = await context(client, picked, title)
-    report, refused = await fetch_report(client, path, account, choice)
+    period = Period(client, picked)
+    # the picker's accounts and rating's report at once: the page waits for the slower one only
+    accounts, (report, refused) = await asyncio.gather(
+        client.accounts(), fetch_report(client, path, period.account, period.choice))
+    page = period.context(title, accounts)
     error = page["problem"] or refused
     chart = usage_view.chart(report["days"]) if report and "days" in report else None
     return render.page(request, template, {**page, "report": report, "error": error, "chart": chart},
