@@ -205,9 +205,17 @@ async def _bench(args: argparse.Namespace) -> dict:
             seconds = time.perf_counter() - began
         used = _cpu(started)
         requests = sum(len(t) for t in times.values())
+        # rating's usage API alone (this month, the last twelve), to tell its share from the portal's
+        async with httpx.AsyncClient(base_url=services["rating"].url, headers=headers, timeout=60) as rating:
+            api_times = await _time_pages(rating, {
+                "usage_api": f"/v1/accounts/{ACCOUNT}/usage?month={months[-1]}",
+                "usage_api_year": f"/v1/accounts/{ACCOUNT}/usage?from={months[1]}-01&to={_next(months[-1])}-01",
+                "dashboard_api": f"/v1/accounts/{ACCOUNT}/usage/dashboard?month={months[-1]}"}, args.samples)
         return {"bench": "portal", "records": args.records, "invoices": invoices, "samples": args.samples,
                 "pages_ms": {name: {"median": round(statistics.median(t), 1), "p95": round(_percentile(t, 0.95), 1)}
                              for name, t in times.items()},
+                "api_ms": {name: {"median": round(statistics.median(t), 1), "p95": round(_percentile(t, 0.95), 1)}
+                           for name, t in api_times.items()},
                 # CPU per page of each process (the database's is not counted): other work on the
                 # machine does not move it as it moves the wall-clock times
                 "cpu_ms_per_page": {name: round((used[name] - cpu[name]) / requests * 1000, 2) for name in used},
