@@ -85,6 +85,23 @@ def _error_pages(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
 
 
+# every answer: no framing (clickjacking), nothing from elsewhere, no referrer beyond the portal;
+# pages are per user, so no shared cache keeps them
+SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+                    "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "same-origin"}
+
+
+def _security_headers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def add_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
 def create_app(settings: PortalSettings | None = None) -> FastAPI:
     settings = settings or PortalSettings.from_env()
     # every form of every page is checked for its CSRF token (one dependency, app-wide)
@@ -95,6 +112,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=app.state.vault.session_key, session_cookie=SESSION_COOKIE,
                        max_age=int(settings.session_hours * 3600), same_site="lax",
                        https_only=settings.secure_cookies)
+    _security_headers(app)
     app.mount("/static", StaticFiles(directory=render.STATIC), name="static")
     _error_pages(app)
 

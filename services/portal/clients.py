@@ -27,11 +27,13 @@ class NotFound(ApiError):
 
 
 class Refused(ApiError):
-    """A rule refused the request (409, 422): page modules show `reason`/`detail` on the form."""
+    """A rule refused the request (400, 409, 422), or the user's role may not do it (403, e.g.
+    `forbidden_field`): page modules show `reason`/`detail` on the form."""
 
 
 class Unavailable(ApiError):
-    """The API did not answer, or failed (5xx), or refused the portal's key (401, 403)."""
+    """The API did not answer, or failed (5xx), or no longer accepts the user's key (401: revoked
+    or expired; an operator gives the user a new one with `billing portal users add`)."""
 
 
 def _detail(body: Any) -> str:
@@ -53,7 +55,7 @@ def _raise_for(response: httpx.Response, service: str) -> None:
     status = response.status_code
     if status == 404:
         raise NotFound(status, reason, _detail(body))
-    if status in (400, 409, 422):
+    if status in (400, 403, 409, 422):
         raise Refused(status, reason, _detail(body))
     raise Unavailable(status, reason, f"{service} answered {status}: {_detail(body)}")
 

@@ -18,8 +18,9 @@ STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
-def money(value: Any, currency: str = "") -> str:
-    """A decimal string as `1,234.56 EUR` (the APIs send amounts as exact strings)."""
+def money(value: Any, currency: str = "", minus: bool = False) -> str:
+    """A decimal string as `1,234.56 EUR` (the APIs send amounts as exact strings); `minus`: an
+    amount that is subtracted (payments, credit notes), shown `−1,234.56 EUR` unless zero."""
     if value is None or value == "":
         return ""
     try:
@@ -27,7 +28,7 @@ def money(value: Any, currency: str = "") -> str:
     except InvalidOperation:
         return str(value)
     places = -amount.as_tuple().exponent if amount.as_tuple().exponent < 0 else 0
-    text = f"{amount:,.{places}f}"
+    text = ("−" if minus and amount else "") + f"{amount:,.{places}f}"
     return f"{text} {currency}".strip()
 
 

@@ -97,6 +97,8 @@ async def current_user(request: Request) -> User:
     """Dependency of every page behind sign-in: the session's user, or NotSignedIn."""
     user = getattr(request.state, "user", None)
     if user is None:
+        if not isinstance(request.session.get("sid"), str):
+            raise NotSignedIn()  # no session cookie: no database round trip
         async with request.app.state.pool.acquire() as conn:
             user = await user_of(conn, request)
         if user is None:

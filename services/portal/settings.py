@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 
 HTTP_PORT = 8080
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +43,19 @@ class PortalSettings:
             apis={name: env.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}").rstrip("/")
                   for name, port in API_PORTS.items()},
             secrets_file=Path(env.get("PORTAL_SECRETS_FILE") or var / "secrets" / "portal.json"),
-            session_hours=float(env.get("PORTAL_SESSION_HOURS") or 8),
+            session_hours=_hours(env.get("PORTAL_SESSION_HOURS") or "8"),
             secure_cookies=env.get("PORTAL_SECURE_COOKIES", "") in ("1", "true", "yes"),
             bank_payee=env.get("PORTAL_BANK_PAYEE") or cls.bank_payee,
             bank_iban=env.get("PORTAL_BANK_IBAN") or cls.bank_iban,
             bank_bic=env.get("PORTAL_BANK_BIC") or cls.bank_bic,
         )
+
+
+def _hours(raw: str) -> float:
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = 0
+    if not 0 < hours <= 24 * 30:
+        raise SettingsError(f"PORTAL_SESSION_HOURS must be a number of hours above 0 and at most 720, got {raw!r}")
+    return hours

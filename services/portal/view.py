@@ -16,7 +16,8 @@ SURCHARGE_RATE = Decimal("0.03")
 def how_to_pay(invoice: dict, settings) -> dict:
     """The payment section of an invoice: due date, bank transfer details, card and its surcharge."""
     total = Decimal(invoice["total"])
-    return {"due_date": invoice["due_date"], "payee": settings.bank_payee, "iban": settings.bank_iban,
+    issued, due = (date.fromisoformat(str(invoice[k])[:10]) for k in ("issue_date", "due_date"))
+    return {"due_date": invoice["due_date"], "terms_days": (due - issued).days, "payee": settings.bank_payee, "iban": settings.bank_iban,
             "bic": settings.bank_bic, "reference": invoice["invoice_number"],
             "surcharged": total >= SURCHARGE_THRESHOLD, "threshold": str(SURCHARGE_THRESHOLD),
             "rate_percent": f"{(SURCHARGE_RATE * 100).normalize():f}"}

@@ -1,4 +1,5 @@
-"""The portal's core over HTTP: sign-in, sessions, CSRF, isolation, invoices, statements, PDFs, CDRs."""
+"""The portal's core on one platform per module: over HTTP (sign-in, sessions, CSRF, isolation,
+invoices, statements, PDFs, CDRs, accessibility) and in a real browser (headless Chromium)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import io
 import re
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import httpx
 import pytest
 
 from tests.support.a11y import check_page
-from tests.support.browser import csrf_of, http_sign_in, portal_platform  # noqa: F401 (fixture)
+from tests.support.http import bearer
+from selenium.webdriver.common.by import By
+
+from tests.support.browser import (browser, click_and_wait, csrf_of, heading, http_sign_in,  # noqa: F401
+                                   portal_platform, screenshot, sign_in)
 
 pytestmark = pytest.mark.infra
 
@@ -71,11 +77,24 @@ def test_wrong_password_is_refused_and_says_so(portal_platform):
         assert http.get("/invoices").status_code == 303
 
 
+def test_five_failures_for_one_address_refuse_it_for_a_while_not_others(portal_platform):
+    login = type(portal_platform.demo)
+    with _client(portal_platform) as http:
+        for _ in range(5):
+            assert http_sign_in(http, login("guess@demo.example", "not the password", "")).status_code == 401
+        blocked = http_sign_in(http, login("guess@demo.example", "not the password", ""))
+        assert blocked.status_code == 429 and "Too many failed sign-ins" in blocked.text
+        assert http_sign_in(http, portal_platform.demo).status_code == 303  # same client, another address
+
+
 def test_the_session_cookie_is_signed_http_only_same_site_and_expires(portal_platform):
     with _client(portal_platform) as http:
         answer = http_sign_in(http, portal_platform.demo)
         cookie = answer.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=" in cookie
+        page = http.get("/invoices")
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
         # a forged cookie is not a session
         http.cookies.set("portal_session", "eyJzaWQiOiAieCJ9.forged.signature")
         assert http.get("/invoices").status_code == 303
@@ -128,6 +147,15 @@ def test_another_partners_invoice_answers_404(demo, other_numbers):
         assert "Not found" in r.text
 
 
+def test_an_account_administrator_sees_only_its_account(portal_platform, numbers):
+    with _client(portal_platform) as http:
+        assert http_sign_in(http, portal_platform.admin).status_code == 303
+        page = http.get("/invoices")
+        assert page.status_code == 200 and "No invoices yet" in page.text and "demo-partner" not in page.text
+        for path in (f"/invoices/{numbers[0]}", "/statements/demo-partner/2026-10"):
+            assert http.get(path).status_code == 404, path
+
+
 def test_invoice_pdf_has_the_numbers_dates_and_total(demo, numbers, tmp_path):
     invoice_page = demo.get(f"/invoices/{numbers[-1]}").text
     total = re.search(r'id="invoice-total">([^<]+)<', invoice_page).group(1).strip()
@@ -160,3 +188,66 @@ def test_each_page_is_accessible(demo, numbers):
         check_page(demo.get(path).text)
     with httpx.Client(base_url=str(demo.base_url)) as anonymous:
         check_page(anonymous.get("/login").text)
+
+
+def test_a_card_payment_shows_on_the_invoice_its_pdf_and_the_statement(demo, numbers, portal_platform, api_keys,
+                                                                        tmp_path):
+    """1,000.00 by card on October's invoice (7,106.47: over the 3,000.00 threshold): the payment and
+    its 3% surcharge (30.00) on the page and the PDF; the payment on its month's statement."""
+    october = numbers[-1]
+    paid = httpx.post(f"{portal_platform.services['invoicing'].url}/v1/invoices/{october}/payments",
+                      headers=bearer(api_keys.operator), timeout=30,
+                      json={"amount": "1000.00", "method": "card", "payment_id": "portal-card-1"})
+    assert paid.status_code == 201, paid.text
+    page = demo.get(f"/invoices/{october}").text
+    assert "portal-card-1" in page and "1,000.00 USD" in page and "30.00 USD" in page
+    assert "6,136.47 USD" in page  # outstanding: 7,106.47 + 30.00 - 1,000.00
+    text = _pdf_text(demo.get(f"/invoices/{october}/pdf").content, tmp_path)
+    assert "portal-card-1" in text and "6,136.47" in text
+    month = paid.json().get("paid_at", "")[:7] or datetime.now(timezone.utc).strftime("%Y-%m")
+    statement = demo.get(f"/statements/demo-partner/{month}").text
+    assert "payment (card)" in statement and "−1,000.00 USD" in statement
+
+
+# ------------------------------------------------------------------ in the browser
+def test_browser_sign_in_invoices_invoice_pdf_statement_and_isolation(browser, portal_platform):
+    portal = portal_platform
+    browser.get(portal.url + "/invoices")
+    assert heading(browser) == "Sign in"  # sent to sign in first
+    screenshot(browser, "sign-in")
+    sign_in(browser, portal.url, portal.demo)
+    assert heading(browser) == "Invoices"
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.data tbody tr")
+    assert len(rows) == 2 and all("demo-partner" in r.text for r in rows)
+    screenshot(browser, "invoices")
+
+    october = portal.numbers["demo-partner"][0]
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, october))
+    assert heading(browser) == f"Invoice {october}"
+    captions = [c.text for c in browser.find_elements(By.TAG_NAME, "caption")]
+    assert any("Customer demo-acme" in c for c in captions)
+    screenshot(browser, "invoice")
+
+    pdf_href = browser.find_element(By.LINK_TEXT, "Download PDF").get_attribute("href")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    pdf = httpx.get(pdf_href, cookies=cookies, timeout=60)  # what the browser downloads
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Statements"))
+    assert heading(browser) == "Statements"
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "2026-10"))
+    assert heading(browser).startswith("Statement 2026-10")
+    assert browser.find_element(By.ID, "closing-balance").text
+    screenshot(browser, "statement")
+
+    # another partner's invoice does not exist for this one
+    browser.get(portal.url + f"/invoices/{portal.numbers['other-partner'][0]}")
+    assert heading(browser) == "Not found"
+
+
+def test_browser_sign_out_returns_to_sign_in(browser, portal_platform):
+    sign_in(browser, portal_platform.url, portal_platform.demo)
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.signout button"))
+    assert heading(browser) == "Sign in"
+    browser.get(portal_platform.url + "/invoices")
+    assert heading(browser) == "Sign in"

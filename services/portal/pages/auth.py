@@ -13,7 +13,10 @@ from services.portal.throttle import Throttle
 from services.portal.users import User
 
 router = APIRouter()
-throttle = Throttle()
+# five failures for one address; many more from one client address, which a whole office behind
+# one NAT may share (a guesser spraying many addresses from one host is stopped there)
+by_email = Throttle(max_failures=5)
+by_client = Throttle(max_failures=50)
 
 
 def _safe_next(target: str | None) -> str:
@@ -38,18 +41,20 @@ async def login_form(request: Request, next: str | None = None):
 async def login(request: Request, email: Annotated[str, Form(max_length=320)],
                 password: Annotated[str, Form(max_length=1000)], next: Annotated[str, Form(max_length=2000)] = ""):
     now = sessions.now()
-    keys = [f"email:{users.normal_email(email)}", f"client:{request.client.host if request.client else '-'}"]
+    address = [users.normal_email(email)]
+    client = [request.client.host if request.client else "-"]
     context = {"title": "Sign in", "next": _safe_next(next), "email": email}
-    if (wait := throttle.blocked_for(keys, now)) is not None:
+    if (wait := by_email.blocked_for(address, now) or by_client.blocked_for(client, now)) is not None:
         minutes = max(1, round(wait.total_seconds() / 60))
         return render.page(request, "login.html", {**context, "error":
                            f"Too many failed sign-ins: try again in {minutes} minute(s)."}, 429)
     async with request.app.state.pool.acquire() as conn:
         user = await users.authenticate(conn, email, password)
         if user is None:
-            throttle.failed(keys, now)
+            by_email.failed(address, now)
+            by_client.failed(client, now)
             return render.page(request, "login.html", {**context, "error": "Wrong e-mail address or password."}, 401)
-        throttle.succeeded(keys[:1])
+        by_email.succeeded(address)
         await sessions.start(conn, request, user, request.app.state.settings.session_hours)
     return RedirectResponse(_safe_next(next), 303)
 

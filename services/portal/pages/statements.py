@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Request
@@ -19,18 +20,23 @@ def _subscription(account: dict) -> bool:
     return account.get("mode", "subscription") != "prepaid"
 
 
+async def _invoices(client: Api, account: dict) -> list[dict] | None:
+    try:
+        return await client.get("invoicing", f"/v1/accounts/{account['account_id']}/invoices")
+    except NotFound:  # not known to invoicing yet
+        return None
+
+
 @router.get("/statements")
 async def statement_index(request: Request, client: Api = Depends(api)):
     """Each subscription account of the user's tree with its months, from its first invoice."""
     this_month = datetime.now(timezone.utc).strftime("%Y-%m")
+    accounts = [a for a in await client.accounts() if _subscription(a)]
     rows = []
-    for account in filter(_subscription, await client.accounts()):
-        try:
-            invoices = await client.get("invoicing", f"/v1/accounts/{account['account_id']}/invoices")
-        except NotFound:
-            continue
-        first = min((i["month"] for i in invoices), default=this_month)
-        rows.append({"account": account, "months": view.months_between(first, max(this_month, first))})
+    for account, invoices in zip(accounts, await asyncio.gather(*(_invoices(client, a) for a in accounts))):
+        if invoices is not None:
+            first = min((i["month"] for i in invoices), default=this_month)
+            rows.append({"account": account, "months": view.months_between(first, max(this_month, first))})
     return render.page(request, "statements/index.html", {"title": "Statements", "rows": rows})
 
 
