@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import time
@@ -91,6 +92,11 @@ def _wire(kind: str | None):
     return encode
 
 
+def _lazy(module: str):
+    """A bench module, imported when its command runs (its clients load only then)."""
+    return importlib.import_module(f"cli.{module}")
+
+
 # name -> (help, argument setup, command). Add a benchmark by adding an entry.
 def _billing_run_arguments(parser: argparse.ArgumentParser) -> None:
     from cli import bench_billing_run
@@ -136,4 +142,7 @@ _BENCHES = {
                   "process, on the real Kafka and PostgreSQL", _invoicing_arguments, run_invoicing),
     "prepaid": ("one midnight's daily usage debits of N prepaid accounts end to end through Kafka and "
                 "PostgreSQL (rating and prepaid_credit as processes)", _prepaid_arguments, run_prepaid),
+    "portal": ("the portal's pages (dashboard, usage, invoices, statements) for an account with a year of "
+               "history, through a signed-in session", lambda p: _lazy("bench_portal").arguments(p),
+               lambda a: _lazy("bench_portal").run(a)),
 }

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.portal import clients, render, sessions, vault
-from services.portal.pages import auth, credit, customers, disputes, invoices, statements
+from services.portal.pages import auth, credit, customers, dashboard, disputes, invoices, statements, usage
 from services.portal.settings import PortalSettings
 from shared import db, metrics
 from shared.logging import configure
@@ -129,6 +129,8 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.include_router(credit.router)
     app.include_router(customers.router)
     app.include_router(disputes.router)
+    app.include_router(dashboard.router)
+    app.include_router(usage.router)
     return app
 
 
