@@ -128,6 +128,18 @@ def run_prepaid(args: argparse.Namespace) -> int:
     return bench_prepaid.run(args)
 
 
+def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    from cli import bench_ingest
+
+    bench_ingest.arguments(parser)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from cli import bench_ingest
+
+    return bench_ingest.run(args)
+
+
 _BENCHES = {
     "rating": ("time the pure pricing core on a large synthetic run", _rating_arguments, run_rating),
     "billing-run": ("one billing run end to end through Kafka and PostgreSQL (rating and invoicing "
@@ -136,4 +148,6 @@ _BENCHES = {
                   "process, on the real Kafka and PostgreSQL", _invoicing_arguments, run_invoicing),
     "prepaid": ("one midnight's daily usage debits of N prepaid accounts end to end through Kafka and "
                 "PostgreSQL (rating and prepaid_credit as processes)", _prepaid_arguments, run_prepaid),
+    "ingest": ("usage records through Kafka (or rating's POST /v1/usage) until rating stored them: "
+               "records/s, then p50/p99 latency at a fixed rate", _ingest_arguments, run_ingest),
 }

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[asyncpg.Connection, Envelope, Contract], Awaitable[None]]
 BatchHandler = Callable[[asyncpg.Connection, list[tuple[Envelope, Contract]]], Awaitable[None]]
+Decoder = Callable[[bytes], tuple[Envelope, Contract]]
 
 
 def make_broker(settings: Settings) -> KafkaBroker:
@@ -139,6 +140,11 @@ class Subscription:
     handler: Handler | None = None
     batch_handler: BatchHandler | None = None
     max_records: int = 500
+    # a topic's own decoder (a fast path for one hot contract; it must validate as parse() does)
+    decode: Decoder | None = None
+    # False: the batch handler is idempotent by itself (usage: by record id) and gets every
+    # decoded record, redeliveries included, claiming event ids itself where it needs to
+    inbox: bool = True
 
     @property
     def consumer(self) -> str:
@@ -186,6 +192,8 @@ class Subscription:
 
     # ---------------------------------------------------------------- one record
     def _decode(self, record) -> tuple[Envelope, Contract]:
+        if self.decode is not None:
+            return self.decode(record.value)
         envelope = Envelope.decode(record.value)
         return envelope, parse(envelope)
 
@@ -215,7 +223,7 @@ class Subscription:
 
     async def _apply_one(self, envelope: Envelope, payload: Contract) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await inbox.claim(conn, self.consumer, envelope):
+            if self.inbox and not await inbox.claim(conn, self.consumer, envelope):
                 log.info("skipped duplicate event %s (%s)", envelope.event_id, envelope.type)
                 return
             _fault_hook((envelope,))
@@ -241,10 +249,12 @@ class Subscription:
             return
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                new = await inbox.claim_many(conn, self.consumer, [e for _, e, _ in decoded])
+                new = await inbox.claim_many(conn, self.consumer, [e for _, e, _ in decoded]) if self.inbox else None
                 seen, todo = set(), []
                 for _, env, payload in decoded:
-                    if env.event_id in new and env.event_id not in seen:
+                    if new is None:
+                        todo.append((env, payload))
+                    elif env.event_id in new and env.event_id not in seen:
                         seen.add(env.event_id)
                         todo.append((env, payload))
                     else:
