@@ -1,4 +1,4 @@
-"""Rating's read-only HTTP edge for operators: runs, and what rating knows of an account."""
+"""Rating's HTTP edge: runs and what rating knows of an account (read-only), and usage submitted over HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from contracts.types import Id, Month
-from services.rating import quarantine
+from services.rating import ingest, quarantine
 from shared import auth, http, task_failures
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
@@ -85,9 +85,11 @@ async def account(account_id: Id, request: Request, caller: Caller = Depends(aut
 
 def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Rating", version="1",
-                  description="The platform's one place where prices are computed. Read-only operator view.")
+                  description="The platform's one place where prices are computed: a read-only operator view, "
+                              "and POST /v1/usage for platforms that cannot publish usage to Kafka.")
     app.state.runtime = runtime
     app.include_router(router)
+    app.include_router(ingest.router)
     http.install(app)
     auth.install(app, runtime.settings)
 
