@@ -65,8 +65,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def usage_json(record_id: str, account: str, used_at: datetime, received_at: datetime, quantity: int) -> dict:
+    """A record with the report dimensions a platform sends (direction, group, user, number)."""
+    n = quantity
     return {"record_id": record_id, "account_id": account, "part_number": PART, "quantity": str(quantity),
-            "used_at": used_at.isoformat(), "received_at": received_at.isoformat()}
+            "used_at": used_at.isoformat(), "received_at": received_at.isoformat(),
+            "direction": "inbound" if n % 2 else "outbound", "group": f"team-{n}", "user": f"user-{n}",
+            "number": f"+4930123456{n}"}
 
 
 def _encode(payload: dict, now: datetime) -> bytes:

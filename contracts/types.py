@@ -6,7 +6,7 @@ import os
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 import pycountry
@@ -165,3 +165,19 @@ PaymentTerms = Annotated[int, Field(ge=0, le=MAX_PAYMENT_TERMS, description="Day
 
 TierBound = Annotated[int, Field(ge=1, le=10**12, description="Units: 1 to 10^12")]
 """The upper bound of a usage tier, in units (1 to 10^12)."""
+
+UsageDirection = Literal["inbound", "outbound"]
+"""Which way a usage record went: `inbound` (received, e.g. fax pages to a provisioned number)
+or `outbound` (sent)."""
+
+UsageGroup = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$"),
+                       Field(description="A group of users a usage record belongs to (a department, a team): "
+                                         "1 to 100 characters, no control characters")]
+"""The group (department, team) a usage record's user belongs to, as the platform names it: free
+text for people, 1 to 100 characters, no C0/C1 control characters."""
+
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{2,15}$"), Field(
+    description="A telephone or fax number, E.164 digits: an optional `+` then 2 to 15 digits",
+    examples=["+493012345678"])]
+"""A telephone or fax number in E.164 form: an optional `+` and 2 to 15 digits (no spaces or
+punctuation, so one number is always spelled one way and groups in reports)."""

@@ -43,14 +43,18 @@ JOIN products p ON p.currency = a.currency AND p.part_number = r.part_number
 # return the positions (1-based) of the others, to be held
 STORE_KNOWN_USAGE = """
 WITH r AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::timestamptz[], $6::timestamptz[])
-        WITH ORDINALITY AS r(record_id, account_id, part_number, quantity, used_at, received_at, i)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::timestamptz[], $6::timestamptz[],
+                         $7::text[], $8::text[], $9::text[], $10::text[])
+        WITH ORDINALITY AS r(record_id, account_id, part_number, quantity, used_at, received_at,
+                             direction, user_group, user_id, number, i)
 ), known AS (
     SELECT r.* FROM r JOIN accounts a ON a.account_id = r.account_id
     JOIN products p ON p.currency = a.currency AND p.part_number = r.part_number
 ), stored AS (
-    INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at, received_at)
-    SELECT record_id, account_id, part_number, quantity, used_at, received_at FROM known
+    INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at, received_at,
+                               direction, user_group, user_id, number)
+    SELECT record_id, account_id, part_number, quantity, used_at, received_at, direction, user_group, user_id, number
+    FROM known
     ON CONFLICT (record_id) DO NOTHING
 )
 SELECT i FROM r WHERE i NOT IN (SELECT i FROM known)
@@ -95,8 +99,8 @@ async def record_usage_fast(conn: asyncpg.Connection, batch: list[tuple[Envelope
     record held and since rejected must not be held and rejected again)."""
     if not batch:
         return
-    rows = [(e.record_id, e.account_id, e.part_number, e.quantity, e.used_at, e.received_at or env.occurred_at)
-            for env, e in batch]
+    rows = [(e.record_id, e.account_id, e.part_number, e.quantity, e.used_at, e.received_at or env.occurred_at,
+             e.direction, e.group, e.user, e.number) for env, e in batch]
     unknown = [r["i"] for r in await conn.fetch(STORE_KNOWN_USAGE, *map(list, zip(*rows)))]
     if unknown:
         held = [batch[i - 1] for i in unknown]

@@ -93,7 +93,8 @@ async def record_user_count(conn: asyncpg.Connection, envelope: Envelope, e: Use
 async def record_usage(conn: asyncpg.Connection, batch: list[tuple[Envelope, UsageRecordedV1]]) -> None:
     """Usage records, set-based; a record id already known is ignored (rated once)."""
     await store.add_usage(conn, [(e.record_id, e.account_id, e.part_number, e.quantity, e.used_at,
-                                  e.received_at or env.occurred_at) for env, e in batch])
+                                  e.received_at or env.occurred_at, e.direction, e.group, e.user, e.number)
+                                 for env, e in batch])
 
 
 # ---------------------------------------------------------------- runs

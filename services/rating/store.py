@@ -46,8 +46,10 @@ ON CONFLICT DO NOTHING
 
 # a record id is rated once however often it arrives: the primary key drops repeats
 ADD_USAGE = """
-INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at, received_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::timestamptz[], $6::timestamptz[])
+INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at, received_at,
+                           direction, user_group, user_id, number)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::timestamptz[], $6::timestamptz[],
+                     $7::text[], $8::text[], $9::text[], $10::text[])
 ON CONFLICT (record_id) DO NOTHING
 """
 

@@ -37,6 +37,10 @@ CASES = [
     (t.Amount, ["0.01", "3000.00", "1000000000.00"], ["0", "-10", "1e999999", "10.001", "NaN", "1000000000.01"]),
     (t.UnitPrice, ["0", "0.04", "0.000125", "4000.00"], ["-1", "1e40", "0.0000001", "NaN"]),
     (t.PaymentTerms, [0, 14, 30, 365], [-1, 366, 100_000_000, 10**12]),
+    (t.UsageDirection, ["inbound", "outbound"], ["", "Inbound", "in", "both", None, HUGE]),
+    (t.UsageGroup, ["Sales", "Ünïcödé ✓ 日本", "g" * 100], ["", "a\u0000", "a\x1b[31m", "g" * 101, HUGE]),
+    (t.PhoneNumber, ["+493012345678", "0049301234", "12", "+" + "9" * 15],
+     ["", "+", "1", "+49 30 123", "+49-30", "9" * 16, "++49", "tel:+4930", HUGE]),
 ]
 
 
@@ -114,3 +118,17 @@ def test_a_hostile_scenario_file_exits_2_naming_the_event_and_field(tmp_path, ca
 
 def test_decimal_places_count_the_exponent():
     assert TypeAdapter(t.Amount).validate_python("1E+2") == Decimal(100)
+
+
+def test_usage_dimensions_are_optional_and_checked():
+    """Issue 13: direction, group, user and number are additive: a record without them is valid."""
+    base = {"record_id": "r", "account_id": "a", "part_number": "FAX-PAGE-IN", "quantity": "3",
+            "used_at": "2026-01-01T00:00:00Z"}
+    old = UsageRecordedV1.model_validate(base)
+    assert (old.direction, old.group, old.user, old.number) == (None, None, None, None)
+    full = UsageRecordedV1.model_validate({**base, "direction": "inbound", "group": "Sales", "user": "u-7",
+                                           "number": "+493012345678"})
+    assert UsageRecordedV1.model_validate(full.model_dump(mode="json", by_alias=True)) == full
+    for bad in ({"direction": "sideways"}, {"user": "a/b"}, {"number": "+49 30"}, {"group": ""}):
+        with pytest.raises(ValidationError):
+            UsageRecordedV1.model_validate({**base, **bad})
