@@ -1,6 +1,7 @@
 """Rating's POST /v1/usage on the real broker and database: hostile batches, duplicates (in a
 batch, resubmitted, concurrent), partner trees, and the accepted records reaching rating's table
-through usage.records. One rating runtime for the module (in this process)."""
+through usage.records; and redeliveries to rating's usage handler, which has no inbox row per
+record. One rating runtime for the module (in this process)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from cli.namespace import drop_namespace
 from contracts.provisioning import AccountOpenedV1
-from services.rating import app as rating_app
+from contracts.usage import UsageRecordedV1
+from services.rating import app as rating_app, handlers
 from shared.clock import FrozenClock
 from shared.settings import Settings
 from tests.support.http import asgi_client, session_keys
@@ -26,8 +28,8 @@ ACCOUNTS = {"p1": None, "c1": "p1", "other": None}  # account -> parent
 
 
 class Edge:
-    def __init__(self, app, db: asyncpg.Connection, schema: str) -> None:
-        self.app, self.db, self.schema = app, db, schema
+    def __init__(self, runtime, app, db: asyncpg.Connection, schema: str) -> None:
+        self.runtime, self.app, self.db, self.schema = runtime, app, db, schema
 
     def client(self, token):
         return asgi_client(self.app, "http://rating", token)
@@ -51,7 +53,7 @@ async def edge(infra):
             env(AccountOpenedV1(account_id=a, parent_account_id=parent, at=at("2026-01-01T00:00:00Z")), a)
             for a, parent in ACCOUNTS.items()])
         await eventually(lambda: db.fetchval(f'SELECT count(*) = 3 FROM "{ns}rating".accounts'), what="accounts")
-        yield Edge(app, db, settings.db_schema)
+        yield Edge(runtime, app, db, settings.db_schema)
     finally:
         await db.close()
         await runtime.stop()
@@ -153,3 +155,33 @@ async def test_who_may_submit(edge):
     assert anonymous.status_code == 401
     assert (await post(edge, [record("who-2")], session_keys().revoked())).status_code == 401
     assert (await post(edge, [record("who-3")], session_keys().operator)).status_code == 202
+
+
+async def _deliver(edge: Edge, batch) -> None:
+    async with edge.runtime.pool.acquire() as conn, conn.transaction():
+        await handlers.on_usage(conn, [(e, e.payload) for e in batch])
+
+
+def _usage(rid: str, account: str):
+    from services.rating.wire import decode_usage
+
+    return decode_usage(env(UsageRecordedV1(**record(rid, account)), account).encode())[0]
+
+
+async def test_a_redelivered_batch_changes_nothing(edge):
+    """What a SIGKILL between the transaction and the offset commit leads to: the same batch again."""
+    batch = [_usage(f"again-{i}", "p1") for i in range(3)]
+    await _deliver(edge, batch)
+    await _deliver(edge, batch)
+    assert await edge.stored("again-") == 3
+
+
+async def test_a_redelivered_held_record_is_held_once_even_after_its_rejection(edge):
+    held = _usage("ghost-1", "ghost")
+    await _deliver(edge, [held])
+    await _deliver(edge, [held])
+    pending = f'"{edge.schema}".pending_facts'
+    assert await edge.db.fetchval(f"SELECT count(*) FROM {pending} WHERE event_id = $1", held.event_id) == 1
+    await edge.db.execute(f"DELETE FROM {pending} WHERE event_id = $1", held.event_id)  # as its rejection does
+    await _deliver(edge, [held])  # a replay from offset 0
+    assert await edge.db.fetchval(f"SELECT count(*) FROM {pending} WHERE event_id = $1", held.event_id) == 0
