@@ -1,16 +1,15 @@
-"""`billing bench ingest --records N`: usage records through Kafka to rating's table, with rating
-as a separate process; `--http` sends them through rating's `POST /v1/usage` instead.
+"""`billing bench ingest --records N`: usage records until rating stored them, then latency at a fixed rate."""
 
-Set-up (not timed): a catalogue and `--accounts` accounts, fed as provisioning events.
-Phase 1, throughput: N records (one in a hundred repeating an earlier record id, which rating
-must drop) published as fast as the producer goes; timed from the first send to rating's
-consumer group having committed the last offset (its effects are committed before its offsets),
-then every distinct record checked stored once.
-Phase 2, latency: records offered at `--rate` per second for `--seconds`; each carries its send
-instant as `received_at`, and rating stamps `stored_at` (clock_timestamp() as the row is
-inserted, just before its transaction commits), so the latency is read from the stored rows
-afterwards, with nothing polling rating's tables meanwhile.
-"""
+# Rating runs as a separate process; `--http` sends the records through its POST /v1/usage.
+# Set-up (not timed): a catalogue and `--accounts` accounts, fed as provisioning events.
+# Phase 1, throughput: N records (one in a hundred repeating an earlier record id, which rating
+# must drop) published as fast as the producer goes; timed from the first send to rating's
+# consumer group having committed the last offset (its effects are committed before its offsets),
+# then every distinct record checked stored once.
+# Phase 2, latency: records offered at `--rate` per second for `--seconds`; each carries its send
+# instant as `received_at`, and rating stamps `stored_at` (clock_timestamp() as the row is
+# inserted, just before its transaction commits), so the latency is read from the stored rows
+# afterwards, with nothing polling rating's tables meanwhile.
 
 from __future__ import annotations
 

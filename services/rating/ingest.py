@@ -1,12 +1,11 @@
-"""`POST /v1/usage`: usage records over HTTP, for platforms that cannot speak Kafka.
+"""`POST /v1/usage`: usage records over HTTP, for platforms that cannot speak Kafka (docs/ingestion.md)."""
 
-Each record is validated on its own (a bad one is refused, the rest go on) and published to
-usage.records, where rating and invoicing consume it as any other record. The answer (202) comes
-once Kafka acknowledged every accepted record (acks from all replicas): what was accepted is
-durable. A record id is accepted once: `http_usage` claims each id in the transaction that
-publishes it, so a second submission (or a concurrent one, which waits on the first's claim) is
-a duplicate; an id rating already stored from Kafka is one too.
-"""
+# Each record is validated on its own (a bad one is refused, the rest go on) and published to
+# usage.records, where rating and invoicing consume it as any other record. The answer (202)
+# comes once Kafka acknowledged every accepted record: what was accepted is durable. A record id
+# is accepted once: `http_usage` claims each id in the transaction that publishes it, so a second
+# submission (or a concurrent one, which waits on the first's claim) is a duplicate; an id
+# rating already stored from Kafka is one too.
 
 from __future__ import annotations
 

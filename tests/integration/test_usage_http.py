@@ -1,7 +1,8 @@
-"""Rating's POST /v1/usage on the real broker and database: hostile batches, duplicates (in a
-batch, resubmitted, concurrent), partner trees, and the accepted records reaching rating's table
-through usage.records; and redeliveries to rating's usage handler, which has no inbox row per
-record. One rating runtime for the module (in this process)."""
+"""Rating's POST /v1/usage and its inbox-less usage handler, on the real broker and database."""
+
+# Hostile batches, duplicates (in a batch, resubmitted, concurrent), partner trees, the accepted
+# records reaching rating's table through usage.records, and redeliveries to the handler. One
+# rating runtime for the module (in this process).
 
 from __future__ import annotations
 
