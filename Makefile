@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup up down status test test-fast bench contracts clean
+.PHONY: setup up down status test test-fast bench contracts clean browser-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,19 @@ status:
 	@deploy/local/infra.sh status
 	@deploy/local/services.sh status
 
+# the portal's browser tests and PDF checks: Debian's chromium and chromedriver, pdftotext, and
+# WeasyPrint's libraries, installed with apt-get only when missing
+BROWSER_DEPS := chromium chromium-driver poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+browser-deps:
+	@missing=$$(for p in $(BROWSER_DEPS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 # every tier: unit, contract, integration and end-to-end on the real Kafka and PostgreSQL
-test: setup
+test: setup browser-deps
 	deploy/local/infra.sh up
 	$(BIN)/pytest -q -p no:cacheprovider --durations=15 tests
 

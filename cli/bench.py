@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import time
@@ -91,6 +92,11 @@ def _wire(kind: str | None):
     return encode
 
 
+def _lazy(module: str):
+    """A bench module, imported when its command runs (its clients load only then)."""
+    return importlib.import_module(f"cli.{module}")
+
+
 # name -> (help, argument setup, command). Add a benchmark by adding an entry.
 def _billing_run_arguments(parser: argparse.ArgumentParser) -> None:
     from cli import bench_billing_run
@@ -128,18 +134,6 @@ def run_prepaid(args: argparse.Namespace) -> int:
     return bench_prepaid.run(args)
 
 
-def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
-    from cli import bench_ingest
-
-    bench_ingest.arguments(parser)
-
-
-def run_ingest(args: argparse.Namespace) -> int:
-    from cli import bench_ingest
-
-    return bench_ingest.run(args)
-
-
 _BENCHES = {
     "rating": ("time the pure pricing core on a large synthetic run", _rating_arguments, run_rating),
     "billing-run": ("one billing run end to end through Kafka and PostgreSQL (rating and invoicing "
@@ -149,5 +143,9 @@ _BENCHES = {
     "prepaid": ("one midnight's daily usage debits of N prepaid accounts end to end through Kafka and "
                 "PostgreSQL (rating and prepaid_credit as processes)", _prepaid_arguments, run_prepaid),
     "ingest": ("usage records through Kafka (or rating's POST /v1/usage) until rating stored them: "
-               "records/s, then p50/p99 latency at a fixed rate", _ingest_arguments, run_ingest),
+               "records/s, then p50/p99 latency at a fixed rate", lambda p: _lazy("bench_ingest").arguments(p),
+               lambda a: _lazy("bench_ingest").run(a)),
+    "portal": ("the portal's pages (dashboard, usage, invoices, statements) for an account with a year of "
+               "history, through a signed-in session", lambda p: _lazy("bench_portal").arguments(p),
+               lambda a: _lazy("bench_portal").run(a)),
 }

@@ -22,6 +22,7 @@ _COMMANDS = (
     "cli.keys",
     "cli.access",
     "cli.clock",
+    "cli.portal",
 )
 
 

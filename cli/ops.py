@@ -13,6 +13,8 @@ _ORDER = ("provisioning", "auto_provisioning", "rating", "prepaid_credit", "invo
 # the services this checkout has (each is services/<name>/app.py)
 SERVICES = tuple(s for s in _ORDER
                  if (Path(__file__).resolve().parents[1] / "services" / s / "app.py").exists())
+# HTTP-only edges over the services' APIs: no Kafka, no dead letters, no clock (not in SERVICES)
+EDGES = tuple(s for s in ("portal",) if (Path(__file__).resolve().parents[1] / "services" / s / "app.py").exists())
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -40,7 +42,7 @@ def _topics(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run one service in the foreground")
-    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("service", choices=SERVICES + EDGES)
     serve.set_defaults(func=_serve)
     topics = sub.add_parser("create-topics", help="create the platform's topics where missing")
     topics.set_defaults(func=_topics)

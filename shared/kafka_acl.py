@@ -40,6 +40,8 @@ ACCESS: dict[str, Access] = {
     "prepaid_credit": Access(produces=(t.PREPAID_CREDIT_EVENTS,), consumes=(t.RATING_CHARGES, t.PROVISIONING_EVENTS)),
     "disputes": Access(produces=(t.DISPUTES_EVENTS, t.REJECTIONS),
                        consumes=(t.DISPUTES_COMMANDS, t.INVOICING_EVENTS, t.PROVISIONING_EVENTS)),
+    # the portal only calls the services' HTTP APIs: no topic of its own, nothing to read
+    "portal": Access(produces=(), dead_letter=False),
     INTEGRATION: Access(produces=(t.USAGE_RECORDS, t.PLATFORM_USERS), dead_letter=False),
 }
 

@@ -37,10 +37,22 @@ def _addresses(args: argparse.Namespace) -> str:
               f"  operator                       {keys / 'operator.key'}",
               f"  demo partner (demo-partner)    {keys / 'demo-partner.key'}",
               f"  hashed key file the services read: {cli_http.key_file()}"]
+    lines += [f"Partner portal: {os.environ.get('PORTAL_URL', 'http://127.0.0.1:8080')}",
+              "  sign in as the demo partner: {}  password: {}".format(*_portal_sign_in())]
     lines += ["AsyncAPI documents:",
               f"  {args.provisioning_url}/asyncapi.json (served by every HTTP service)",
               f"  {Path(__file__).resolve().parents[2] / 'contracts' / 'asyncapi.json'}"]
     return "\n".join(lines)
+
+
+def _portal_sign_in() -> tuple[str, str]:
+    from cli.portal import demo_user
+    from cli.keys import DEMO_PARTNER
+
+    try:
+        return demo_user(DEMO_PARTNER)
+    except Exception as exc:  # the portal's schema or secrets unreachable: the rest of the demo stands
+        return "(no portal user)", f"({type(exc).__name__}: {exc})"
 
 
 def _print_invoices(invoices: list[dict], namespace: str) -> None:

@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VAR="${BILLING_VAR:-$ROOT/var}"
 BIN="$ROOT/.venv/bin/billing"
 # start order: producers of reference data first
-SERVICES=(provisioning auto_provisioning rating prepaid_credit invoicing disputes)
+SERVICES=(provisioning auto_provisioning rating prepaid_credit invoicing disputes portal)
 
 log() { printf '%s\n' "$*" >&2; }
 

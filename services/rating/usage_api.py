@@ -25,8 +25,9 @@ PARTNER = Depends(auth.allow("partner"))
 # range scan); days are local days in the account's zone $4, as invoicing's usage CSV counts them.
 # One scan gives the per-day totals (bar chart) and the summary by direction, group and product.
 # A month of an account with 100,000 records a year reads ~8,000 rows: tens of ms. A daily
-# roll-up kept on insert was tried: a year's report 3.5 times faster, but storing records 2.4
-# times slower (docs/portal.md "Usage reports"), a bad trade for the ingestion path.
+# roll-up kept on insert was measured too (docs/portal.md "Usage reports and the dashboard"): a
+# year's report 3.5 times faster, storing records 10-25% slower; not worth a second write on
+# the ingestion path while a page shows a month.
 REPORT = """
 SELECT GROUPING(day) = 0 AS by_day, day, direction, user_group, part_number,
        sum(quantity) AS units, count(*) AS records

@@ -58,3 +58,59 @@ async def test_every_operation_refuses_a_call_without_a_key(name):
             assert r.status_code == 401, (method, path, r.status_code, r.text)
             assert r.json()["reason"] == "missing_credentials"
             assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+# ------------------------------------------------------------------ the portal: sessions, not keys
+PORTAL_OPEN = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/health")}
+
+
+def _portal(tmp_path):
+    from services.portal.app import create_app
+    from services.portal.settings import PortalSettings
+
+    return create_app(PortalSettings(base=Settings(service="portal"), secrets_file=tmp_path / "portal.json"))
+
+
+def _depends_on(dependant, target) -> bool:
+    return any(d.call is target or _depends_on(d, target) for d in dependant.dependencies)
+
+
+def _routes(routes):
+    """APIRoutes, also those of included routers (FastAPI keeps them on the original router)."""
+    from fastapi.routing import APIRoute
+
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _routes(route.original_router.routes)
+
+
+def _portal_operations(app):
+    return [(method, route) for route in _routes(app.routes) for method in route.methods]
+
+
+def test_every_portal_page_needs_a_session(tmp_path):
+    """The portal's routes answer people with a session cookie (services/portal/sessions.py): each
+    one but sign-in, sign-out and /health depends on `current_user` (directly or through `api`)."""
+    from services.portal.sessions import current_user
+
+    app = _portal(tmp_path)
+    operations = _portal_operations(app)
+    assert len(operations) > len(PORTAL_OPEN)
+    for method, route in operations:
+        if (method, route.path) not in PORTAL_OPEN:
+            assert _depends_on(route.dependant, current_user), (method, route.path)
+
+
+async def test_every_portal_page_sends_a_caller_without_a_session_to_sign_in(tmp_path):
+    app = _portal(tmp_path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
+        for method, route in _portal_operations(app):
+            if (method, route.path) in PORTAL_OPEN or method != "GET":
+                continue
+            r = await http.get(re.sub(r"\{[^}]+\}", "x", route.path).replace("/x/x", "/x/2026-10"))
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), (route.path, r.status_code)
+        # and an unsafe method without the session's CSRF token is refused before any handler
+        r = await http.post("/logout", data={})
+        assert r.status_code == 403

@@ -13,6 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
+KAFKA_LESS = {"portal"}  # HTTP-only edges (cli/ops.py EDGES)
 
 
 def test_import_boundaries_hold():
@@ -106,7 +107,10 @@ def test_docker_compose_keeps_no_password_and_publishes_on_loopback_only():
         assert set(secret) == {"environment"}, f"secret {name} must come from the environment"
     for service in SERVICES:
         env = compose["services"][service]["environment"]
-        assert env["KAFKA_SASL_USERNAME"] == service and env["KAFKA_SECURITY_PROTOCOL"].startswith("SASL")
+        if service not in KAFKA_LESS:
+            assert env["KAFKA_SASL_USERNAME"] == service and env["KAFKA_SECURITY_PROTOCOL"].startswith("SASL")
+        else:
+            assert not any(k.startswith("KAFKA_") for k in env), f"{service} uses no Kafka: no credentials"
         assert env["DATABASE_URL"].startswith(f"postgresql://{service}@"), "each service its own role"
 
 
@@ -132,7 +136,8 @@ def test_kubernetes_references_each_services_own_secret_and_inlines_none():
         refs = {v["valueFrom"]["secretKeyRef"]["name"] for v in pod["containers"][0]["env"] if "valueFrom" in v}
         mounted = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
         # its own credentials, and the API keys' hashes every HTTP service reads (README "Security")
-        assert refs == {f"billing-{name}"} and mounted == {f"billing-{name}", "billing-api-keys"}, name
+        keys = set() if name in KAFKA_LESS else {"billing-api-keys"}  # the portal verifies no API key
+        assert refs == {f"billing-{name}"} and mounted == {f"billing-{name}", *keys}, name
 
 
 def test_kubernetes_denies_by_default_and_lets_only_http_edges_in():
