@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -47,7 +48,7 @@ def _lifespan(settings: PortalSettings):
 def _error_pages(app: FastAPI) -> None:
     async def sign_in_first(request: Request, _: Exception):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={target}" if request.method == "GET" else "/login", 303)
+        return RedirectResponse(f"/login?next={quote(target)}" if request.method == "GET" else "/login", 303)
 
     async def csrf_refused(request: Request, _: Exception):
         return render.page(request, "error.html", {"title": "Form expired", "message":

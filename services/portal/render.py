@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,18 @@ def day(value: Any) -> str:
     return str(value or "")[:10]
 
 
+def last_day(value: Any) -> str:
+    """The last day of a half-open period ending at `value` (the API's `to` is exclusive)."""
+    text = day(value)
+    try:
+        return (date.fromisoformat(text) - timedelta(days=1)).isoformat()
+    except ValueError:
+        return text
+
+
 templates.env.filters["money"] = money
 templates.env.filters["day"] = day
+templates.env.filters["last_day"] = last_day
 
 
 def _context(request: Request, context: dict[str, Any], pdf: bool) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from contracts import wrap
 from contracts.usage import UsageRecordedV1
 from tests.support.a11y import check_page
 from tests.support.browser import (  # noqa: F401 (fixtures)
-    browser, http_sign_in, portal_platform, screenshot, sign_in,
+    browser, click_and_wait, heading, http_sign_in, portal_platform, screenshot, sign_in,
 )
 from tests.support.kafka import publish_envelopes
 from tests.support.polling import eventually
@@ -127,13 +127,16 @@ def test_dashboard_composes_usage_invoices_and_users(demo):
     assert "USD" in tiles["Amount due"]
 
 
-def test_another_partner_sees_none_of_it(portal_platform, usage):
-    with httpx.Client(base_url=portal_platform.url, timeout=60) as other:
-        http_sign_in(other, portal_platform.other)
+@pytest.mark.parametrize("who", ["other", "admin"])
+def test_another_partner_or_a_customer_s_administrator_sees_none_of_it(portal_platform, usage, who):
+    with httpx.Client(base_url=portal_platform.url, timeout=60) as http:
+        http_sign_in(http, getattr(portal_platform, who))
         for path in ("/usage", "/usage/inbound-users", "/usage/outbound-numbers", "/dashboard"):
-            answer = other.get(path, params={"account": ACCOUNT, "month": MONTH})
+            answer = http.get(path, params={"account": ACCOUNT, "month": MONTH})
             assert answer.status_code == 404, (path, answer.status_code)
             assert "alice" not in answer.text
+        own = http.get("/usage", params={"month": MONTH})  # their own account: no records of the demo's
+        assert own.status_code == 200 and "alice" not in own.text
 
 
 @pytest.mark.parametrize(("params", "says"), [
@@ -155,17 +158,17 @@ def test_in_a_browser_pick_a_month_see_the_chart_and_drill_down(portal_platform,
 
     sign_in(browser, portal_platform.url, portal_platform.demo)
     browser.get(portal_platform.url + "/dashboard")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Dashboard"
-    browser.find_element(By.LINK_TEXT, "Usage").click()
+    assert heading(browser) == "Dashboard"
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Usage"))
     Select(browser.find_element(By.ID, "picker-kind")).select_by_value("month")
     Select(browser.find_element(By.ID, "picker-month")).select_by_visible_text(MONTH)
-    browser.find_element(By.CSS_SELECTOR, "form.picker button[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.picker button[type=submit]"))
     assert f"month={MONTH}" in browser.current_url
     bars = browser.find_elements(By.CSS_SELECTOR, "svg rect.bar-inbound")
     assert len(bars) >= 25  # a bar on (nearly) every day of October
     screenshot(browser, "usage")
-    browser.find_element(By.LINK_TEXT, "inbound per user").click()
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Inbound usage per user"
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "inbound per user"))
+    assert heading(browser) == "Inbound usage per user"
     assert "alice" in browser.find_element(By.TAG_NAME, "table").text
     browser.get(portal_platform.url + f"/dashboard?account={ACCOUNT}&kind=month&month={MONTH}")
     screenshot(browser, "dashboard")

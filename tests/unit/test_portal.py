@@ -10,7 +10,7 @@ import pytest
 
 from services.portal import vault, view
 from services.portal.pages.auth import _safe_next
-from services.portal.render import money
+from services.portal.render import last_day, money
 from services.portal.throttle import Throttle
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
@@ -113,3 +113,9 @@ def test_a_session_lifetime_out_of_bounds_stops_the_portal(raw, monkeypatch):
     monkeypatch.setenv("PORTAL_SESSION_HOURS", raw)
     with pytest.raises(SettingsError, match="PORTAL_SESSION_HOURS"):
         PortalSettings.from_env()
+
+
+@pytest.mark.parametrize("to, shown", [("2026-10-01", "2026-09-30"), ("2024-03-01T00:00:00+00:00", "2024-02-29"),
+                                       ("", "")])
+def test_a_line_period_shows_its_last_day(to, shown):
+    assert last_day(to) == shown
