@@ -142,6 +142,9 @@ _BENCHES = {
                   "process, on the real Kafka and PostgreSQL", _invoicing_arguments, run_invoicing),
     "prepaid": ("one midnight's daily usage debits of N prepaid accounts end to end through Kafka and "
                 "PostgreSQL (rating and prepaid_credit as processes)", _prepaid_arguments, run_prepaid),
+    "ingest": ("usage records through Kafka (or rating's POST /v1/usage) until rating stored them: "
+               "records/s, then p50/p99 latency at a fixed rate", lambda p: _lazy("bench_ingest").arguments(p),
+               lambda a: _lazy("bench_ingest").run(a)),
     "portal": ("the portal's pages (dashboard, usage, invoices, statements) for an account with a year of "
                "history, through a signed-in session", lambda p: _lazy("bench_portal").arguments(p),
                lambda a: _lazy("bench_portal").run(a)),

@@ -31,7 +31,7 @@ USAGE_RECORDS = Topic(
     name="usage.records",
     description="Usage records from the communication platforms (fax pages, minutes, numbers).",
     messages=("usage.recorded",),
-    producers=("platform integrations",),
+    producers=("platform integrations", "rating"),  # rating: the records of its POST /v1/usage
     consumers=("rating", "invoicing"),
 )
 RATING_REQUESTS = Topic(

@@ -71,7 +71,15 @@ def _currency(value: str) -> str:
     return value
 
 
+# years each of whose instants is inside the window at any UTC offset (a day at most): most
+# values are decided by their year alone, since an aware comparison calls utcoffset() on both
+# sides (three per usage record: about a tenth of rating's CPU on its usage path)
+_SURE_YEARS = range(INSTANT_MIN.year + 2, INSTANT_MAX.year - 1)
+
+
 def _in_window(value: datetime) -> datetime:
+    if value.year in _SURE_YEARS:
+        return value
     try:
         inside = INSTANT_MIN <= value < INSTANT_MAX
     except OverflowError:  # an offset that pushes the instant past the calendar's ends

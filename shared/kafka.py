@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[asyncpg.Connection, Envelope, Contract], Awaitable[None]]
 BatchHandler = Callable[[asyncpg.Connection, list[tuple[Envelope, Contract]]], Awaitable[None]]
+Decoder = Callable[[bytes], tuple[Envelope, Contract]]
 
 
 def make_broker(settings: Settings) -> KafkaBroker:
@@ -148,6 +149,11 @@ class Subscription:
     handler: Handler | None = None
     batch_handler: BatchHandler | None = None
     max_records: int = 500
+    # a topic's own decoder (a fast path for one hot contract; it must validate as parse() does)
+    decode: Decoder | None = None
+    # False: the batch handler is idempotent by itself (usage: by record id) and gets every
+    # decoded record, redeliveries included, claiming event ids itself where it needs to
+    inbox: bool = True
 
     def __post_init__(self) -> None:
         # the labelled children, looked up once: a hot path only increments
@@ -210,6 +216,8 @@ class Subscription:
 
     # ---------------------------------------------------------------- one record
     def _decode(self, record) -> tuple[Envelope, Contract]:
+        if self.decode is not None:
+            return self.decode(record.value)
         envelope = Envelope.decode(record.value)
         return envelope, parse(envelope)
 
@@ -257,7 +265,7 @@ class Subscription:
     async def _apply_one(self, envelope: Envelope, payload: Contract) -> None:
         started = time.perf_counter()
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await inbox.claim(conn, self.consumer, envelope):
+            if self.inbox and not await inbox.claim(conn, self.consumer, envelope):
                 log.info("skipped duplicate event %s (%s)", envelope.event_id, envelope.type)
                 self._deduplicated.inc()
                 return
@@ -294,10 +302,12 @@ class Subscription:
         started = time.perf_counter()
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                new = await inbox.claim_many(conn, self.consumer, [e for _, e, _ in decoded])
+                new = await inbox.claim_many(conn, self.consumer, [e for _, e, _ in decoded]) if self.inbox else None
                 seen, todo = set(), []
                 for _, env, payload in decoded:
-                    if env.event_id in new and env.event_id not in seen:
+                    if new is None:
+                        todo.append((env, payload))
+                    elif env.event_id in new and env.event_id not in seen:
                         seen.add(env.event_id)
                         todo.append((env, payload))
                     else:

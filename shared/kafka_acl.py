@@ -31,7 +31,8 @@ ACCESS: dict[str, Access] = {
                            consumes=(t.PROVISIONING_COMMANDS,)),
     "auto_provisioning": Access(produces=(t.PROVISIONING_COMMANDS, t.USER_COUNTS),
                                 consumes=(t.PLATFORM_USERS, t.PROVISIONING_EVENTS, t.AUTO_PROVISIONING_COMMANDS)),
-    "rating": Access(produces=(t.RATING_CHARGES, t.REJECTIONS),
+    # usage.records: the records rating's POST /v1/usage accepts
+    "rating": Access(produces=(t.RATING_CHARGES, t.REJECTIONS, t.USAGE_RECORDS),
                      consumes=(t.PROVISIONING_EVENTS, t.USAGE_RECORDS, t.USER_COUNTS, t.RATING_REQUESTS)),
     # the registry allows invoicing auto_provisioning.commands too; it sends none yet
     "invoicing": Access(produces=(t.INVOICING_EVENTS, t.RATING_REQUESTS),

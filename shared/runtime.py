@@ -29,7 +29,7 @@ from shared import faults
 from shared import clock_api
 from shared.clock import Clock, ManualClock, SystemClock
 from shared.docs import serve_docs_offline
-from shared.kafka import BatchHandler, Handler, Subscription, consumer_name, ensure_topics, make_broker
+from shared.kafka import BatchHandler, Decoder, Handler, Subscription, consumer_name, ensure_topics, make_broker
 from shared.logging import configure
 from shared.outbox import OutboxRelay, make_producer
 from shared.periodic import Periodic, run_all
@@ -55,7 +55,7 @@ class ServiceRuntime:
         self.pool: asyncpg.Pool | None = None
         self.producer = None  # created in start(): aiokafka needs the running loop
         self.relay: OutboxRelay | None = None
-        self._subscriptions: list[tuple[Topic, Handler | None, BatchHandler | None, int]] = []
+        self._subscriptions: list[tuple[Topic, Handler | None, BatchHandler | None, int, dict]] = []
         self._background: list[Callable[["ServiceRuntime"], asyncio.Task]] = []
         self._tasks: list[asyncio.Task] = []
         self._periodics: list[Periodic] = []  # what a move of a manual clock wakes (clock_api)
@@ -69,10 +69,13 @@ class ServiceRuntime:
         return {consumer_name(self.settings.service, topic.name) for topic, *_ in self._subscriptions}
 
     def subscribe(self, topic: Topic, handler: Handler) -> None:
-        self._subscriptions.append((topic, handler, None, 1))
+        self._subscriptions.append((topic, handler, None, 1, {}))
 
-    def subscribe_batch(self, topic: Topic, handler: BatchHandler, max_records: int = 500) -> None:
-        self._subscriptions.append((topic, None, handler, max_records))
+    def subscribe_batch(self, topic: Topic, handler: BatchHandler, max_records: int = 500, *,
+                        decode: Decoder | None = None, inbox: bool = True) -> None:
+        """`decode`: the topic's own decoder of a record's value (see Subscription); `inbox=False`:
+        the handler is idempotent by itself and claims event ids only where it needs to."""
+        self._subscriptions.append((topic, None, handler, max_records, {"decode": decode, "inbox": inbox}))
 
     def background(self, start: Callable[["ServiceRuntime"], asyncio.Task]) -> None:
         """A task started with the service (a scheduler, say) and cancelled when it stops."""
@@ -133,8 +136,8 @@ class ServiceRuntime:
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, self.producer, s.db_schema, s.relay_batch, s.relay_idle_ms)
         await self.relay.start()
-        subscriptions = [Subscription(s, self.broker, self.pool, topic, handler, batch_handler, max_records)
-                         for topic, handler, batch_handler, max_records in self._subscriptions]
+        subscriptions = [Subscription(s, self.broker, self.pool, topic, handler, batch_handler, max_records, **extra)
+                         for topic, handler, batch_handler, max_records, extra in self._subscriptions]
         for subscription in subscriptions:
             subscription.register()
         if subscriptions:

@@ -1,4 +1,5 @@
-"""Rating's read-only HTTP edge for operators: runs, and what rating knows of an account."""
+"""Rating's HTTP edge: runs and what rating knows of an account (read-only); usage reports and
+usage submitted over HTTP are in usage_api.py and ingest.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from contracts.types import Id, Month
-from services.rating import quarantine, usage_api
+from services.rating import ingest, quarantine, usage_api
 from shared import auth, http, task_failures
 from shared.auth import Caller
 from shared.http import ERROR_RESPONSES
@@ -86,10 +87,12 @@ async def account(account_id: Id, request: Request, caller: Caller = Depends(aut
 def http_app(runtime: ServiceRuntime) -> FastAPI:
     app = FastAPI(title="Rating", version="1",
                   description="The platform's one place where prices are computed. Read-only operator view, "
-                              "and partners' usage reports.")
+                              "partners' usage reports, and POST /v1/usage for platforms that cannot publish "
+                              "usage to Kafka.")
     app.state.runtime = runtime
     app.include_router(router)
     app.include_router(usage_api.router)
+    app.include_router(ingest.router)
     http.install(app)
     auth.install(app, runtime.settings)
 

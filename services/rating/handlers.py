@@ -44,7 +44,8 @@ async def on_user_counts(conn: asyncpg.Connection, batch: list[tuple[Envelope, C
 
 
 async def on_usage(conn: asyncpg.Connection, batch: list[tuple[Envelope, Contract]]) -> None:
-    await pending.record_usage(conn, batch)
+    """Usage records, redeliveries included (the subscription has no inbox: see app.py)."""
+    await pending.record_usage_fast(conn, batch)
 
 
 async def on_run_request(conn: asyncpg.Connection, envelope: Envelope, payload: Contract) -> None:

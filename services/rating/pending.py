@@ -20,13 +20,16 @@ from contracts import parse, wrap
 from contracts.common import CommandRejectedV1
 from contracts.envelope import Envelope
 from contracts.platform import UserCountReportedV1
-from contracts.topics import REJECTIONS
+from contracts.topics import REJECTIONS, USAGE_RECORDS
 from contracts.usage import UsageRecordedV1
 from services.rating import service
-from shared import outbox
+from shared import inbox, outbox
+from shared.kafka import consumer_name
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+USAGE_CONSUMER = consumer_name("rating", USAGE_RECORDS.name)
 
 # the positions (1-based) of the usage rows whose account is known and whose part number is a
 # product in that account's currency
@@ -34,6 +37,27 @@ KNOWN_USAGE = """
 SELECT r.i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(account_id, part_number, i)
 JOIN accounts a ON a.account_id = r.account_id
 JOIN products p ON p.currency = a.currency AND p.part_number = r.part_number
+"""
+# the hot path of usage, in one statement: store the records whose account and product rating
+# knows (a known record id is dropped by the primary key, so a redelivery changes nothing), and
+# return the positions (1-based) of the others, to be held
+STORE_KNOWN_USAGE = """
+WITH r AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::timestamptz[], $6::timestamptz[],
+                         $7::text[], $8::text[], $9::text[], $10::text[])
+        WITH ORDINALITY AS r(record_id, account_id, part_number, quantity, used_at, received_at,
+                             direction, user_group, user_id, number, i)
+), known AS (
+    SELECT r.* FROM r JOIN accounts a ON a.account_id = r.account_id
+    JOIN products p ON p.currency = a.currency AND p.part_number = r.part_number
+), stored AS (
+    INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at, received_at,
+                               direction, user_group, user_id, number)
+    SELECT record_id, account_id, part_number, quantity, used_at, received_at, direction, user_group, user_id, number
+    FROM known
+    ON CONFLICT (record_id) DO NOTHING
+)
+SELECT i FROM r WHERE i NOT IN (SELECT i FROM known)
 """
 KNOWN_ACCOUNTS = "SELECT account_id FROM accounts WHERE account_id = ANY($1::text[])"
 HOLD = """
@@ -67,6 +91,21 @@ async def record_usage(conn: asyncpg.Connection, batch: list[tuple[Envelope, Usa
                                               [e.part_number for _, e in batch])}
     await service.record_usage(conn, [item for i, item in enumerate(batch, 1) if i in known])
     await _hold(conn, "usage", [item for i, item in enumerate(batch, 1) if i not in known])
+
+
+async def record_usage_fast(conn: asyncpg.Connection, batch: list[tuple[Envelope, UsageRecordedV1]]) -> None:
+    """`record_usage` for rating's subscription, which has no inbox claim: one statement stores
+    the known records, and only the records to hold are claimed in the inbox (a redelivery of a
+    record held and since rejected must not be held and rejected again)."""
+    if not batch:
+        return
+    rows = [(e.record_id, e.account_id, e.part_number, e.quantity, e.used_at, e.received_at or env.occurred_at,
+             e.direction, e.group, e.user, e.number) for env, e in batch]
+    unknown = [r["i"] for r in await conn.fetch(STORE_KNOWN_USAGE, *map(list, zip(*rows)))]
+    if unknown:
+        held = [batch[i - 1] for i in unknown]
+        new = await inbox.claim_many(conn, USAGE_CONSUMER, [env for env, _ in held])
+        await _hold(conn, "usage", [item for item in held if item[0].event_id in new])
 
 
 async def record_user_counts(conn: asyncpg.Connection, batch: list[tuple[Envelope, UserCountReportedV1]]) -> None:

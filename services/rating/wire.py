@@ -1,8 +1,9 @@
-"""The rated charges of one account as an `AccountChargesRatedV1` envelope.
+"""Rating's hot wire paths: the rated charges of one account as an `AccountChargesRatedV1`
+envelope, and a usage record's envelope decoded in one validating pass.
 
-A run publishes one per account, so this is on the hot path: `charges_envelope` builds the
-payload as plain JSON values for `contracts.build_envelope`, without pydantic validation. The result is
-the same envelope as the validated `charges_envelope_checked`; a unit test holds them equal.
+A run publishes one envelope per account, so `charges_envelope` builds the payload as plain JSON
+values for `contracts.build_envelope`, without pydantic validation. The result is the same
+envelope as the validated `charges_envelope_checked`; a unit test holds them equal.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from datetime import date, datetime
 from functools import lru_cache
 from uuid import UUID
 
+import orjson
+
 from contracts import build_envelope, wrap
-from contracts.envelope import Envelope
+from contracts.envelope import Contract, Envelope
 from contracts.rating import AccountChargesRatedV1, ChargeLineV1
-from contracts.registry import type_of
+from contracts.registry import parse, type_of
+from contracts.usage import UsageRecordedV1
 from services.rating.domain import AccountRating
 from services.rating.pricing.lines import explanation_around
 
 _CHARGES = type_of(AccountChargesRatedV1)  # (type, schema version)
+_USAGE = type_of(UsageRecordedV1)
 
 
 _iso = lru_cache(maxsize=4096)(date.isoformat)  # a run repeats the same few dates many times
@@ -85,3 +90,29 @@ def charges_envelope_checked(run_id: str, month: str, r: AccountRating, producer
         run_id=run_id, month=month, account_id=r.account_id, currency=r.currency, settlement=r.settlement,
         payment_terms_days=r.payment_terms_days, time_zone=r.time_zone, lines=lines, total=res.total, run_at=run_at),
         key=r.account_id, producer=producer, occurred_at=now, correlation_id=correlation_id)
+
+
+class UsageEnvelope(Envelope):
+    """A usage record's envelope with its payload validated as the latest `UsageRecordedV1` in
+    the same pass. It stands for the envelope on rating's usage path (handlers read its ids and
+    instants; a record held in pending facts is stored as `encode()`)."""
+
+    payload: UsageRecordedV1  # type: ignore[assignment]
+
+    def encode(self) -> bytes:
+        return Envelope(**dict(self.__dict__, payload=self.payload.model_dump(mode="json"))).encode()
+
+
+def decode_usage(raw: bytes) -> tuple[Envelope, Contract]:
+    """A usage.records value as (envelope, record), validated as `Envelope.decode` and `parse`
+    would, in one pydantic pass over the JSON text instead of orjson, the envelope's pass and the
+    payload's. Anything else on the topic (an older version, another type, an invalid value)
+    takes the general path, which upcasts it or raises the error a dead letter records."""
+    try:
+        checked = UsageEnvelope.model_validate_json(raw)
+    except ValueError:
+        checked = None
+    if checked is None or (checked.type, checked.schema_version) != _USAGE:
+        envelope = Envelope.decode(raw)
+        return envelope, parse(envelope)
+    return checked, checked.payload

@@ -1,4 +1,4 @@
-"""The hot-path charges envelope equals the one built through the validated contract."""
+"""Rating's hot wire paths equal the validated ones: the charges envelope, and the usage decoder."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import uuid4
 
+import pytest
+from pydantic import ValidationError
+
 from contracts.envelope import Envelope
 from contracts.registry import parse
 from services.rating.domain import AccountRating
 from services.rating.pricing import (
     Account, Catalog, Product, Subscription, Tier, UsageRecord, billing_run,
 )
-from services.rating.wire import charges_envelope, charges_envelope_checked
+from contracts import build_envelope, wrap
+from contracts.usage import UsageRecordedV1
+from services.rating.wire import charges_envelope, charges_envelope_checked, decode_usage
 
 UTC = timezone.utc
 
@@ -46,3 +51,36 @@ def test_lines_carry_the_product_name_and_the_customer():
     lines = Envelope.decode(charges_envelope("run-1", "2026-04", _rating(), "rating", now, None).encode()).payload["lines"]
     assert {(x["part_number"], x["product_name"]) for x in lines} == {("FEAT", "Feature"), ("FAX", "Fax pages")}
     assert {x["subscription_id"]: x["customer_id"] for x in lines} == {"s1": None, "s2": "cust-1", None: None}
+
+
+def _usage_raw(**payload) -> bytes:
+    body = {"record_id": "r-1", "account_id": "acme", "part_number": "FAX", "quantity": "2.5",
+            "used_at": "2026-04-02T10:00:00+02:00", "received_at": "2026-04-02T08:05:00Z", **payload}
+    return build_envelope("usage.recorded", 1, body, key="acme", producer="test",
+                          occurred_at=datetime(2026, 4, 2, 9, tzinfo=UTC)).encode()
+
+
+def test_usage_decoder_equals_the_general_path():
+    raw = _usage_raw()
+    envelope, record = decode_usage(raw)
+    general = Envelope.decode(raw)
+    assert record == parse(general) and isinstance(record, UsageRecordedV1)
+    assert (envelope.event_id, envelope.occurred_at, envelope.key) == (general.event_id, general.occurred_at, "acme")
+    # what a held record is stored as decodes to the same record
+    assert parse(Envelope.decode(envelope.encode())) == record
+
+
+def test_usage_decoder_refuses_what_the_general_path_refuses():
+    for bad in (_usage_raw(quantity="-1"), _usage_raw(record_id="r\u00e9/1"), _usage_raw(used_at="2026-04-02T10:00:00"),
+                b"not json", _usage_raw(account_id=None)):
+        with pytest.raises((ValidationError, ValueError)):
+            decode_usage(bad)
+
+
+def test_other_types_on_the_topic_take_the_general_path():
+    other = wrap(UsageRecordedV1(record_id="r-2", account_id="acme", part_number="FAX", quantity=Decimal(1),
+                                 used_at=datetime(2026, 4, 2, tzinfo=UTC)), key="acme", producer="test",
+                 occurred_at=datetime(2026, 4, 2, tzinfo=UTC))
+    raw = other.encode().replace(b'"schema_version":1', b'"schema_version":7')
+    with pytest.raises(ValueError, match="unknown version"):
+        decode_usage(raw)

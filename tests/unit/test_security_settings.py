@@ -99,8 +99,10 @@ def test_acls_give_each_principal_only_its_own_topics():
     assert ("WRITE", "t1_rating.charges") in rating and ("READ", "t1_rating.requests") in rating
     assert ("READ", "t1_rating") in rating and ("WRITE", "t1_rating.dead-letter") in rating
     assert ("READ", "t1_rating.redrive") in rating  # a redriven dead letter comes back to rating alone
-    # its charges, its refusals of facts it cannot place (unknown accounts, parts), its own topics
+    # its charges, its refusals of facts it cannot place (unknown accounts, parts), the usage its
+    # POST /v1/usage accepts, its own topics
     assert not {name for op, name in rating if op == "WRITE"} - {"t1_rating.charges", "t1_platform.rejections",
+                                                                  "t1_usage.records",
                                                                   "t1_rating.dead-letter", "t1_rating.redrive"}
     writes = {g.name for g in grants(INTEGRATION) if g.operation == "WRITE"}
     assert writes == {"usage.records", "platform.users"}

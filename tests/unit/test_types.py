@@ -62,6 +62,19 @@ def test_bounds_are_far_below_the_database_and_calendar_limits():
     assert t.INSTANT_MIN.year == 2000 and t.INSTANT_MAX.year == 2100
 
 
+@pytest.mark.parametrize("text", ["1999-12-31T23:59:59Z", "2000-01-01T00:00:00+00:01", "2100-01-01T00:00:00Z",
+                                  "2099-12-31T23:30:00-01:00", "2000-01-01T00:30:00+01:00"])
+def test_instants_at_the_window_edges_are_refused(text):
+    with pytest.raises(ValidationError):
+        TypeAdapter(t.Instant).validate_python(text)
+
+
+@pytest.mark.parametrize("text", ["2000-01-01T00:00:00Z", "2000-01-01T00:00:00-01:00", "2099-12-31T23:59:59Z",
+                                  "2099-12-31T23:00:00+05:00", "2002-01-01T00:00:00+23:59", "2098-12-31T23:59:59-23:59"])
+def test_instants_inside_the_window_are_accepted(text):
+    assert TypeAdapter(t.Instant).validate_python(text)
+
+
 @pytest.mark.parametrize(("model", "payload"), [
     (OpenAccountV1, {"account_id": "a", "currency": "GBP\u0000"}),
     (OpenAccountV1, {"account_id": "a", "payment_terms_days": 10**12}),
