@@ -12,7 +12,7 @@ import asyncpg
 
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1, AccountSettingsChangedV1
-from contracts.rating import AccountChargesRatedV1, ChargeLineV1, PrepaidUsageRatedV1
+from contracts.rating import AccountChargesRatedV1, ChargeLineV1, PrepaidUsageItemV1, PrepaidUsageRatedV2
 from contracts.registry import parse
 from services.prepaid_credit import domain, ledger, store
 from services.rating.pricing import day_of, metering_point, zone
@@ -88,7 +88,8 @@ def midnight_before(at: datetime, tz: str) -> datetime:
 
 async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Sequence[tuple[Envelope, object]],
                         now: datetime) -> None:
-    """Daily usage debits (`PrepaidUsageRatedV1`) and a run's prepaid charges
+    """Daily usage debits (`PrepaidUsageRatedV2`: one item per account and midnight, many
+    accounts a batch; version 1 arrives upcast as a batch of one) and a run's prepaid charges
     (`AccountChargesRatedV1`, settlement `prepaid`), per account in delivery order, in the
     caller's transaction. Section 8's order at one instant holds: a usage debit at midnight T
     expires the lots expiring before T, debits, then expires those at T and moves the account's
@@ -96,12 +97,16 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
     the midnight before t is in. A usage debit at or before the watermark, and a run's line
     already debited (same ref), are skipped: a re-delivered or replayed message debits nothing
     twice. Charges of an account not known yet wait for it."""
-    wanted = [(e, p) for e, p in batch if isinstance(p, PrepaidUsageRatedV1)
-              or (isinstance(p, AccountChargesRatedV1) and p.settlement == "prepaid")]
+    wanted = []
+    for e, p in batch:
+        if isinstance(p, PrepaidUsageRatedV2):
+            wanted += [(e, item) for item in p.items]
+        elif isinstance(p, AccountChargesRatedV1) and p.settlement == "prepaid":
+            wanted.append((e, p))
     if not wanted:
         return
     loaded = await ledger.load(conn, [p.account_id for _, p in wanted])
-    priced = [_charges("usage", p.lines, p.at) if isinstance(p, PrepaidUsageRatedV1)
+    priced = [_charges("usage", p.lines, p.at) if isinstance(p, PrepaidUsageItemV1)
               else _charges("recurring", p.lines) for _, p in wanted]
     # a usage debit at or before the account's watermark was applied (all its lines at once, in
     # the transaction that moved it): only a run's lines need their refs looked up
@@ -117,7 +122,7 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
             continue
         row = loaded[p.account_id][0]
         state = book.states[p.account_id]
-        if isinstance(p, PrepaidUsageRatedV1):
+        if isinstance(p, PrepaidUsageItemV1):
             if watermark[p.account_id] is not None and p.at <= watermark[p.account_id]:
                 continue  # applied before: a redelivery or a replay
             # lots expiring before T go first (inside `debit`), the usage next, then those at T
