@@ -87,7 +87,7 @@ def midnight_before(at: datetime, tz: str) -> datetime:
 
 
 async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Sequence[tuple[Envelope, object]],
-                        now: datetime) -> None:
+                        now: datetime, partitions: list[int] | None = None) -> None:
     """Daily usage debits (`PrepaidUsageRatedV2`: one item per account and midnight, many
     accounts a batch; version 1 arrives upcast as a batch of one) and a run's prepaid charges
     (`AccountChargesRatedV1`, settlement `prepaid`), per account in delivery order, in the
@@ -96,7 +96,8 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
     usage watermark to T; a run's charges at instant t wait (waiting_charges) until the usage of
     the midnight before t is in. A usage debit at or before the watermark, and a run's line
     already debited (same ref), are skipped: a re-delivered or replayed message debits nothing
-    twice. Charges of an account not known yet wait for it."""
+    twice. Charges of an account not known yet wait for it. `partitions`: those of
+    prepaid_credit.events (the debits' notices are batched per partition)."""
     wanted = []
     for e, p in batch:
         if isinstance(p, PrepaidUsageRatedV2):
@@ -112,7 +113,7 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
     # the transaction that moved it): only a run's lines need their refs looked up
     booked = await store.booked(conn, [(p.account_id, c.ref) for (_, p), (charges, _) in zip(wanted, priced)
                                        if isinstance(p, AccountChargesRatedV1) for c in charges])
-    book, waiting = ledger.Book(settings), []
+    book, waiting = ledger.Book(settings, partitions=partitions), []
     watermark = {aid: row["usage_through"] for aid, (row, _) in loaded.items()}
     for aid, (_, state) in loaded.items():
         book.touch(state)
@@ -143,7 +144,7 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
         await conn.execute(store.INSERT_WAITING, [w[0].event_id for w in waiting], [w[1] for w in waiting],
                            [w[2] for w in waiting], [w[3] for w in waiting], [w[0].encode() for w in waiting])
     if book.through:
-        await apply_waiting(conn, settings, list(book.through), now)
+        await apply_waiting(conn, settings, list(book.through), now, partitions)
 
 
 def _not_booked(account_id: str, charges: list, booked: set) -> list:
@@ -153,13 +154,14 @@ def _not_booked(account_id: str, charges: list, booked: set) -> list:
     return fresh
 
 
-async def apply_waiting(conn: asyncpg.Connection, settings: Settings, account_ids: list[str], now: datetime) -> None:
+async def apply_waiting(conn: asyncpg.Connection, settings: Settings, account_ids: list[str], now: datetime,
+                        partitions: list[int] | None = None) -> None:
     """The waiting charges of these accounts whose usage watermark (or opening) has come."""
     ready = await conn.fetch(store.TAKE_READY, account_ids)
     if ready:
         decoded = [Envelope.decode(r["envelope"]) for r in ready]
         decoded.sort(key=lambda e: e.occurred_at)
-        await apply_charges(conn, settings, [(e, parse(e)) for e in decoded], now)
+        await apply_charges(conn, settings, [(e, parse(e)) for e in decoded], now, partitions)
 
 
 # ------------------------------------------------------------------ expiry
