@@ -3,6 +3,7 @@ recurring debits, expiries. One transaction each (the subscriber's, or their own
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 EXPIRY_TASK = "expiry"  # its name in task_failures
+YIELD_EVERY = 500  # accounts applied between two yields to the event loop
 NEVER = datetime.min.replace(tzinfo=zone("UTC"))  # what a charge of an account not known yet waits for
 
 
@@ -117,7 +119,11 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
     watermark = {aid: row["usage_through"] for aid, (row, _) in loaded.items()}
     for aid, (_, state) in loaded.items():
         book.touch(state)
-    for (e, p), (charges, details) in zip(wanted, priced):
+    for n, ((e, p), (charges, details)) in enumerate(zip(wanted, priced)):
+        if n % YIELD_EVERY == YIELD_EVERY - 1:
+            # a batch of batches holds thousands of accounts: let the consumer's heartbeats run
+            # (a loop busy past the session timeout would have its partitions taken away)
+            await asyncio.sleep(0)
         if p.account_id not in loaded:
             waiting.append((e, p.account_id, NEVER, now))
             continue
