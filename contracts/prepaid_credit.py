@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
+from pydantic import Field
+
 from contracts.envelope import Contract
-from contracts.registry import event
+from contracts.registry import event, upcaster
 from contracts.types import Id, Instant, Name
 
 
@@ -41,6 +43,21 @@ class CreditDebitedV1(Contract):
     balance: Decimal
     sequence: int
     at: Instant
+
+
+@event("prepaid_credit.credit.debited", 2)
+class CreditsDebitedV2(Contract):
+    """Debits of one transaction, one `CreditDebitedV1` each (a midnight's usage debits of many
+    accounts come together): the debits of accounts whose keys fall on one partition of
+    `prepaid_credit.events`, keyed by the first of them, each account's in ledger order and in
+    order with its other notices. Version 1 (one debit) is read as a list of one."""
+
+    debits: list[CreditDebitedV1] = Field(max_length=10_000)
+
+
+@upcaster("prepaid_credit.credit.debited", 1)
+def _debited_v1_to_v2(payload: dict) -> dict:
+    return {"debits": [payload]}
 
 
 @event("prepaid_credit.credit.expired", 1)

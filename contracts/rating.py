@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.envelope import Contract
-from contracts.registry import event
+from contracts.registry import event, upcaster
 from contracts.types import Currency, Id, Instant, Month, Name, PaymentTerms, TimeZone
 
 
@@ -120,3 +120,33 @@ class PrepaidUsageRatedV1(Contract):
     lines: list[ChargeLineV1] = Field(default=[], max_length=10_000)
     total: Decimal
     records: int = 0
+
+
+class PrepaidUsageItemV1(Contract):
+    """One account's usage debit at one local midnight `at` inside a `PrepaidUsageRatedV2`: the
+    fields of `PrepaidUsageRatedV1`. Its idempotency key is (`account_id`, `at`): prepaid_credit
+    applies an account's midnight once, in whichever event or batch it comes again."""
+
+    account_id: Id
+    currency: Currency
+    time_zone: TimeZone = "UTC"
+    at: Instant
+    lines: list[ChargeLineV1] = Field(default=[], max_length=10_000)
+    total: Decimal
+    records: int = 0
+
+
+@event("rating.prepaid_usage.rated", 2)
+class PrepaidUsageRatedV2(Contract):
+    """Prepaid accounts' usage debits, one item per account and local midnight (section 8), many
+    accounts in one event: rating publishes a batch of a midnight task's accounts whose own keys
+    fall on one partition of `rating.charges`, keyed by one of them, so each account's items keep
+    their order there with its other events. Version 1 (one account, one midnight) is read as a
+    batch of one."""
+
+    items: list[PrepaidUsageItemV1] = Field(max_length=10_000)
+
+
+@upcaster("rating.prepaid_usage.rated", 1)
+def _prepaid_usage_v1_to_v2(payload: dict) -> dict:
+    return {"items": [payload]}

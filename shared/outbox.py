@@ -11,11 +11,11 @@ from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 from contracts.envelope import Envelope
 from shared import faults, metrics, tracing
 from shared.kafka_security import client_options
+from shared.murmur2 import murmur2  # aiokafka's hash, about twice as fast
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import asyncpg
 
 from contracts.envelope import Contract, Envelope
 from contracts.provisioning import AccountOpenedV1, AccountSettingsChangedV1
+from contracts.topics import PREPAID_CREDIT_EVENTS
 from services.prepaid_credit import service
 from shared.runtime import ServiceRuntime
 
@@ -23,6 +24,8 @@ def on_provisioning_events(runtime: ServiceRuntime):
 
 def on_rating_charges(runtime: ServiceRuntime):
     async def handle(conn: asyncpg.Connection, batch: Batch) -> None:
-        await service.apply_charges(conn, runtime.settings, batch, runtime.clock.now())
+        # where the notices' keys go: a batch's debits are told in one event per partition
+        partitions = sorted(await runtime.producer.partitions_for(runtime.topic(PREPAID_CREDIT_EVENTS)))
+        await service.apply_charges(conn, runtime.settings, batch, runtime.clock.now(), partitions)
 
     return handle

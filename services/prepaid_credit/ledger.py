@@ -1,5 +1,6 @@
 """Credits in the database: accounts' `CreditState`s loaded (locked), the domain's steps saved
-set-based (entries, lot draws, lots, state) with their notices through the outbox."""
+set-based (entries, lot draws, lots, state) with their notices through the outbox (a batch's
+debits in one `prepaid_credit.credit.debited` v2 per partition)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from contracts.envelope import Envelope
 from contracts.topics import PREPAID_CREDIT_EVENTS
 from services.prepaid_credit import domain, store
 from shared import outbox
+from shared.outbox import partition_of
 from shared.settings import Settings
 
+_DEBITED = "prepaid_credit.credit.debited"
+DEBITS_PER_EVENT = 1000  # a few hundred kB at most
 _EVENT = {"redeemed": "prepaid_credit.voucher.redeemed", "usage": "prepaid_credit.credit.debited",
           "recurring": "prepaid_credit.credit.debited", "expired": "prepaid_credit.credit.expired",
           "low_balance": "prepaid_credit.balance.low", "exhausted": "prepaid_credit.balance.exhausted"}
@@ -52,6 +56,10 @@ class Book:
     lots: dict[str, tuple] = field(default_factory=dict)
     redeemed: set[str] = field(default_factory=set)  # lots of this batch's redemptions: new rows
     events: list[Envelope] = field(default_factory=list)
+    # the partitions of prepaid_credit.events (None: the registry's count), and per partition the
+    # debits of the batch event still open there (closed by any other notice on that partition)
+    partitions: list[int] | None = None
+    _open: dict[int, list[dict]] = field(default_factory=dict)
 
     def touch(self, state: domain.CreditState) -> None:
         """An account whose state is saved as it is unless a step changes it (its watermark moved)."""
@@ -73,14 +81,29 @@ class Book:
             self.draws += [(aid, e.seq, d.lot, d.amount) for d in e.draws]
             payload = self._payload(aid, e, settled.get(e.ref) if e.kind == "redeemed" else None, detail)
             if payload is not None:
-                self.events.append(_envelope(_EVENT[e.kind], aid, e.at, payload, self.settings.service))
+                self._notice(_EVENT[e.kind], aid, e.at, payload)
         for n in step.notices:
             payload = {"account_id": aid, "balance": str(n.balance), "at": n.at.isoformat()}
             if n.kind == "low_balance":
                 payload["threshold"] = str(state.low_balance_threshold)
             else:
                 payload["shortfall"] = str(state.shortfall)
-            self.events.append(_envelope(_EVENT[n.kind], aid, n.at, payload, self.settings.service))
+            self._notice(_EVENT[n.kind], aid, n.at, payload)
+
+    def _notice(self, event_type: str, aid: str, at: datetime, payload: dict) -> None:
+        """A notice in order with the account's others: a debit joins the open debits of its
+        account's partition (a new event when there is none), any other notice closes them."""
+        parts = self.partitions or range(PREPAID_CREDIT_EVENTS.partitions)
+        partition = partition_of(aid.encode(), parts)
+        if event_type != _DEBITED:
+            self._open.pop(partition, None)
+            self.events.append(_envelope(event_type, aid, at, payload, self.settings.service))
+            return
+        debits = self._open.get(partition)
+        if debits is None or len(debits) >= DEBITS_PER_EVENT:
+            debits = self._open[partition] = []
+            self.events.append(_envelope(event_type, aid, at, {"debits": debits}, self.settings.service, 2))
+        debits.append(payload)
 
     def _payload(self, aid: str, e: domain.Entry, settled: domain.Entry | None, detail: dict | None) -> dict | None:
         if e.kind == "redeemed":
@@ -116,11 +139,11 @@ class Book:
         await outbox.add(conn, self.settings.topic(PREPAID_CREDIT_EVENTS.name), self.events)
 
 
-def _envelope(event_type: str, key: str, at: datetime, payload: dict, producer: str) -> Envelope:
-    """An event of ours, built as plain JSON (a midnight's debits make one per account: the hot
-    path of `billing bench prepaid`); tests check the payloads against the contracts."""
+def _envelope(event_type: str, key: str, at: datetime, payload: dict, producer: str, version: int = 1) -> Envelope:
+    """An event of ours, built as plain JSON (the hot path of `billing bench prepaid`); tests
+    check the payloads against the contracts."""
     return Envelope.model_construct(
-        event_id=uuid.uuid4(), type=event_type, schema_version=1, occurred_at=at, producer=producer, key=key,
+        event_id=uuid.uuid4(), type=event_type, schema_version=version, occurred_at=at, producer=producer, key=key,
         correlation_id=None, causation_id=None, payload=payload)
 
 

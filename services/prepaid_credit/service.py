@@ -3,6 +3,7 @@ recurring debits, expiries. One transaction each (the subscriber's, or their own
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ import asyncpg
 
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1, AccountSettingsChangedV1
-from contracts.rating import AccountChargesRatedV1, ChargeLineV1, PrepaidUsageRatedV1
+from contracts.rating import AccountChargesRatedV1, ChargeLineV1, PrepaidUsageItemV1, PrepaidUsageRatedV2
 from contracts.registry import parse
 from services.prepaid_credit import domain, ledger, store
 from services.rating.pricing import day_of, metering_point, zone
@@ -22,6 +23,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 EXPIRY_TASK = "expiry"  # its name in task_failures
+YIELD_EVERY = 500  # accounts applied between two yields to the event loop
 NEVER = datetime.min.replace(tzinfo=zone("UTC"))  # what a charge of an account not known yet waits for
 
 
@@ -87,37 +89,47 @@ def midnight_before(at: datetime, tz: str) -> datetime:
 
 
 async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Sequence[tuple[Envelope, object]],
-                        now: datetime) -> None:
-    """Daily usage debits (`PrepaidUsageRatedV1`) and a run's prepaid charges
+                        now: datetime, partitions: list[int] | None = None) -> None:
+    """Daily usage debits (`PrepaidUsageRatedV2`: one item per account and midnight, many
+    accounts a batch; version 1 arrives upcast as a batch of one) and a run's prepaid charges
     (`AccountChargesRatedV1`, settlement `prepaid`), per account in delivery order, in the
     caller's transaction. Section 8's order at one instant holds: a usage debit at midnight T
     expires the lots expiring before T, debits, then expires those at T and moves the account's
     usage watermark to T; a run's charges at instant t wait (waiting_charges) until the usage of
     the midnight before t is in. A usage debit at or before the watermark, and a run's line
     already debited (same ref), are skipped: a re-delivered or replayed message debits nothing
-    twice. Charges of an account not known yet wait for it."""
-    wanted = [(e, p) for e, p in batch if isinstance(p, PrepaidUsageRatedV1)
-              or (isinstance(p, AccountChargesRatedV1) and p.settlement == "prepaid")]
+    twice. Charges of an account not known yet wait for it. `partitions`: those of
+    prepaid_credit.events (the debits' notices are batched per partition)."""
+    wanted = []
+    for e, p in batch:
+        if isinstance(p, PrepaidUsageRatedV2):
+            wanted += [(e, item) for item in p.items]
+        elif isinstance(p, AccountChargesRatedV1) and p.settlement == "prepaid":
+            wanted.append((e, p))
     if not wanted:
         return
     loaded = await ledger.load(conn, [p.account_id for _, p in wanted])
-    priced = [_charges("usage", p.lines, p.at) if isinstance(p, PrepaidUsageRatedV1)
+    priced = [_charges("usage", p.lines, p.at) if isinstance(p, PrepaidUsageItemV1)
               else _charges("recurring", p.lines) for _, p in wanted]
     # a usage debit at or before the account's watermark was applied (all its lines at once, in
     # the transaction that moved it): only a run's lines need their refs looked up
     booked = await store.booked(conn, [(p.account_id, c.ref) for (_, p), (charges, _) in zip(wanted, priced)
                                        if isinstance(p, AccountChargesRatedV1) for c in charges])
-    book, waiting = ledger.Book(settings), []
+    book, waiting = ledger.Book(settings, partitions=partitions), []
     watermark = {aid: row["usage_through"] for aid, (row, _) in loaded.items()}
     for aid, (_, state) in loaded.items():
         book.touch(state)
-    for (e, p), (charges, details) in zip(wanted, priced):
+    for n, ((e, p), (charges, details)) in enumerate(zip(wanted, priced)):
+        if n % YIELD_EVERY == YIELD_EVERY - 1:
+            # a batch of batches holds thousands of accounts: let the consumer's heartbeats run
+            # (a loop busy past the session timeout would have its partitions taken away)
+            await asyncio.sleep(0)
         if p.account_id not in loaded:
             waiting.append((e, p.account_id, NEVER, now))
             continue
         row = loaded[p.account_id][0]
         state = book.states[p.account_id]
-        if isinstance(p, PrepaidUsageRatedV1):
+        if isinstance(p, PrepaidUsageItemV1):
             if watermark[p.account_id] is not None and p.at <= watermark[p.account_id]:
                 continue  # applied before: a redelivery or a replay
             # lots expiring before T go first (inside `debit`), the usage next, then those at T
@@ -138,7 +150,7 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
         await conn.execute(store.INSERT_WAITING, [w[0].event_id for w in waiting], [w[1] for w in waiting],
                            [w[2] for w in waiting], [w[3] for w in waiting], [w[0].encode() for w in waiting])
     if book.through:
-        await apply_waiting(conn, settings, list(book.through), now)
+        await apply_waiting(conn, settings, list(book.through), now, partitions)
 
 
 def _not_booked(account_id: str, charges: list, booked: set) -> list:
@@ -148,13 +160,14 @@ def _not_booked(account_id: str, charges: list, booked: set) -> list:
     return fresh
 
 
-async def apply_waiting(conn: asyncpg.Connection, settings: Settings, account_ids: list[str], now: datetime) -> None:
+async def apply_waiting(conn: asyncpg.Connection, settings: Settings, account_ids: list[str], now: datetime,
+                        partitions: list[int] | None = None) -> None:
     """The waiting charges of these accounts whose usage watermark (or opening) has come."""
     ready = await conn.fetch(store.TAKE_READY, account_ids)
     if ready:
         decoded = [Envelope.decode(r["envelope"]) for r in ready]
         decoded.sort(key=lambda e: e.occurred_at)
-        await apply_charges(conn, settings, [(e, parse(e)) for e in decoded], now)
+        await apply_charges(conn, settings, [(e, parse(e)) for e in decoded], now, partitions)
 
 
 # ------------------------------------------------------------------ expiry

@@ -45,10 +45,11 @@ WHERE a.account_id = v.account_id
 """
 
 # ------------------------------------------------------------------ lots
-# the lots still holding credits, in draw order (first to expire, then first redeemed)
+# the lots still holding credits (`holding`: remaining > 0), in draw order (first to expire,
+# then first redeemed)
 HOLDING_LOTS = """
 SELECT lot, account_id, credits, remaining, redeemed_at, expires_at, seq FROM lots
-WHERE account_id = ANY($1::text[]) AND remaining > 0 ORDER BY account_id, expires_at, seq
+WHERE account_id = ANY($1::text[]) AND holding ORDER BY account_id, expires_at, seq
 """
 
 # a redemption's new lot
@@ -71,7 +72,7 @@ _MODE_NOW = """coalesce((SELECT m.mode FROM mode_changes m WHERE m.account_id = 
 # that midnight is in (or they are no longer prepaid: rating sends no more usage for them)
 EXPIRY_DUE = f"""
 SELECT DISTINCT l.account_id, {_MODE_NOW} AS mode_now FROM lots l JOIN accounts a USING (account_id)
-WHERE l.remaining > 0 AND l.expires_at <= $1
+WHERE l.holding AND l.expires_at <= $1
   AND ({_MODE_NOW} <> 'prepaid' OR a.usage_through >= l.expires_at)
 ORDER BY l.account_id LIMIT $2
 """

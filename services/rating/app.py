@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from contracts.topics import PROVISIONING_EVENTS, RATING_REQUESTS, USAGE_RECORDS, USER_COUNTS
+from contracts.topics import PROVISIONING_EVENTS, RATING_CHARGES, RATING_REQUESTS, USAGE_RECORDS, USER_COUNTS
 from services.rating import api, handlers, pending, prepaid, service, wire
 from shared.clock import Clock
 from shared.runtime import ServiceRuntime, run
@@ -34,8 +34,13 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> tuple
                     tuning.run_workers, 1.0, busy=lambda rated: rated >= 0, channel="runs")
     # apply held facts whose account or product arrived meanwhile, reject those held too long
     runtime.periodic("sweeping pending facts", pending.sweep, tuning.pending_sweep_s)
-    # at each prepaid account's local midnight, its usage debit (one event per account and midnight)
-    runtime.workers("prepaid usage debits", partial(prepaid.debit_due_midnights, chunk=tuning.run_chunk),
+    # at each prepaid account's local midnight, its usage debit (one item per account and midnight,
+    # one event per partition of rating.charges its accounts' keys fall on)
+    async def charges_partitions() -> list[int]:
+        return sorted(await runtime.producer.partitions_for(runtime.topic(RATING_CHARGES)))
+
+    runtime.workers("prepaid usage debits", partial(prepaid.debit_due_midnights, chunk=tuning.run_chunk,
+                                                    partitions=charges_partitions),
                     tuning.run_workers,
                     tuning.prepaid_midnights_s, busy=lambda done: done >= 0, channel="prepaid")
     return runtime, api.http_app(runtime)

@@ -1,11 +1,13 @@
 """Prepaid accounts' daily usage debits: at each local midnight, rate the usage that arrived before
-it and was not debited yet, and publish one `PrepaidUsageRatedV1` per account and midnight."""
+it and was not debited yet, and publish one item per account and midnight, in batches
+(`PrepaidUsageRatedV2`)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,12 +19,15 @@ from services.rating import daily, domain, store
 from services.rating.pricing import PriceBook, UsageDebit, UsageRecord, daily_usage, zone
 from services.rating.pricing.calendar import month_info
 from shared import outbox, task_failures
+from shared.outbox import partition_of
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TASK = "prepaid_usage"  # its name in task_failures
 _TYPE = "rating.prepaid_usage.rated"
+_VERSION = 2  # a batch of items (PrepaidUsageRatedV2)
+BATCH_ITEMS = 1000  # items per event at most: a few hundred kB, well under Kafka's message limits
 
 # a prepaid account opened (or known) from now on gets its first midnight
 ADD_MIDNIGHT = """
@@ -100,14 +105,19 @@ async def modes_in_force(conn: asyncpg.Connection, month: str, accounts: list) -
     return [{**dict(a), "mode": switched[a["account_id"]]} if a["account_id"] in switched else a for a in accounts]
 
 
-async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datetime, chunk: int = 2000) -> int:
+async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datetime, chunk: int = 2000,
+                              partitions: Callable[[], Awaitable[list[int]]] | None = None) -> int:
     """One step, in one transaction: claim up to `chunk` prepaid accounts whose next local
     midnight is at or before `now`, price each midnight's usage (the records that arrived before
     it, not yet debited; tiers continue within the month of use after the units already debited)
     and publish it through the outbox with the records marked and the units added. Replay-safe: a
     record is debited once (rated_month), a midnight published once (next_midnight moves in the
     same transaction). An account whose data fails is skipped (task_failures) and retried next
-    tick. Returns the accounts done, or -1 when none was due."""
+    tick. The items go out in one event per partition of `rating.charges` their accounts' keys
+    fall on (`partitions()`: the topic's partitions; by default the registry's count), so an
+    account's items stay in order on its partition. Returns the accounts done, or -1 when none
+    was due."""
+    parts = sorted(await partitions()) if partitions else list(range(RATING_CHARGES.partitions))
     async with pool.acquire() as conn, conn.transaction():
         due = await conn.fetch(CLAIM_DUE, now, chunk)
         if not due:
@@ -121,7 +131,7 @@ async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datet
         units: dict[str, dict] = defaultdict(dict)
         for r in await conn.fetch(store.USAGE_UNITS_OF, ids):
             units[r["account_id"]][(r["part_number"], r["usage_month"])] = r["units"]
-        envelopes, moved, debited, added, failed, done = [], [], [], defaultdict(Decimal), [], []
+        items, moved, debited, added, failed, done = [], [], [], defaultdict(Decimal), [], []
         for a in due:
             try:
                 out = _account_days(a, catalogs, usage[a["account_id"]], units[a["account_id"]], now,
@@ -129,8 +139,8 @@ async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datet
             except Exception as exc:  # this account's data: skipped, the others go on
                 failed.append((a["account_id"], exc))
                 continue
-            account_envelopes, next_midnight, records, account_units = out
-            envelopes += account_envelopes
+            account_items, next_midnight, records, account_units = out
+            items += account_items
             moved.append((a["account_id"], next_midnight))
             debited += records
             for key, n in account_units.items():
@@ -144,14 +154,14 @@ async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datet
             keys = list(added)
             await conn.execute(store.SAVE_USAGE_UNITS, [k[0] for k in keys], [k[1] for k in keys],
                                [k[2] for k in keys], [added[k] for k in keys])
-        await outbox.add(conn, settings.topic(RATING_CHARGES.name), envelopes)
+        await outbox.add(conn, settings.topic(RATING_CHARGES.name), batches(items, parts, settings.service, now))
         await task_failures.record(conn, TASK, failed, now)
         await task_failures.clear(conn, TASK, done)
         return len(done)
 
 
 def _account_days(a, catalogs, records: list[UsageRecord], units: dict, now: datetime, producer: str):
-    """One account's due midnights: (envelopes, its next midnight, (record id, day) debited, units added)."""
+    """One account's due midnights: (items, its next midnight, (record id, day) debited, units added)."""
     tz, currency = a["time_zone"], a["currency"]
     catalog = catalogs.get(currency)
     if catalog is None:
@@ -160,7 +170,7 @@ def _account_days(a, catalogs, records: list[UsageRecord], units: dict, now: dat
     price_book = PriceBook(book["id"], {p: Decimal(v) for p, v in book["prices"].items()}) if book else None
     until = now if a["ends_at"] is None else min(now, a["ends_at"])
     midnights = daily.due_midnights(a["next_midnight"], until, tz)
-    envelopes, debited, added, done = [], [], defaultdict(Decimal), set()
+    items, debited, added, done = [], [], defaultdict(Decimal), set()
     units = dict(units)
     for midnight in midnights:
         priced = daily_usage(midnight, tz, catalog, records, units, done, price_book)
@@ -171,9 +181,10 @@ def _account_days(a, catalogs, records: list[UsageRecord], units: dict, now: dat
         debited += [(rid, day) for rid in sorted(priced.record_ids)]
         done |= priced.record_ids
         lines = [_line(d, catalog) for d in priced.debits]
-        envelopes.append(_envelope(a["account_id"], currency, tz, midnight, lines, priced.total,
-                                   len(priced.record_ids), producer))
-    return envelopes, daily.next_midnight(midnights[-1], tz), debited, added
+        items.append({"account_id": a["account_id"], "currency": currency, "time_zone": tz,
+                      "at": midnight.isoformat(), "lines": lines, "total": str(priced.total),
+                      "records": len(priced.record_ids)})
+    return items, daily.next_midnight(midnights[-1], tz), debited, added
 
 
 def _line(d: UsageDebit, catalog) -> dict:
@@ -189,12 +200,20 @@ def _line(d: UsageDebit, catalog) -> dict:
             "customer_id": None}
 
 
-def _envelope(account_id: str, currency: str, tz: str, midnight: datetime, lines: list[dict], total: Decimal,
-              records: int, producer: str) -> Envelope:
-    """The PrepaidUsageRatedV1 envelope, built as plain JSON (the hot path of `billing bench
-    prepaid`; tests/unit check it against the validated contract)."""
-    payload = {"account_id": account_id, "currency": currency, "time_zone": tz, "at": midnight.isoformat(),
-               "lines": lines, "total": str(total), "records": records}
-    return Envelope.model_construct(
-        event_id=uuid.uuid4(), type=_TYPE, schema_version=1, occurred_at=midnight, producer=producer,
-        key=account_id, correlation_id=None, causation_id=None, payload=payload)
+def batches(items: list[dict], partitions: list[int], producer: str, now: datetime) -> list[Envelope]:
+    """The items (PrepaidUsageItemV1 wire shape, each account's in midnight order) as
+    PrepaidUsageRatedV2 envelopes: one per partition their accounts' keys fall on (at most
+    BATCH_ITEMS items each), keyed by the first of its accounts, so Kafka puts each event where
+    its accounts' own events go. Built as plain JSON (the hot path of `billing bench prepaid`;
+    tests/unit check it against the validated contract)."""
+    groups: dict[int, list[dict]] = defaultdict(list)
+    for item in items:
+        groups[partition_of(item["account_id"].encode(), partitions)].append(item)
+    out = []
+    for group in groups.values():
+        for start in range(0, len(group), BATCH_ITEMS):
+            part = group[start:start + BATCH_ITEMS]
+            out.append(Envelope.model_construct(
+                event_id=uuid.uuid4(), type=_TYPE, schema_version=_VERSION, occurred_at=now, producer=producer,
+                key=part[0]["account_id"], correlation_id=None, causation_id=None, payload={"items": part}))
+    return out

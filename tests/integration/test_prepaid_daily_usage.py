@@ -14,7 +14,7 @@ import pytest
 from contracts import wrap
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1
-from contracts.rating import PrepaidUsageRatedV1, RequestBillingRunV1
+from contracts.rating import PrepaidUsageRatedV2, RequestBillingRunV1
 from contracts.usage import UsageRecordedV1
 from services.rating import prepaid, service
 from shared import db as kit_db
@@ -49,7 +49,11 @@ async def rating_pool(infra, namespace, db):
 async def _published(db, namespace: str) -> list[dict]:
     rows = await db.fetch(f"SELECT payload FROM {namespace}rating.outbox WHERE event_type = $1 ORDER BY id",
                           "rating.prepaid_usage.rated")
-    return [Envelope.decode(r["payload"]).payload for r in rows]
+    envelopes = [Envelope.decode(r["payload"]) for r in rows]
+    for e in envelopes:  # the plain-JSON batches hold to the contract
+        assert e.schema_version == 2
+        PrepaidUsageRatedV2.model_validate(e.payload)
+    return [item for e in envelopes for item in e.payload["items"]]
 
 
 async def test_each_midnight_debits_the_usage_that_arrived_before_it(rating_pool, db, namespace):
@@ -78,8 +82,6 @@ async def test_each_midnight_debits_the_usage_that_arrived_before_it(rating_pool
     assert await prepaid.debit_due_midnights(pool, settings, now) == 1
     assert await prepaid.debit_due_midnights(pool, settings, now) == -1  # nothing due until the next midnight
     published = await _published(db, namespace)
-    for payload in published:
-        PrepaidUsageRatedV1.model_validate(payload)  # the plain-JSON payloads hold to the contract
     pre = [p for p in published if p["account_id"] == "pre"]
     # every midnight from 03-02 to 04-02 (32), empty or not: prepaid_credit's watermark
     assert [p["at"] for p in pre][:2] == ["2026-03-02T00:00:00+00:00", "2026-03-03T00:00:00+00:00"]

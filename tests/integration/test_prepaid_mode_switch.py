@@ -107,7 +107,7 @@ async def test_a_switch_waits_for_the_next_metering_point_and_its_run_settles_in
         assert await prepaid.debit_due_midnights(pool, settings, at("2026-04-02T06:00:00Z")) == 1
         days = await db.fetch(f"SELECT payload FROM {namespace}rating.outbox "
                               "WHERE event_type = 'rating.prepaid_usage.rated' ORDER BY id")
-        assert [at(Envelope.decode(r["payload"]).payload["at"]) for r in days] == [
+        assert [at(item["at"]) for r in days for item in Envelope.decode(r["payload"]).payload["items"]] == [
             at("2026-03-31T22:00:00Z"), at("2026-04-01T22:00:00Z")]
     finally:
         await pool.close()

@@ -73,6 +73,7 @@ class Prepaid:
     async def publish(self, topic: str, envelopes: list[Envelope]) -> None:
         await publish_envelopes(self.infra.kafka, self.ns + topic, envelopes)
 
-    async def events(self, expect: int) -> list[dict]:
-        records = await read_all(self.infra.kafka, self.ns + "prepaid_credit.events", expect, timeout=20)
+    async def events(self, expect: int, counted=None) -> list[dict]:
+        records = await read_all(self.infra.kafka, self.ns + "prepaid_credit.events", expect, timeout=20,
+                                 counted=counted)
         return [json.loads(r.value) for r in records]
