@@ -1,5 +1,6 @@
 """`billing bench billing-run` end to end at a small size: its own rating process and two
-invoicing replicas, a real run, the JSON figures as its last line, and its namespace dropped."""
+invoicing replicas, a real run, the JSON figures (with each process's CPU and peak memory) as its
+last line, and its namespace dropped."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ async def test_bench_billing_run_issues_one_invoice_per_account(infra):
     assert result["accounts"] == 300 and result["invoices"] == 300
     assert result["replicas"] == {"rating": 1, "invoicing": 2}
     assert result["invoices_per_second"] > 0
+    # each service process's CPU per invoice during the run and its peak memory (VmHWM, MiB)
+    processes = {"rating-1", "invoicing-1", "invoicing-2"}
+    assert set(result["cpu_us_per_invoice"]) == set(result["peak_rss_mib"]) == processes
+    assert all(mib > 0 for mib in result["peak_rss_mib"].values())
     conn = await asyncpg.connect(infra.database_url)
     try:  # the bench's schemas are gone
         assert await conn.fetchval(benches) == before
