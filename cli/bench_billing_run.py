@@ -125,8 +125,9 @@ async def _bench(args: argparse.Namespace) -> dict:
         after = _usage(services)
         # CPU of the services' own processes during the run (PostgreSQL's and Kafka's not counted),
         # and each process's peak memory since it started (the set-up included)
-        return {"bench": "billing-run", "accounts": args.accounts, "replicas": replicas, "seed": args.seed,
-                "invoices": invoices, "seconds": round(seconds, 2), "invoices_per_second": round(invoices / seconds),
+        return {"bench": "billing-run", "namespace": ns, "accounts": args.accounts, "replicas": replicas,
+                "seed": args.seed, "invoices": invoices, "seconds": round(seconds, 2),
+                "invoices_per_second": round(invoices / seconds),
                 "cpu_us_per_invoice": {p: round((u["cpu"] - before[p]["cpu"]) / max(invoices, 1) * 1e6)
                                        for p, u in after.items()},
                 "peak_rss_mib": {p: round(u["peak_rss_mib"]) for p, u in after.items()},
