@@ -1,14 +1,4 @@
-"""The billing-run bench's accounts: the facts themselves, and a faster way to load them than Kafka.
-
-`facts` yields every event the set-up sends (topic, key, payload), streamed: nothing per account
-is held. `seed_sql` writes what rating and invoicing store for those same events, in batches:
-through the services' own use cases where those are set-based (the catalogue, usage records,
-invoicing's accounts), and COPY of the very rows where a use case inserts one row per statement
-(rating's accounts and subscriptions). At 1,000,000 accounts the Kafka path would take about half
-an hour: each fact is a message, a transaction and an inbox row. What differs from consuming
-them (tests/integration/test_bench_seed.py compares the two): no inbox rows (no message was
-consumed), and each subscription's `source_event_id` is a fresh id instead of its event's.
-"""
+"""The billing-run bench's accounts: their facts, streamed, and a faster way to store them than Kafka."""
 
 from __future__ import annotations
 
@@ -67,8 +57,15 @@ def envelope(key: str, payload: Contract) -> Envelope:
 
 
 async def seed_sql(database: str, ns: str, n: int) -> None:
-    """Store the facts of `n` accounts in the bench's rating and invoicing schemas (migrated: the
-    services started), `BATCH` accounts per transaction, the two services' writes side by side."""
+    """Store what rating and invoicing store for the facts of `n` accounts, in the bench's schemas
+    (migrated: the services started), `BATCH` accounts per transaction, both services side by side.
+
+    Through the services' own use cases where those are set-based (the catalogue, usage records,
+    invoicing's accounts), and COPY of the very rows where a use case inserts one row per
+    statement (rating's accounts and subscriptions). At 1,000,000 accounts the Kafka path takes
+    about half an hour: each fact is a message, a transaction and an inbox row. What differs from
+    consuming them (tests/integration/test_bench_seed.py compares the two): no inbox rows, and
+    each subscription's `source_event_id` is a fresh id instead of its event's."""
     pools = [await db.create_pool(database, ns + name, min_size=1, max_size=1)  # the services' codecs
              for name in ("rating", "invoicing")]
     try:
