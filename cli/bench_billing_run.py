@@ -33,6 +33,7 @@ from shared.kafka_security import client_options
 from shared.settings import DEFAULT_KAFKA, database_url, local_secrets, role_env
 
 MONTH = "2026-11"  # the November run: arrears + advance
+PROGRESS_EVERY = 30  # seconds between two progress lines during the run
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +77,12 @@ async def _seed(args: argparse.Namespace, bootstrap: str, database: str, ns: str
     await wait_consumed(bootstrap, ns + "invoicing", ends, args.timeout, "the set-up facts")
 
 
+def _progress(invoices: int, seconds: float, services: list[ServiceProcess]) -> None:
+    rss = {p: round(u["peak_rss_mib"]) for p, u in _usage(services).items()}
+    print(f"run: {invoices} invoices after {seconds:.0f} s ({invoices / seconds:.0f}/s); peak RSS MiB {rss}",
+          flush=True)
+
+
 def _usage(services: list[ServiceProcess]) -> dict[str, dict[str, float]]:
     """Each process's CPU seconds so far and peak RSS (MiB), by `name-i`."""
     out, seen = {}, Counter()
@@ -115,11 +122,15 @@ async def _bench(args: argparse.Namespace) -> dict:
         async with cli_http.async_client(key=args.api_key) as http:
             began = time.perf_counter()
             run = (await http.post(f"{invoicing}/v1/runs", json={"month": MONTH, "requested_by": "bench"})).json()
+            shown = began
             while run.get("status") != "reconciled":
                 if run.get("status") == "mismatch" or time.perf_counter() - began > args.timeout:
                     raise RuntimeError(f"run did not reconcile: {run}")
                 await asyncio.sleep(0.2)
                 run = (await http.get(f"{invoicing}/v1/runs/{run['run_id']}")).json()
+                if time.perf_counter() - shown >= PROGRESS_EVERY:  # a long run shows how it goes
+                    shown = time.perf_counter()
+                    _progress(run.get("invoices", 0), shown - began, services)
             seconds = time.perf_counter() - began
         invoices = run.get("invoices", run.get("received_accounts", args.accounts))
         after = _usage(services)
