@@ -2,8 +2,10 @@
 PostgreSQL, with the rating and invoicing services as separate processes.
 
 Set-up (not timed): N accounts with three subscriptions each and one usage record, fed to the
-services as provisioning events and usage records in a namespace of their own. Timed: from the
-run request to the run reconciled (the last invoice issued). Topology: one rating process (two
+services as provisioning events and usage records in a namespace of their own (or, with
+`--seed sql`, the same rows written by the services' own statements: cli/bench_seed.py). Timed:
+from the run request to the run reconciled (the last invoice issued); the JSON also gives each
+service process's CPU per invoice during the run and its peak memory (VmHWM). Topology: one rating process (two
 run workers) and two invoicing replicas in one consumer group, by default.
 """
 
@@ -15,32 +17,23 @@ import json
 import os
 import time
 import uuid
-from datetime import datetime, timezone
-from decimal import Decimal
+from collections import Counter
 
 from aiokafka import AIOKafkaProducer
 
+from cli import bench_seed, proc_stats
 from cli import http as cli_http
 from cli.consumption import end_offsets, wait_consumed
 from cli.namespace import drop_namespace
 from cli.processes import ROOT, ServiceProcess
-from contracts import topics, wrap
-from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, FeatureProvisionedV1, ProductV1
-from contracts.usage import UsageRecordedV1
+from contracts import topics
 from shared import apikeys
 from shared.clock import SystemClock
-from shared.settings import DEFAULT_DATABASE_URL, DEFAULT_KAFKA
-from shared.settings import DEFAULT_KAFKA, database_url, local_secrets, role_env
 from shared.kafka_security import client_options
+from shared.settings import DEFAULT_KAFKA, database_url, local_secrets, role_env
 
-START = datetime(2026, 10, 10, 9, 0, tzinfo=timezone.utc)   # features start mid-October
-MONTH = "2026-11"                                           # the November run: arrears + advance
-PRODUCTS = [
-    ProductV1(part_number="XDM00001", name="Insights User", kind="recurring", unit_price=Decimal("12.00"), minimum_days=30),
-    ProductV1(part_number="XDM00020", name="Wallboard", kind="recurring", unit_price=Decimal("150.00"), minimum_days=30),
-    ProductV1(part_number="XDM00040", name="Call Recording", kind="recurring", unit_price=Decimal("9.99"), minimum_days=30),
-    ProductV1(part_number="FAX-PAGE-OUT", name="Outbound fax page", kind="usage", unit_price=Decimal("0.05")),
-]
+MONTH = "2026-11"  # the November run: arrears + advance
+PROGRESS_EVERY = 30  # seconds between two progress lines during the run
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,17 +43,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rating-replicas", type=int, default=1, help="rating processes (default 1)")
     parser.add_argument("--invoicing-replicas", type=int, default=2,
                         help="invoicing processes (default 2: one would lag behind rating and finish alone)")
-
-
-def _facts(n: int, ns: str):
-    yield "catalog", CatalogPublishedV1(currency="USD", products=PRODUCTS, at=START)
-    for a in range(n):
-        aid = f"{ns}acct-{a}"
-        yield aid, AccountOpenedV1(account_id=aid, time_zone=("UTC", "Europe/Berlin", "America/New_York")[a % 3],
-                                   at=START)
-        for k, part in enumerate(("XDM00001", "XDM00020", "XDM00040")):
-            yield aid, FeatureProvisionedV1(account_id=aid, subscription_id=f"{aid}-s{k}", part_number=part,
-                                            quantity=1 + (a + k) % 3, at=START)
+    parser.add_argument("--seed", choices=("kafka", "sql"), default="kafka",
+                        help="set-up through the topics (default) or written by the services' statements "
+                             "(cli/bench_seed.py: the same rows, minutes faster at 1,000,000 accounts)")
 
 
 async def _produce(bootstrap: str, ns: str, n: int) -> None:
@@ -70,15 +55,9 @@ async def _produce(bootstrap: str, ns: str, n: int) -> None:
     await producer.start()
     try:
         pending = []
-        events_topic, usage_topic = ns + topics.PROVISIONING_EVENTS.name, ns + topics.USAGE_RECORDS.name
-        for key, payload in _facts(n, ns):
-            env = wrap(payload, key=key, producer="bench", occurred_at=START)
-            pending.append(await producer.send(events_topic, env.encode(), key=key.encode()))
-            if isinstance(payload, AccountOpenedV1):
-                usage = UsageRecordedV1(record_id=f"{key}-u1", account_id=key, part_number="FAX-PAGE-OUT",
-                                        quantity=Decimal(40), used_at=START, received_at=START)
-                env = wrap(usage, key=key, producer="bench", occurred_at=START)
-                pending.append(await producer.send(usage_topic, env.encode(), key=key.encode()))
+        for topic, key, payload in bench_seed.facts(n, ns):
+            env = bench_seed.envelope(key, payload)
+            pending.append(await producer.send(ns + topic, env.encode(), key=key.encode()))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()
@@ -87,13 +66,40 @@ async def _produce(bootstrap: str, ns: str, n: int) -> None:
         await producer.stop()
 
 
+async def _seed(args: argparse.Namespace, bootstrap: str, database: str, ns: str) -> None:
+    if args.seed == "sql":
+        await bench_seed.seed_sql(database, ns, args.accounts)
+        return
+    await _produce(bootstrap, ns, args.accounts)
+    fed = [ns + topics.PROVISIONING_EVENTS.name, ns + topics.USAGE_RECORDS.name]
+    ends = await end_offsets(bootstrap, fed)
+    await wait_consumed(bootstrap, ns + "rating", ends, args.timeout, "the set-up facts")
+    await wait_consumed(bootstrap, ns + "invoicing", ends, args.timeout, "the set-up facts")
+
+
+def _progress(invoices: int, seconds: float, services: list[ServiceProcess]) -> None:
+    rss = {p: round(u["peak_rss_mib"]) for p, u in _usage(services).items()}
+    print(f"run: {invoices} invoices after {seconds:.0f} s ({invoices / seconds:.0f}/s); peak RSS MiB {rss}",
+          flush=True)
+
+
+def _usage(services: list[ServiceProcess]) -> dict[str, dict[str, float]]:
+    """Each process's CPU seconds so far and peak RSS (MiB), by `name-i`."""
+    out, seen = {}, Counter()
+    for proc in services:
+        seen[proc.name] += 1
+        out[f"{proc.name}-{seen[proc.name]}"] = {"cpu": proc_stats.cpu_seconds(proc.proc.pid),
+                                                 "peak_rss_mib": proc_stats.peak_rss_mib(proc.proc.pid)}
+    return out
+
+
 async def _bench(args: argparse.Namespace) -> dict:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
     database = database_url()  # the admin role: it drops its namespace afterwards
     ns = f"bench{uuid.uuid4().hex[:6]}_"
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database, "BILLING_TOPIC_PREFIX": ns,
            "BILLING_SCHEMA_PREFIX": ns,
-           "BILLING_SCHEDULER_MS": "3600000"}  # the bench requests the run itself
+           "BILLING_SCHEDULER_MS": "86400000"}  # the bench requests the run itself (a 1M run outlasts an hour)
     log_dir = ROOT / "var" / "bench" / ns
     # the bench's services trust a key file of their own, holding one operator key for the bench
     env["BILLING_API_KEYS_FILE"] = str(log_dir / "keys" / "api-keys.json")
@@ -107,27 +113,36 @@ async def _bench(args: argparse.Namespace) -> dict:
     try:
         for proc in services:
             proc.start(timeout=120)
-        print(f"setup: feeding {args.accounts} accounts (3 subscriptions and 1 usage record each)", flush=True)
+        print(f"setup: {args.accounts} accounts (3 subscriptions and 1 usage record each) by {args.seed}", flush=True)
         began = time.perf_counter()
-        await _produce(bootstrap, ns, args.accounts)
-        fed = [ns + topics.PROVISIONING_EVENTS.name, ns + topics.USAGE_RECORDS.name]
-        ends = await end_offsets(bootstrap, fed)
-        await wait_consumed(bootstrap, ns + "rating", ends, args.timeout, "the set-up facts")
-        await wait_consumed(bootstrap, ns + "invoicing", ends, args.timeout, "the set-up facts")
+        await _seed(args, bootstrap, database, ns)
         print(f"setup: done in {time.perf_counter() - began:.1f} s; requesting the {MONTH} run", flush=True)
+        before = _usage(services)
         invoicing = next(proc.url for proc in services if proc.name == "invoicing")
         async with cli_http.async_client(key=args.api_key) as http:
             began = time.perf_counter()
             run = (await http.post(f"{invoicing}/v1/runs", json={"month": MONTH, "requested_by": "bench"})).json()
+            shown = began
             while run.get("status") != "reconciled":
                 if run.get("status") == "mismatch" or time.perf_counter() - began > args.timeout:
                     raise RuntimeError(f"run did not reconcile: {run}")
                 await asyncio.sleep(0.2)
                 run = (await http.get(f"{invoicing}/v1/runs/{run['run_id']}")).json()
+                if time.perf_counter() - shown >= PROGRESS_EVERY:  # a long run shows how it goes
+                    shown = time.perf_counter()
+                    _progress(run.get("invoices", 0), shown - began, services)
             seconds = time.perf_counter() - began
         invoices = run.get("invoices", run.get("received_accounts", args.accounts))
-        return {"bench": "billing-run", "accounts": args.accounts, "replicas": replicas, "invoices": invoices,
-                "seconds": round(seconds, 2), "invoices_per_second": round(invoices / seconds)}
+        after = _usage(services)
+        # CPU of the services' own processes during the run (PostgreSQL's and Kafka's not counted),
+        # and each process's peak memory since it started (the set-up included)
+        return {"bench": "billing-run", "namespace": ns, "accounts": args.accounts, "replicas": replicas,
+                "seed": args.seed, "invoices": invoices, "seconds": round(seconds, 2),
+                "invoices_per_second": round(invoices / seconds),
+                "cpu_us_per_invoice": {p: round((u["cpu"] - before[p]["cpu"]) / max(invoices, 1) * 1e6)
+                                       for p, u in after.items()},
+                "peak_rss_mib": {p: round(u["peak_rss_mib"]) for p, u in after.items()},
+                "load_average": round(os.getloadavg()[0], 1)}
     finally:
         for proc in services:
             proc.stop()

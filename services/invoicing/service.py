@@ -28,7 +28,7 @@ from shared.transient import TRANSIENT
 log = logging.getLogger(__name__)
 
 SCHEDULER_TASK, OVERDUE_TASK = "billing_runs", "overdue"  # names in task_failures
-RUN_REQUEST_CHUNK = 5_000  # accounts per scheduled request: keeps a message well under 1 MB
+RUN_REQUEST_CHUNK = 5_000  # accounts per scheduler page and scheduled request: a message well under 1 MB
 _ISSUED = type_of(InvoiceIssuedV1)
 
 
@@ -202,14 +202,15 @@ async def request_due_runs(conn: asyncpg.Connection, settings: Settings, now: da
     point (1st, 00:00 in its zone) has passed and whose run for that month was not requested."""
     latest = (now.astimezone(timezone.utc) + timedelta(hours=14)).strftime("%Y-%m")
     run_ids = []
+    failed: list[tuple[str, Exception]] = []
     async with conn.transaction():
-        rows = await conn.fetch(store.ACCOUNTS_MAYBE_DUE, latest)
-        known = [domain.KnownAccount(r["account_id"], r["time_zone"], r["opened_at"], r["last_requested_month"])
-                 for r in rows]
-        failed: list[tuple[str, Exception]] = []
-        for month, ids in sorted(domain.runs_due(known, now, failed).items()):
-            for start in range(0, len(ids), RUN_REQUEST_CHUNK):
-                marked = await conn.fetch(store.MARK_REQUESTED, ids[start:start + RUN_REQUEST_CHUNK], month)
+        after = ""  # keyset paging: an account's months are all requested from its own page, in order
+        while rows := await conn.fetch(store.ACCOUNTS_MAYBE_DUE, latest, after, RUN_REQUEST_CHUNK):
+            after = rows[-1]["account_id"]
+            known = [domain.KnownAccount(r["account_id"], r["time_zone"], r["opened_at"], r["last_requested_month"])
+                     for r in rows]
+            for month, ids in sorted(domain.runs_due(known, now, failed).items()):
+                marked = await conn.fetch(store.MARK_REQUESTED, ids, month)
                 await task_failures.clear(conn, SCHEDULER_TASK, [r["account_id"] for r in marked])
                 if marked:
                     run_ids.append(await request_run(conn, settings, month, now, "scheduler",

@@ -22,10 +22,12 @@ ACCOUNTS_BY_ID = "SELECT * FROM accounts WHERE account_id = ANY($1::text[])"
 
 # the SQL only narrows the candidates (accounts not yet requested for the UTC month or the next
 # one); domain.runs_due decides, in each account's zone. Accounts without automatic runs are
-# billed on an operator's request only.
+# billed on an operator's request only. One page at a time, by account id after $2 (keyset): a
+# tick over a million accounts holds a page of them, not all.
 ACCOUNTS_MAYBE_DUE = """
 SELECT account_id, time_zone, opened_at, last_requested_month FROM accounts
-WHERE automatic_runs AND (last_requested_month IS NULL OR last_requested_month < $1)
+WHERE automatic_runs AND (last_requested_month IS NULL OR last_requested_month < $1) AND account_id > $2
+ORDER BY account_id LIMIT $3
 """
 
 MARK_REQUESTED = """

@@ -155,6 +155,21 @@ async def test_scheduler_requests_each_account_once_per_month_at_its_metering_po
     assert runs[first[0]]["requested_by"] == "scheduler"
 
 
+
+async def test_scheduler_pages_the_accounts_and_requests_each_once(invoicing, db, monkeypatch):
+    """A tick reads the candidate accounts a page at a time (keyset): here pages of 2."""
+    monkeypatch.setattr(service, "RUN_REQUEST_CHUNK", 2)
+    opened_at = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    await invoicing.publish("provisioning.events", [opened(f"p{i}", at=opened_at) for i in range(5)])
+    await eventually(lambda: db.fetchval(f"SELECT count(*) = 5 FROM {invoicing.schema}.accounts"), what="accts")
+    async with invoicing.runtime.pool.acquire() as conn:
+        first = await service.request_due_runs(conn, invoicing.settings, datetime(2026, 5, 1, 2, tzinfo=timezone.utc))
+        again = await service.request_due_runs(conn, invoicing.settings, datetime(2026, 5, 1, 3, tzinfo=timezone.utc))
+    runs = await db.fetch(f"SELECT month, account_ids FROM {invoicing.schema}.runs WHERE run_id = ANY($1)", first)
+    assert again == [] and sorted(len(r["account_ids"]) for r in runs) == [1, 2, 2]
+    assert {r["month"] for r in runs} == {"2026-05"}
+    assert sorted(a for r in runs for a in r["account_ids"]) == [f"p{i}" for i in range(5)]
+
 async def test_background_task_marks_overdue_on_the_injected_clock(infra, namespace, db):
     from shared.clock import FrozenClock
     from tests.support.invoicing import Invoicing
