@@ -39,9 +39,12 @@ browser-deps:
 	fi
 
 # every tier: unit, contract, integration and end-to-end on the real Kafka and PostgreSQL
+# three workers (pytest-xdist), a test module per worker: the end-to-end tests mostly wait on
+# Kafka and PostgreSQL, so three share two cores well; TEST_WORKERS=0 runs them in one process
+TEST_WORKERS ?= 3
 test: setup browser-deps
 	deploy/local/infra.sh up
-	$(BIN)/pytest -q -p no:cacheprovider --durations=15 tests
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
 
 # the pure tiers only (no Kafka, no PostgreSQL)
 test-fast: setup

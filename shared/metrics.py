@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from fastapi import FastAPI
@@ -59,6 +60,20 @@ _BY_EVENT_TYPE = {
     "prepaid_credit.balance.exhausted": NOTICES.labels("exhausted"),
     "prepaid_credit.credit.expired": NOTICES.labels("expired"),
 }
+
+
+# events that carry a list of what the counter counts (version 2 of credit.debited: the debits of
+# one transaction's partition), by the payload's field holding it
+_LISTS = {"prepaid_credit.credit.debited": "debits"}
+
+
+def items_in(event_type: str, envelope: bytes) -> int:
+    """How many of what `event_type`'s counter counts one published envelope holds (1 for most)."""
+    field = _LISTS.get(event_type)
+    if field is None:
+        return 1
+    listed = json.loads(envelope).get("payload", {}).get(field)
+    return len(listed) if isinstance(listed, list) else 1
 
 
 def count_published(event_types: dict[str, int]) -> None:

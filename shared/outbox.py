@@ -180,7 +180,7 @@ def _count(rows: Sequence, depth: int) -> None:
     types: dict[str, int] = {}
     for row in rows:
         topics[row["topic"]] = topics.get(row["topic"], 0) + 1
-        types[row["event_type"]] = types.get(row["event_type"], 0) + 1
+        types[row["event_type"]] = types.get(row["event_type"], 0) + metrics.items_in(row["event_type"], row["payload"])
     for topic, n in topics.items():
         metrics.OUTBOX_PUBLISHED.labels(topic).inc(n)
     metrics.count_published(types)

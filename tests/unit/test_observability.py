@@ -285,3 +285,13 @@ async def test_a_requests_log_lines_carry_its_correlation_id(log_lines):
     first, second = [line for line in log_lines() if line["logger"] == "route"]
     assert first["correlation_id"] == str(given)
     assert second["correlation_id"] not in (None, str(given))  # a new one for a request without a usable id
+
+
+def test_a_debit_notice_of_version_2_counts_each_of_its_debits():
+    """credit.debited version 2 holds one transaction's debits of a partition: the counter counts
+    debits, not notices; other events count one each."""
+    two = json.dumps({"type": "prepaid_credit.credit.debited", "payload": {"debits": [{}, {}, {}]}}).encode()
+    one = json.dumps({"type": "prepaid_credit.credit.debited", "payload": {"account_id": "a"}}).encode()
+    assert metrics.items_in("prepaid_credit.credit.debited", two) == 3
+    assert metrics.items_in("prepaid_credit.credit.debited", one) == 1
+    assert metrics.items_in("invoicing.invoice.issued", b"not even json") == 1
