@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,8 +41,21 @@ class ServiceProcess:
             [sys.executable, "-m", "cli.main", "serve", self.name],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
+        began = time.monotonic()
         self.wait_for_log(f"{self.name} started", timeout)
+        # the line is logged before the HTTP server binds: a caller may not connect at once
+        self.wait_for_port(timeout - (time.monotonic() - began))
         return self
+
+    def wait_for_port(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + max(timeout, 1)
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.name}: nothing listens on port {self.port} within {timeout:.0f}s:\n{self.log()[-3000:]}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[self._mark:]

@@ -21,7 +21,8 @@ ACCOUNTS = 12  # more than one seeding batch below
 TABLES = {  # table: its order and the columns only consuming can give
     "rating": {"accounts": ("account_id", ()), "products": ("currency, part_number", ()),
                "subscriptions": ("subscription_id", ("source_event_id",)),
-               "usage_records": ("record_id", ()), "pending_facts": ("event_id", ())},
+               # stored_at: the instant each path stored the row (the ingestion bench's latency)
+               "usage_records": ("record_id", ("stored_at",)), "pending_facts": ("event_id", ())},
     "invoicing": {"accounts": ("account_id", ()), "usage_records": ("record_id", ()),
                   "pending_charges": ("event_id", ())},
 }
