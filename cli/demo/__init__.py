@@ -28,6 +28,7 @@ def _addresses(args: argparse.Namespace) -> str:
     rows = [("provisioning (Onboarding API)", args.provisioning_url),
             ("auto_provisioning", os.environ.get("AUTO_PROVISIONING_URL", "http://127.0.0.1:8002")),
             ("rating", os.environ.get("RATING_URL", "http://127.0.0.1:8003")),
+            ("prepaid_credit", os.environ.get("PREPAID_CREDIT_URL", "http://127.0.0.1:8004")),
             ("invoicing", args.invoicing_url),
             ("disputes", os.environ.get("DISPUTES_URL", "http://127.0.0.1:8006"))]
     lines = ["HTTP APIs (OpenAPI docs at /docs):"]
