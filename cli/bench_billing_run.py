@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from cli import bench_seed, proc_stats
 from cli import http as cli_http
 from cli.consumption import end_offsets, wait_consumed
-from cli.namespace import drop_namespace
+from cli.namespace import end_bench
 from cli.processes import ROOT, ServiceProcess
 from contracts import topics
 from shared import apikeys
@@ -144,10 +144,7 @@ async def _bench(args: argparse.Namespace) -> dict:
                 "peak_rss_mib": {p: round(u["peak_rss_mib"]) for p, u in after.items()},
                 "load_average": round(os.getloadavg()[0], 1)}
     finally:
-        for proc in services:
-            proc.stop()
-        if not args.keep:
-            await drop_namespace(bootstrap, database, ns)
+        await end_bench(bootstrap, database, ns, services, args.keep)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,9 +26,9 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from cli.bench_prepaid import _cpu, _cpu_seconds
 from cli.consumption import end_offsets, wait_consumed
-from cli.namespace import drop_namespace
+from cli.namespace import end_bench
+from cli.proc_stats import cpu_by_service, cpu_seconds
 from cli.processes import ROOT, ServiceProcess
 from contracts import build_envelope, topics, wrap
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, ProductV1
@@ -114,7 +114,7 @@ def _producer(bootstrap: str, linger_ms: int) -> AIOKafkaProducer:
 
 
 def _pg_cpu(backends: list[int]) -> float:
-    return sum(_cpu_seconds(pid) for pid in backends)
+    return sum(cpu_seconds(pid) for pid in backends)
 
 
 async def _setup(bootstrap: str, ns: str, accounts: list[str], now: datetime) -> None:
@@ -219,7 +219,7 @@ async def _bench(args: argparse.Namespace) -> dict:
         await producer.start()
         try:
             backends = await _backends(conn, services)
-            cpu, pg, began = _cpu(services), _pg_cpu(backends), time.perf_counter()
+            cpu, pg, began = cpu_by_service(services), _pg_cpu(backends), time.perf_counter()
             if args.http:
                 counts = await _publish_http(services[0].url, token, payloads, args.batch)
             else:
@@ -228,7 +228,7 @@ async def _bench(args: argparse.Namespace) -> dict:
             await wait_consumed(bootstrap, group, await end_offsets(bootstrap, [usage_topic]), args.timeout,
                                 "the usage records")
             seconds = time.perf_counter() - began
-            used, pg_used = _cpu(services), _pg_cpu(backends)
+            used, pg_used = cpu_by_service(services), _pg_cpu(backends)
         finally:
             await producer.stop()
         stored = await conn.fetchval(f"SELECT count(*) FROM {schema}.usage_records")
@@ -265,10 +265,7 @@ async def _bench(args: argparse.Namespace) -> dict:
         return result
     finally:
         await conn.close()
-        for proc in services:
-            proc.stop()
-        if not args.keep:
-            await drop_namespace(bootstrap, database, ns)
+        await end_bench(bootstrap, database, ns, services, args.keep)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from decimal import Decimal
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from cli.namespace import drop_namespace
+from cli.namespace import end_bench
 from cli.processes import ROOT
 from contracts import topics, wrap
 from contracts.envelope import Envelope
@@ -115,8 +115,7 @@ async def _bench(args: argparse.Namespace) -> dict:
                 "invoices_per_second": round(n / seconds)}
     finally:
         await conn.close()
-        if not args.keep:
-            await drop_namespace(bootstrap, database, ns)
+        await end_bench(bootstrap, database, ns, keep=args.keep)
 
 
 def run(args: argparse.Namespace) -> int:

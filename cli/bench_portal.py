@@ -29,9 +29,9 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from dateutil.relativedelta import relativedelta
 
-from cli.bench_prepaid import _cpu
 from cli.consumption import end_offsets, wait_consumed
-from cli.namespace import drop_namespace
+from cli.namespace import end_bench
+from cli.proc_stats import cpu_by_service
 from cli.processes import ROOT, ServiceProcess
 from contracts import topics, wrap
 from contracts.usage import UsageRecordedV1
@@ -199,11 +199,11 @@ async def _bench(args: argparse.Namespace) -> dict:
               flush=True)
         async with httpx.AsyncClient(base_url=portal.url, timeout=60) as browser:
             await _sign_in(browser)
-            cpu = _cpu(started)
+            cpu = cpu_by_service(started)
             began = time.perf_counter()
             times = await _time_pages(browser, pages(months), args.samples)
             seconds = time.perf_counter() - began
-        used = _cpu(started)
+        used = cpu_by_service(started)
         requests = sum(len(t) for t in times.values())
         # rating's usage API alone (this month, the last twelve), to tell its share from the portal's
         async with httpx.AsyncClient(base_url=services["rating"].url, headers=headers, timeout=60) as rating:
@@ -221,10 +221,7 @@ async def _bench(args: argparse.Namespace) -> dict:
                 "cpu_ms_per_page": {name: round((used[name] - cpu[name]) / requests * 1000, 2) for name in used},
                 "seconds": round(seconds, 1), "load_average": [round(x, 2) for x in os.getloadavg()]}
     finally:
-        for proc in started:
-            proc.stop()
-        if not args.keep:
-            await drop_namespace(bootstrap, database, ns)
+        await end_bench(bootstrap, database, ns, started, args.keep)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from cli.consumption import end_offsets, wait_consumed
-from cli.namespace import drop_namespace
+from cli.proc_stats import cpu_by_service
+from cli.namespace import end_bench
 from cli.processes import ROOT, ServiceProcess
 from contracts import topics, wrap
 from contracts.provisioning import AccountOpenedV1, CatalogPublishedV1, ProductV1
@@ -96,22 +97,6 @@ async def _produce(bootstrap: str, ns: str, n: int, now: datetime) -> None:
         await producer.stop()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU a process has used (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-
-
-def _cpu(services: list[ServiceProcess]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for proc in services:
-        out[proc.name] = out.get(proc.name, 0.0) + _cpu_seconds(proc.proc.pid)
-    return out
-
-
 async def _settle(conn: asyncpg.Connection, ns: str) -> None:
     """VACUUM ANALYZE the set-up's tables (rating's and prepaid_credit's), as a database in use
     would have them: without it autovacuum starts on the freshly loaded tables during the timed part."""
@@ -153,7 +138,7 @@ async def _bench(args: argparse.Namespace) -> dict:
         await _settle(conn, ns)
         print(f"setup: done in {time.perf_counter() - began:.1f} s; waking rating's midnight task", flush=True)
         charges = ns + topics.RATING_CHARGES.name
-        began, cpu = time.perf_counter(), _cpu(services)
+        began, cpu = time.perf_counter(), cpu_by_service(services)
         await conn.execute(f"NOTIFY \"{ns}rating_prepaid\"")
         rating = f'"{ns}rating"'
         # EXISTS, not count(*): the probe itself would otherwise scan the table ten times a second
@@ -168,7 +153,7 @@ async def _bench(args: argparse.Namespace) -> dict:
         seconds = time.perf_counter() - began
         # CPU per account of each service's processes (PostgreSQL's and Kafka's are not counted):
         # a figure other work on the machine does not move as it moves the elapsed time
-        cpu_us = {name: round((used - cpu[name]) / args.accounts * 1e6) for name, used in _cpu(services).items()}
+        cpu_us = {name: round((used - cpu[name]) / args.accounts * 1e6) for name, used in cpu_by_service(services).items()}
         debited = await conn.fetchval(f"SELECT count(*) FROM {schema}.entries WHERE kind = 'usage'")
         if debited != args.accounts:
             raise RuntimeError(f"{debited} usage debits for {args.accounts} accounts")
@@ -179,10 +164,7 @@ async def _bench(args: argparse.Namespace) -> dict:
                 "load_average": [round(x, 2) for x in os.getloadavg()]}
     finally:
         await conn.close()
-        for proc in services:
-            proc.stop()
-        if not args.keep:
-            await drop_namespace(bootstrap, database, ns)
+        await end_bench(bootstrap, database, ns, services, args.keep)
 
 
 def run(args: argparse.Namespace) -> int:

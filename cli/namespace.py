@@ -25,3 +25,12 @@ async def drop_namespace(bootstrap: str, database_url: str, prefix: str) -> None
             await admin.delete_topics(ours)
     finally:
         await admin.close()
+
+
+async def end_bench(bootstrap: str, database_url: str, prefix: str, processes=(), keep: bool = False) -> None:
+    """A bench's end, whatever happened: its service processes stopped, then its topics and schemas
+    dropped unless kept (`--keep`)."""
+    for proc in processes:
+        proc.stop()
+    if not keep:
+        await drop_namespace(bootstrap, database_url, prefix)

@@ -16,6 +16,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
 
 
+def cpu_by_service(processes) -> dict[str, float]:
+    """CPU seconds used so far by a bench's service processes, summed per service name (replicas together)."""
+    out: dict[str, float] = {}
+    for proc in processes:
+        out[proc.name] = out.get(proc.name, 0.0) + cpu_seconds(proc.proc.pid)
+    return out
+
+
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident set size so far (VmHWM), in MiB (0 where /proc is missing)."""
     try:
