@@ -42,6 +42,12 @@ async def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[TopicPartit
         await consumer.stop()
 
 
+async def behind(admin: AIOKafkaAdminClient, group: str, wanted: Mapping[TopicPartition, int]) -> list[TopicPartition]:
+    """The partitions of `wanted` on which `group` has not committed up to the given offset yet."""
+    committed = await admin.list_consumer_group_offsets(group)
+    return [tp for tp, off in wanted.items() if tp not in committed or committed[tp].offset < off]
+
+
 async def wait_consumed(bootstrap: str, group: str, targets: Mapping[TopicPartition, int],
                         timeout: float = 120, what: str = "") -> None:
     """Wait until `group` has committed at least `targets[tp]` on every partition (offsets are
@@ -52,13 +58,11 @@ async def wait_consumed(bootstrap: str, group: str, targets: Mapping[TopicPartit
     try:
         deadline = time.monotonic() + timeout
         while True:
-            committed = await admin.list_consumer_group_offsets(group)
-            behind = {tp: off for tp, off in wanted.items()
-                      if tp not in committed or committed[tp].offset < off}
-            if not behind:
+            lagging = await behind(admin, group, wanted)
+            if not lagging:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"group {group} has not consumed {what or sorted(map(str, behind))} "
+                raise TimeoutError(f"group {group} has not consumed {what or sorted(map(str, lagging))} "
                                    f"within {timeout}s")
             await asyncio.sleep(0.1)
     finally:

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cli.clock import ClockRefused, move_clocks, read_clocks
-from cli.consumption import partitions_of
+from cli.consumption import behind, partitions_of
 from shared.kafka_acl import ACCESS
 from shared.kafka_security import client_options
 
@@ -124,11 +124,10 @@ class Settler:
             wanted = {tp: off for tp, off in ends.items() if tp.topic in topics and off > 0}
             group = f"{self.prefix}{service}"
             while True:
-                committed = await self.admin.list_consumer_group_offsets(group)
-                behind = [tp for tp, off in wanted.items() if tp not in committed or committed[tp].offset < off]
-                if not behind:
+                lagging = await behind(self.admin, group, wanted)
+                if not lagging:
                     break
                 if time.monotonic() > deadline:
-                    raise SettleError(f"{service} has not consumed {sorted(map(str, behind))} by the stop at "
+                    raise SettleError(f"{service} has not consumed {sorted(map(str, lagging))} by the stop at "
                                       f"{at.isoformat()} (timeout)")
                 await asyncio.sleep(0.05)
