@@ -3,6 +3,7 @@ its ACLs derived from the topics it produces and consumes, applied with the admi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -127,16 +128,28 @@ def prune(admin_config: dict[str, str], principals: Iterable[str], prefix: str =
             | {prefix + p for p in ACCESS} | {prefix + dead_letter_topic(p) for p in ACCESS}
             | {prefix + redrive_topic(p) for p in ACCESS})
     wanted = {key(b) for b in _bindings(principals, prefix)}
-    admin, stale = AdminClient(admin_config), []
-    for principal in principals:
-        found = admin.describe_acls(AclBindingFilter(
-            ResourceType.ANY, None, ResourcePatternType.ANY, f"User:{principal}", None,
-            AclOperation.ANY, AclPermissionType.ANY)).result(timeout)
-        stale += [b for b in found if b.name in ours and key(b) not in wanted]
+    admin = AdminClient(admin_config)
+
+    def described() -> list:
+        found = []
+        for principal in principals:
+            found += admin.describe_acls(AclBindingFilter(
+                ResourceType.ANY, None, ResourcePatternType.ANY, f"User:{principal}", None,
+                AclOperation.ANY, AclPermissionType.ANY)).result(timeout)
+        return found
+
+    stale = [b for b in described() if b.name in ours and key(b) not in wanted]
     if stale:
         filters = [AclBindingFilter(*key(b)) for b in stale]
         for future in admin.delete_acls(filters).values():
             future.result(timeout)
+        # the controller has committed the deletion; the broker's authorizer applies it a moment
+        # later: return once describing no longer shows it, so that prune, then prune, finds nothing
+        gone, deadline = {key(b) for b in stale}, time.monotonic() + timeout
+        while any(key(b) in gone for b in described()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"deleted ACLs still listed after {timeout}s")
+            time.sleep(0.1)
     return [f"{b.principal} {b.operation.name} {b.restype.name} {b.name}" for b in stale]
 
 
