@@ -5,8 +5,9 @@ Set-up (not timed): N accounts with three subscriptions each and one usage recor
 services as provisioning events and usage records in a namespace of their own (or, with
 `--seed sql`, the same rows written by the services' own statements: cli/bench_seed.py). Timed:
 from the run request to the run reconciled (the last invoice issued); the JSON also gives each
-service process's CPU per invoice during the run and its peak memory (VmHWM). Topology: one rating process (two
-run workers) and two invoicing replicas in one consumer group, by default.
+service process's CPU per invoice during the run and its peak memory (VmHWM), the local
+PostgreSQL's and Kafka's CPU per invoice, and how busy the whole machine was. Topology: one
+rating process (two run workers) and two invoicing replicas in one consumer group, by default.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ async def _bench(args: argparse.Namespace) -> dict:
         began = time.perf_counter()
         await _seed(args, bootstrap, database, ns)
         print(f"setup: done in {time.perf_counter() - began:.1f} s; requesting the {MONTH} run", flush=True)
-        before = _usage(services)
+        before, infra_before, ticks_before = _usage(services), proc_stats.infra_cpu_seconds(), proc_stats.machine_ticks()
         invoicing = next(proc.url for proc in services if proc.name == "invoicing")
         async with cli_http.async_client(key=args.api_key) as http:
             began = time.perf_counter()
@@ -133,8 +134,9 @@ async def _bench(args: argparse.Namespace) -> dict:
                     _progress(run.get("invoices", 0), shown - began, services)
             seconds = time.perf_counter() - began
         invoices = run.get("invoices", run.get("received_accounts", args.accounts))
-        after = _usage(services)
-        # CPU of the services' own processes during the run (PostgreSQL's and Kafka's not counted),
+        after, infra_after, ticks_after = _usage(services), proc_stats.infra_cpu_seconds(), proc_stats.machine_ticks()
+        busy, total = (b - a for a, b in zip(ticks_before, ticks_after))
+        # CPU of the services' own processes during the run (PostgreSQL's and Kafka's apart, below),
         # and each process's peak memory since it started (the set-up included)
         return {"bench": "billing-run", "namespace": ns, "accounts": args.accounts, "replicas": replicas,
                 "seed": args.seed, "invoices": invoices, "seconds": round(seconds, 2),
@@ -142,6 +144,11 @@ async def _bench(args: argparse.Namespace) -> dict:
                 "cpu_us_per_invoice": {p: round((u["cpu"] - before[p]["cpu"]) / max(invoices, 1) * 1e6)
                                        for p, u in after.items()},
                 "peak_rss_mib": {p: round(u["peak_rss_mib"]) for p, u in after.items()},
+                # where the rest of the machine went: the local PostgreSQL's and Kafka's CPU, and
+                # how busy the whole machine was (everything on it counts, not only this run)
+                "infra_cpu_us_per_invoice": {p: round((infra_after[p] - infra_before[p]) / max(invoices, 1) * 1e6)
+                                             for p in infra_after},
+                "machine_busy_percent": round(100 * busy / total) if total else None,
                 "load_average": round(os.getloadavg()[0], 1)}
     finally:
         await end_bench(bootstrap, database, ns, services, args.keep)

@@ -34,3 +34,36 @@ def peak_rss_mib(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def infra_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this machine's PostgreSQL and Kafka processes (a local
+    deploy/local/infra.sh: their processes are visible here), by name. The postmaster's reaped
+    children (backends of closed connections, autovacuum workers) count through its cutime and
+    cstime. Empty figures (0) where they run elsewhere."""
+    out = {"postgres": 0.0, "kafka": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+            fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks = int(fields[11]) + int(fields[12])
+        if b"postgres" in cmd:
+            if b"postgres\0-D" in cmd:  # the postmaster
+                ticks += int(fields[13]) + int(fields[14])
+            out["postgres"] += ticks / _TICKS
+        elif b"kafka.Kafka" in cmd:
+            out["kafka"] += ticks / _TICKS
+    return out
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat's first line."""
+    try:
+        values = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle, iowait
+    return sum(values) - idle, sum(values)
