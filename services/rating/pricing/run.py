@@ -99,17 +99,24 @@ def _in_advance_line(account_id: str, sub: Subscription, product: Product, month
     """A recurring item billed through the target month's 1st: that whole month in advance
     (`month` is its first day, next month's first day and its length). Most lines of a run."""
     first, nxt, days = month
-    p = catalog.price(sub.part_number, first, price_book)
-    return make_line(account_id, sub.id, sub.part_number, first, nxt, sub.quantity, p.unit_price, p.version,
-                     round_money(p.unit_price * sub.quantity, catalog.currency), days, days, "in_advance",
-                     False, "", product.name or "", sub.customer)
+    key = ("in_advance", sub.part_number, first, sub.quantity, id(price_book) if price_book is not None else None)
+    shape = catalog.shapes.get(key)
+    if shape is None:
+        p = catalog.price(sub.part_number, first, price_book)  # pins the book: its id stays its own
+        shape = catalog.shapes[key] = _fields(make_line(
+            "", None, sub.part_number, first, nxt, sub.quantity, p.unit_price, p.version,
+            round_money(p.unit_price * sub.quantity, catalog.currency), days, days, "in_advance",
+            False, "", product.name or ""))
+    return _line_of(shape, account_id, sub)
 
 
 def _item_pieces(account_id: str, sub: Subscription, product: Product, target: Month, mp: datetime,
                  done: date | None, tz_name: str, catalog: Catalog, price_book: PriceBook | None,
-                 counts: UserCounts | None) -> Iterable[ChargeLine]:
+                 counts: UserCounts | None) -> list[ChargeLine]:
     """A recurring or pack item's lines: one per month piece of its billable interval not yet
-    billed (`done`), up to the target month; a pack's quantity comes from the user `counts`."""
+    billed (`done`), up to the target month; a pack's quantity comes from the user `counts`.
+    A recurring item's pieces are decided by its product, interval, quantity and price book
+    alone: they are worked out once per catalogue and such key, then stamped per subscription."""
     tz = zone(tz_name)
     start_day = day_of(sub.start, tz)
     end = sub.end if sub.end is not None and sub.end < mp else None
@@ -120,6 +127,32 @@ def _item_pieces(account_id: str, sub: Subscription, product: Product, target: M
     else:
         stop, held_to = month_info(target)[1], None
     begin = start_day if done is None or done < start_day else done
+    if product.kind == "pack":
+        return list(_pieces(account_id, sub, product, target, begin, stop, held_to, start_day, tz_name, catalog,
+                            price_book, counts))
+    key = (sub.part_number, target, begin, stop, held_to, sub.quantity,
+           id(price_book) if price_book is not None else None)
+    shapes = catalog.shapes.get(key)
+    if shapes is None:  # catalog.price pins the book: its id stays its own while the key lives
+        shapes = catalog.shapes[key] = tuple(map(_fields, _pieces(
+            "", sub, product, target, begin, stop, held_to, start_day, tz_name, catalog, price_book, None)))
+    return [_line_of(shape, account_id, sub) for shape in shapes]
+
+
+def _fields(line: ChargeLine) -> dict:
+    return line.__dict__
+
+
+def _line_of(shape: dict, account_id: str, sub: Subscription) -> ChargeLine:
+    """The line of `shape` (a memoised line's fields) for `sub` of account `account_id`."""
+    return build_frozen(ChargeLine, {**shape, "account": account_id, "subscription": sub.id,
+                                     "quantity": sub.quantity, "customer": sub.customer})
+
+
+def _pieces(account_id: str, sub: Subscription, product: Product, target: Month, begin: date, stop: date,
+            held_to: date | None, start_day: date, tz_name: str, catalog: Catalog, price_book: PriceBook | None,
+            counts: UserCounts | None) -> Iterable[ChargeLine]:
+    """The lines of the month pieces of [begin, stop) up to the target month."""
     name = product.name or ""
     for piece_month, a, b in month_pieces(begin, stop, target):
         _, _, md = month_info(piece_month)
