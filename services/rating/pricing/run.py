@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Iterable, Sequence
 
 from shared.calendar import (
@@ -20,6 +21,7 @@ from .usage import UsageRecord, price_units
 
 ZERO = Decimal(0)
 _NONE: frozenset[str] = frozenset()
+_ARRIVED = attrgetter("arrived_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +88,11 @@ def billing_run(
         usage_lines, usage_units, rated = _usage_lines(
             target, mp, account_id, tz_name, catalog, usage, ledger, price_book)
         lines.extend(usage_lines)
-        return RunResult(account_id, target, catalog.currency, tuple(lines),
-                         LedgerUpdate(through, usage_units, rated))
+    else:
+        usage_units, rated = {}, _NONE
     # build_frozen: the same values as RunResult(...)/LedgerUpdate(...), without the frozen __init__
-    update = build_frozen(LedgerUpdate, {"billed_through": through, "usage_units": {}, "rated_usage_ids": _NONE})
+    update = build_frozen(LedgerUpdate, {"billed_through": through, "usage_units": usage_units,
+                                         "rated_usage_ids": rated})
     return build_frozen(RunResult, {"account": account_id, "month": target, "currency": catalog.currency,
                                     "lines": tuple(lines), "ledger_update": update})
 
@@ -197,7 +200,7 @@ def _usage_lines(target, mp, account_id, tz_name, catalog, usage, ledger, price_
     known = ledger.rated_usage_ids
     rated: set[str] = set()
     groups: dict[tuple[Month, str, bool], Decimal] = {}
-    for rec in sorted(usage, key=lambda r: r.arrived_at):
+    for rec in sorted(usage, key=_ARRIVED):
         if rec.arrived_at >= mp or rec.id in known or rec.id in rated:
             continue
         used_day = day_of(rec.used_at, tz)
@@ -210,15 +213,21 @@ def _usage_lines(target, mp, account_id, tz_name, catalog, usage, ledger, price_
         groups[key] = groups.get(key, ZERO) + Decimal(rec.quantity)
     lines: list[ChargeLine] = []
     added: dict[tuple[str, date], Decimal] = {}
+    book = id(price_book) if price_book is not None else None
     for (used_month, part, late), units in sorted(groups.items()):
         first, nxt, _ = month_info(used_month)
         key = (part, first)
         already = ledger.usage_units.get(key, ZERO) + added.get(key, ZERO)
-        p = catalog.price(part, first, price_book)
-        exact, note = price_units(p, already, units)
-        lines.append(make_line(
-            account_id, None, part, first, nxt, units, None if p.tiers else p.unit_price, p.version,
-            round_money(exact, catalog.currency), None, None, "usage_late" if late else "usage",
-            late, note, product_name=catalog.products[part].name or ""))
+        # the line is decided by these: numbers by their text, which keeps 40 and 40.0 apart
+        shape_key = ("usage", part, first, late, str(already), str(units), book)
+        shape = catalog.shapes.get(shape_key)
+        if shape is None:  # catalog.price pins the book: its id stays its own while the key lives
+            p = catalog.price(part, first, price_book)
+            exact, note = price_units(p, already, units)
+            shape = catalog.shapes[shape_key] = _fields(make_line(
+                "", None, part, first, nxt, units, None if p.tiers else p.unit_price, p.version,
+                round_money(exact, catalog.currency), None, None, "usage_late" if late else "usage",
+                late, note, product_name=catalog.products[part].name or ""))
+        lines.append(build_frozen(ChargeLine, {**shape, "account": account_id}))
         added[key] = added.get(key, ZERO) + units
     return lines, added, frozenset(rated)
