@@ -156,24 +156,38 @@ ORDER BY a.account_id
 """
 
 CATALOG = "SELECT currency, product FROM products"
-# subscriptions with their ledger entry (the first day not billed yet), in one index pass
-SUBSCRIPTIONS_OF = """
-SELECT s.*, b.through AS billed_through FROM subscriptions s LEFT JOIN billed_through b USING (subscription_id)
-WHERE s.account_id = ANY($1::text[])
+# the facts of some accounts: {accounts} is "= ANY($1::text[])" (their ids), or "BETWEEN $1 AND $2"
+# (every account of an id range: one index range scan instead of one index probe per account)
+_OF_IDS, _IN_RANGE = "= ANY($1::text[])", "BETWEEN $1 AND $2"
+# subscriptions with their ledger entry (the first day not billed yet), looked up per subscription
+# (a join by range would let the planner hash the whole ledger table)
+_SUBSCRIPTIONS_OF = """
+SELECT s.*, (SELECT b.through FROM billed_through b WHERE b.subscription_id = s.subscription_id) AS billed_through
+FROM subscriptions s WHERE s.account_id {accounts}
 """
-USER_COUNTS_OF = "SELECT account_id, at, count FROM user_counts WHERE account_id = ANY($1::text[])"
-UNRATED_USAGE_OF = """
+_USER_COUNTS_OF = "SELECT account_id, at, count FROM user_counts WHERE account_id {accounts}"
+_UNRATED_USAGE_OF = """
 SELECT record_id, account_id, part_number, quantity, used_at, received_at FROM usage_records
-WHERE account_id = ANY($1::text[]) AND rated_month IS NULL
+WHERE account_id {accounts} AND rated_month IS NULL
 """
-USAGE_UNITS_OF = """
-SELECT account_id, part_number, usage_month, units FROM usage_units WHERE account_id = ANY($1::text[])
+_USAGE_UNITS_OF = """
+SELECT account_id, part_number, usage_month, units FROM usage_units WHERE account_id {accounts}
 """
+UNRATED_USAGE_OF, USAGE_UNITS_OF = (_UNRATED_USAGE_OF.format(accounts=_OF_IDS),
+                                   _USAGE_UNITS_OF.format(accounts=_OF_IDS))  # prepaid's midnights
+RANGE_MIN_ACCOUNTS = 100  # fewer accounts than this are probed one by one: a range could hold many more
 
 SAVE_BILLED_THROUGH = """
 INSERT INTO billed_through (subscription_id, through)
 SELECT * FROM unnest($1::text[], $2::date[])
 ON CONFLICT (subscription_id) DO UPDATE SET through = GREATEST(billed_through.through, EXCLUDED.through)
+"""
+# the same for subscriptions known to have no ledger row yet, and for those known to have one: a
+# plain insert costs about half the upsert's speculative insertion, and an update finds its row
+NEW_BILLED_THROUGH = "INSERT INTO billed_through (subscription_id, through) SELECT * FROM unnest($1::text[], $2::date[])"
+MOVE_BILLED_THROUGH = """
+UPDATE billed_through b SET through = v.through FROM unnest($1::text[], $2::date[]) AS v(subscription_id, through)
+WHERE b.subscription_id = v.subscription_id AND b.through < v.through
 """
 SAVE_USAGE_UNITS = """
 INSERT INTO usage_units (account_id, part_number, usage_month, units)
@@ -267,22 +281,46 @@ async def chunk_candidates(conn: asyncpg.Connection, run: asyncpg.Record, chunk:
     return [r["account_id"] for r in rows]
 
 
-async def load_facts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, list]:
+async def load_facts(conn: asyncpg.Connection, account_ids: list[str], whole_range: bool = False) -> dict[str, list]:
     """Everything the runs of these accounts need, in one round trip per table (subscriptions
-    come with their `billed_through` ledger date)."""
+    come with their `billed_through` ledger date). `whole_range`: the accounts (in id order, as
+    due_accounts gives them) are most of their id range (a chunk of a run of every account), so
+    the facts are read by that range; those of the range's other accounts come too, unused."""
+    if whole_range and len(account_ids) >= RANGE_MIN_ACCOUNTS:
+        accounts, args = _IN_RANGE, (account_ids[0], account_ids[-1])
+    else:
+        accounts, args = _OF_IDS, (account_ids,)
     return {
         "catalog": await conn.fetch(CATALOG),
-        "subscriptions": await conn.fetch(SUBSCRIPTIONS_OF, account_ids),
-        "user_counts": await conn.fetch(USER_COUNTS_OF, account_ids),
-        "usage": await conn.fetch(UNRATED_USAGE_OF, account_ids),
-        "usage_units": await conn.fetch(USAGE_UNITS_OF, account_ids),
+        "subscriptions": await conn.fetch(_SUBSCRIPTIONS_OF.format(accounts=accounts), *args),
+        "user_counts": await conn.fetch(_USER_COUNTS_OF.format(accounts=accounts), *args),
+        "usage": await conn.fetch(_UNRATED_USAGE_OF.format(accounts=accounts), *args),
+        "usage_units": await conn.fetch(_USAGE_UNITS_OF.format(accounts=accounts), *args),
     }
 
 
+def ledgered(facts: dict[str, list]) -> set[str]:
+    """The subscriptions of loaded `facts` that had a ledger row (`billed_through`) when loaded."""
+    return {r["subscription_id"] for r in facts["subscriptions"] if r["billed_through"] is not None}
+
+
 async def save_ledger(conn: asyncpg.Connection, month: str, through: list[tuple[str, date]],
-                      units: list[tuple[str, str, date, Decimal]], rated_ids: list[str]) -> None:
-    if through:
+                      units: list[tuple[str, str, date, Decimal]], rated_ids: list[str],
+                      ledgered: set[str] | None = None) -> None:
+    """The run's ledger entries. With `ledgered` (the subscriptions that had a ledger row when this
+    transaction loaded the facts) new rows are inserted and known ones moved forward, without the
+    upsert's cost: only runs write the ledger, one run at a time and each account in one chunk,
+    so no other transaction adds a row meanwhile (were one to, the insert would fail the chunk,
+    whose parts are then rated on facts loaded anew: never a piece billed twice)."""
+    if through and ledgered is None:
         await conn.execute(SAVE_BILLED_THROUGH, *map(list, zip(*through)))
+    elif through:
+        new = [(sid, day) for sid, day in through if sid not in ledgered]
+        known = [(sid, day) for sid, day in through if sid in ledgered]
+        if new:
+            await conn.execute(NEW_BILLED_THROUGH, *map(list, zip(*new)))
+        if known:
+            await conn.execute(MOVE_BILLED_THROUGH, *map(list, zip(*known)))
     if units:
         await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*units)))
     if rated_ids:
