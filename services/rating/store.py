@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -130,10 +131,13 @@ MARK_CHUNK_DONE = "UPDATE run_chunks SET done_at = $3, accounts = $4 WHERE run_i
 # metering point (1st of the month, 00:00 in the account's zone) when the run was requested.
 # The id range is spelled out per shape of the chunk's bounds (_DUE_RANGES): a
 # "$n IS NULL OR ..." test would leave a prepared statement's generic plan scanning every account.
+# The account runs are bounded by the same range ({runs}): the anti-join then reads the chunk's
+# part of their index instead of filtering every account run of the month (a table that grows
+# with each chunk rated).
 DUE_ACCOUNTS = """
 SELECT a.* FROM accounts a
 WHERE {range}
-  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
+  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1 AND {runs})
   AND make_timestamptz($2, $3, 1, 0, 0, 0, a.time_zone) <= $4
   AND ($5::text[] IS NULL OR a.account_id = ANY($5))
 ORDER BY a.account_id
@@ -150,7 +154,7 @@ _DUE_RANGES = {
 CHUNK_CANDIDATES = """
 SELECT a.account_id FROM accounts a
 WHERE {range}
-  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
+  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1 AND {runs})
   AND ($2::text[] IS NULL OR a.account_id = ANY($2))
 ORDER BY a.account_id
 """
@@ -177,22 +181,32 @@ UNRATED_USAGE_OF, USAGE_UNITS_OF = (_UNRATED_USAGE_OF.format(accounts=_OF_IDS),
                                    _USAGE_UNITS_OF.format(accounts=_OF_IDS))  # prepaid's midnights
 RANGE_MIN_ACCOUNTS = 100  # fewer accounts than this are probed one by one: a range could hold many more
 
+# the ledger, by upserts when which of its rows exist is not known...
 SAVE_BILLED_THROUGH = """
 INSERT INTO billed_through (subscription_id, through)
 SELECT * FROM unnest($1::text[], $2::date[])
 ON CONFLICT (subscription_id) DO UPDATE SET through = GREATEST(billed_through.through, EXCLUDED.through)
 """
-# the same for subscriptions known to have no ledger row yet, and for those known to have one: a
-# plain insert costs about half the upsert's speculative insertion, and an update finds its row
+SAVE_USAGE_UNITS = """
+INSERT INTO usage_units (account_id, part_number, usage_month, units)
+SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[])
+ON CONFLICT (account_id, part_number, usage_month) DO UPDATE SET units = usage_units.units + EXCLUDED.units
+"""
+# ...and when the facts loaded in the same transaction tell: plain inserts of the new rows (about
+# half an upsert's cost, which inserts speculatively) and updates of the others
 NEW_BILLED_THROUGH = "INSERT INTO billed_through (subscription_id, through) SELECT * FROM unnest($1::text[], $2::date[])"
 MOVE_BILLED_THROUGH = """
 UPDATE billed_through b SET through = v.through FROM unnest($1::text[], $2::date[]) AS v(subscription_id, through)
 WHERE b.subscription_id = v.subscription_id AND b.through < v.through
 """
-SAVE_USAGE_UNITS = """
+NEW_USAGE_UNITS = """
 INSERT INTO usage_units (account_id, part_number, usage_month, units)
 SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[])
-ON CONFLICT (account_id, part_number, usage_month) DO UPDATE SET units = usage_units.units + EXCLUDED.units
+"""
+ADD_USAGE_UNITS = """
+UPDATE usage_units u SET units = u.units + v.units
+FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[]) AS v(account_id, part_number, usage_month, units)
+WHERE u.account_id = v.account_id AND u.part_number = v.part_number AND u.usage_month = v.usage_month
 """
 MARK_USAGE_RATED = """
 UPDATE usage_records SET rated_month = $2 WHERE record_id = ANY($1::text[]) AND rated_month IS NULL
@@ -264,19 +278,25 @@ def _range(chunk: asyncpg.Record) -> tuple[str, list[str]]:
     return _DUE_RANGES[(chunk["after_id"] is not None, chunk["through_id"] is not None)], bounds
 
 
+def _runs_range(where: str) -> str:
+    """The chunk's id range for the account runs' side of the anti-join."""
+    return where.replace("a.account_id", "r.account_id")
+
+
 async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record,
                        only: list[str] | None = None) -> list[asyncpg.Record]:
     """The accounts of `chunk` (or only those of `only`) due in `run`, in id order."""
     year, mon = map(int, run["month"].split("-"))
     where, bounds = (_DUE_RANGES["only"], [only]) if only is not None else _range(chunk)
-    return await conn.fetch(DUE_ACCOUNTS.format(range=where), run["month"], year, mon,
+    return await conn.fetch(DUE_ACCOUNTS.format(range=where, runs=_runs_range(where)), run["month"], year, mon,
                             run["requested_at"], run["account_ids"], *bounds)
 
 
 async def chunk_candidates(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record) -> list[str]:
     """Ids of the chunk's accounts in the run not rated for its month yet (due or not)."""
     where, bounds = _range(chunk)
-    rows = await conn.fetch(CHUNK_CANDIDATES.format(range=where.replace("$6", "$3").replace("$7", "$4")),
+    where = where.replace("$6", "$3").replace("$7", "$4")
+    rows = await conn.fetch(CHUNK_CANDIDATES.format(range=where, runs=_runs_range(where)),
                             run["month"], run["account_ids"], *bounds)
     return [r["account_id"] for r in rows]
 
@@ -299,32 +319,51 @@ async def load_facts(conn: asyncpg.Connection, account_ids: list[str], whole_ran
     }
 
 
-def ledgered(facts: dict[str, list]) -> set[str]:
-    """The subscriptions of loaded `facts` that had a ledger row (`billed_through`) when loaded."""
-    return {r["subscription_id"] for r in facts["subscriptions"] if r["billed_through"] is not None}
+class Ledgered(NamedTuple):
+    """The ledger rows loaded facts had: subscriptions with a `billed_through` date, and the
+    (account, part, usage month) keys of `usage_units`."""
+
+    subscriptions: set[str]
+    units: set[tuple[str, str, date]]
+
+
+def ledgered(facts: dict[str, list]) -> Ledgered:
+    """The ledger rows of loaded `facts` (see save_ledger)."""
+    return Ledgered({r["subscription_id"] for r in facts["subscriptions"] if r["billed_through"] is not None},
+                    {(r["account_id"], r["part_number"], r["usage_month"]) for r in facts["usage_units"]})
 
 
 async def save_ledger(conn: asyncpg.Connection, month: str, through: list[tuple[str, date]],
                       units: list[tuple[str, str, date, Decimal]], rated_ids: list[str],
-                      ledgered: set[str] | None = None) -> None:
-    """The run's ledger entries. With `ledgered` (the subscriptions that had a ledger row when this
-    transaction loaded the facts) new rows are inserted and known ones moved forward, without the
-    upsert's cost: only runs write the ledger, one run at a time and each account in one chunk,
-    so no other transaction adds a row meanwhile (were one to, the insert would fail the chunk,
-    whose parts are then rated on facts loaded anew: never a piece billed twice)."""
-    if through and ledgered is None:
-        await conn.execute(SAVE_BILLED_THROUGH, *map(list, zip(*through)))
-    elif through:
-        new = [(sid, day) for sid, day in through if sid not in ledgered]
-        known = [(sid, day) for sid, day in through if sid in ledgered]
-        if new:
-            await conn.execute(NEW_BILLED_THROUGH, *map(list, zip(*new)))
-        if known:
-            await conn.execute(MOVE_BILLED_THROUGH, *map(list, zip(*known)))
-    if units:
-        await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*units)))
+                      known: Ledgered | None = None) -> None:
+    """The run's ledger entries. With `known` (the ledger rows there were when this transaction
+    loaded the facts) new rows are inserted and known ones moved forward or added to, without the
+    upserts' cost (a plain insert costs about half the upsert's speculative insertion): only runs
+    write the ledger, one run at a time and each account in one chunk, so no other transaction
+    adds a row meanwhile (were one to, the insert would fail the chunk, whose parts are then rated
+    on facts loaded anew: never a piece or a unit billed twice)."""
+    if known is None:
+        if through:
+            await conn.execute(SAVE_BILLED_THROUGH, *map(list, zip(*through)))
+        if units:
+            await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*units)))
+    else:
+        await _insert_or_update(conn, NEW_BILLED_THROUGH, MOVE_BILLED_THROUGH, through,
+                                [t[0] in known.subscriptions for t in through])
+        await _insert_or_update(conn, NEW_USAGE_UNITS, ADD_USAGE_UNITS, units,
+                                [u[:3] in known.units for u in units])
     if rated_ids:
         await conn.execute(MARK_USAGE_RATED, rated_ids, month)
+
+
+async def _insert_or_update(conn: asyncpg.Connection, insert: str, update: str, rows: list[tuple],
+                            exists: list[bool]) -> None:
+    """`rows` whose row does not exist yet by `insert`, the others by `update` (column arrays)."""
+    new = [row for row, there in zip(rows, exists) if not there]
+    if new:
+        await conn.execute(insert, *map(list, zip(*new)))
+    if len(new) < len(rows):
+        await conn.execute(update, *map(list, zip(*(row for row, there in zip(rows, exists) if there))))
 
 
 async def save_account_runs(conn: asyncpg.Connection, month: str, run_id: str,

@@ -22,7 +22,8 @@ ACCOUNTS = [f"acct-{i:03d}" for i in range(150)]  # over store.RANGE_MIN_ACCOUNT
 @pytest.fixture(scope="module")
 async def rating_db(infra):
     """Rating's schema with the catalogue and 150 accounts: a licence each, usage for every third
-    one, a user count for every fifth, stored straight into rating's tables."""
+    one (late usage too for every sixth), a user count for every fifth, stored straight into
+    rating's tables."""
     from services.rating import service
     from shared import db as kit_db
     from shared.settings import Settings
@@ -43,6 +44,10 @@ async def rating_db(infra):
         await conn.executemany("""INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at,
                                   received_at) VALUES ($1 || '-u', $1, 'FAX-PAGE-OUT', 10, '2026-03-20T00:00:00Z',
                                   '2026-03-20T00:00:00Z')""", [(a,) for a in ACCOUNTS[::3]])
+        # late usage of March for every sixth account: the May run adds to March's units
+        await conn.executemany("""INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at,
+                                  received_at) VALUES ($1 || '-late', $1, 'FAX-PAGE-OUT', 5, '2026-03-25T00:00:00Z',
+                                  '2026-04-10T00:00:00Z')""", [(a,) for a in ACCOUNTS[::6]])
         await conn.executemany("""INSERT INTO user_counts (account_id, at, count, event_id)
                                   VALUES ($1, '2026-03-01T00:00:00Z', 7, gen_random_uuid())""",
                                [(a,) for a in ACCOUNTS[::5]])
@@ -66,7 +71,7 @@ async def test_facts_read_by_range_equal_those_read_by_ids(rating_db):
         by_range = await store.load_facts(conn, ids, whole_range=True)
     assert _rows(by_range, set(ids)) == _rows(by_ids, set(ids))
     assert len(by_range["subscriptions"]) == 130 and len(by_ids["subscriptions"]) == len(ids) == 112
-    assert len(by_ids["usage"]) == 37 and len(by_ids["user_counts"]) == 23
+    assert len(by_ids["usage"]) == 37 + 19 and len(by_ids["user_counts"]) == 23
 
 
 async def test_two_runs_bill_every_piece_once_through_inserts_then_moves(rating_db):
@@ -85,10 +90,12 @@ async def test_two_runs_bill_every_piece_once_through_inserts_then_moves(rating_
         runs = await conn.fetch("SELECT month, count(*) AS n, sum(lines) AS lines, sum(total) AS total "
                                 "FROM account_runs GROUP BY month ORDER BY month")
         unrated = await conn.fetchval("SELECT count(*) FROM usage_records WHERE rated_month IS NULL")
+        units = {r["account_id"]: r["units"] for r in await conn.fetch("SELECT * FROM usage_units")}
     assert through == {f"{a}-s": date(2026, 6, 1) for a in ACCOUNTS}
     # April: 15-31 March in arrears (17/31 of 12.00 = 6.58) and April in advance, usage 10 x 0.05 for
-    # every third account; May: May in advance only
+    # every third account; May: May in advance, and March's late usage (5 x 0.05) for every sixth
     assert [(r["month"], r["n"], r["lines"], r["total"]) for r in runs] == [
         ("2026-04", 150, 350, Decimal("2787.00") + 50 * Decimal("0.50")),
-        ("2026-05", 150, 150, Decimal("1800.00"))]
+        ("2026-05", 150, 175, Decimal("1800.00") + 25 * Decimal("0.25"))]
     assert unrated == 0
+    assert units == {a: Decimal(15) if i % 6 == 0 else Decimal(10) for i, a in enumerate(ACCOUNTS) if i % 3 == 0}
