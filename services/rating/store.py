@@ -194,7 +194,9 @@ ON CONFLICT (account_id, part_number, usage_month) DO UPDATE SET units = usage_u
 """
 # ...and when the facts loaded in the same transaction tell: plain inserts of the new rows (about
 # half an upsert's cost, which inserts speculatively) and updates of the others
-NEW_BILLED_THROUGH = "INSERT INTO billed_through (subscription_id, through) SELECT * FROM unnest($1::text[], $2::date[])"
+NEW_BILLED_THROUGH = """
+INSERT INTO billed_through (subscription_id, through) SELECT * FROM unnest($1::text[], $2::date[])
+"""
 MOVE_BILLED_THROUGH = """
 UPDATE billed_through b SET through = v.through FROM unnest($1::text[], $2::date[]) AS v(subscription_id, through)
 WHERE b.subscription_id = v.subscription_id AND b.through < v.through
