@@ -371,9 +371,8 @@ async def _insert_or_update(conn: asyncpg.Connection, insert: str, update: str, 
 async def save_account_runs(conn: asyncpg.Connection, month: str, run_id: str,
                             rows: list[tuple[str, str, str, int, Decimal]]) -> None:
     if rows:
-        await conn.execute(SAVE_ACCOUNT_RUNS, [r[0] for r in rows], month, run_id,
-                           [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
-                           [r[4] for r in rows])
+        ids, settlements, currencies, lines, totals = map(list, zip(*rows))
+        await conn.execute(SAVE_ACCOUNT_RUNS, ids, month, run_id, settlements, currencies, lines, totals)
 
 
 async def run_summary(conn: asyncpg.Connection, run_id: str) -> list[asyncpg.Record]:

@@ -139,7 +139,9 @@ def _item_pieces(account_id: str, sub: Subscription, product: Product, target: M
     if shapes is None:  # catalog.price pins the book: its id stays its own while the key lives
         shapes = catalog.shapes[key] = tuple(map(_fields, _pieces(
             "", sub, product, target, begin, stop, held_to, start_day, tz_name, catalog, price_book, None)))
-    return [_line_of(shape, account_id, sub) for shape in shapes]
+    sid, quantity, customer = sub.id, sub.quantity, sub.customer
+    return [build_frozen(ChargeLine, {**shape, "account": account_id, "subscription": sid, "quantity": quantity,
+                                      "customer": customer}) for shape in shapes]
 
 
 def _fields(line: ChargeLine) -> dict:
