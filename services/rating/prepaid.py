@@ -15,7 +15,7 @@ import asyncpg
 
 from contracts.envelope import Envelope
 from contracts.topics import RATING_CHARGES
-from services.rating import daily, domain, store
+from services.rating import daily, domain, ledger_store, store
 from services.rating.pricing import PriceBook, UsageDebit, UsageRecord, daily_usage, zone
 from services.rating.pricing.calendar import month_info
 from shared import outbox, task_failures
@@ -152,7 +152,7 @@ async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datet
             await conn.execute(MARK_DEBITED, [d[0] for d in debited], [d[1] for d in debited])
         if added:
             keys = list(added)
-            await conn.execute(store.SAVE_USAGE_UNITS, [k[0] for k in keys], [k[1] for k in keys],
+            await conn.execute(ledger_store.SAVE_USAGE_UNITS, [k[0] for k in keys], [k[1] for k in keys],
                                [k[2] for k in keys], [added[k] for k in keys])
         await outbox.add(conn, settings.topic(RATING_CHARGES.name), batches(items, parts, settings.service, now))
         await task_failures.record(conn, TASK, failed, now)
