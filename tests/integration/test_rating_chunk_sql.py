@@ -99,3 +99,39 @@ async def test_two_runs_bill_every_piece_once_through_inserts_then_moves(rating_
         ("2026-05", 150, 175, Decimal("1800.00") + 25 * Decimal("0.25"))]
     assert unrated == 0
     assert units == {a: Decimal(15) if i % 6 == 0 else Decimal(10) for i, a in enumerate(ACCOUNTS) if i % 3 == 0}
+
+
+async def test_a_units_row_added_meanwhile_fails_the_insert_and_the_chunk_rated_anew_adds_to_it(
+        rating_db, monkeypatch):
+    """Prepaid's midnights may add a units row between a chunk's loading and its writing (a mode
+    switch racing the run): the plain insert fails, and the chunk rated in parts adds to the row."""
+    from services.rating import service, store
+
+    settings, pool = rating_db
+    async with pool.acquire() as conn:
+        await conn.executemany("""INSERT INTO usage_records (record_id, account_id, part_number, quantity, used_at,
+                                  received_at) VALUES ($1 || '-may', $1, 'FAX-PAGE-OUT', 10, '2026-05-10T00:00:00Z',
+                                  '2026-05-10T00:00:00Z')""", [(a,) for a in ACCOUNTS[:3]])
+    load_facts, raced = store.load_facts, []
+
+    async def load_then_race(conn, ids, whole_range=False):
+        facts = await load_facts(conn, ids, whole_range)
+        if not raced:  # another transaction, committed before this chunk writes its ledger
+            raced.append(True)
+            async with pool.acquire() as other:
+                await other.execute("INSERT INTO usage_units VALUES ($1, 'FAX-PAGE-OUT', '2026-05-01', 7)", ACCOUNTS[0])
+        return facts
+    monkeypatch.setattr(store, "load_facts", load_then_race)
+    requested = at("2026-06-01T06:00:00Z")
+    request = RequestBillingRunV1(run_id="r-2026-06", month="2026-06", requested_at=requested)
+    async with pool.acquire() as conn:
+        await service.request_run(conn, env(request, "2026-06"), request)
+    for _ in range(20):
+        if await service.rate_next_chunk(pool, settings, requested, chunk=1000) < 0:
+            break
+    async with pool.acquire() as conn:
+        may = {r["account_id"]: r["units"] for r in await conn.fetch(
+            "SELECT account_id, units FROM usage_units WHERE usage_month = '2026-05-01'")}
+        rated = await conn.fetchval("SELECT count(*) FROM account_runs WHERE month = '2026-06'")
+    assert raced and rated == 150
+    assert may == {ACCOUNTS[0]: Decimal(17), ACCOUNTS[1]: Decimal(10), ACCOUNTS[2]: Decimal(10)}
