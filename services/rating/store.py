@@ -180,11 +180,7 @@ UNRATED_USAGE_OF, USAGE_UNITS_OF = (_UNRATED_USAGE_OF.format(accounts=_OF_IDS),
                                    _USAGE_UNITS_OF.format(accounts=_OF_IDS))  # prepaid's midnights
 RANGE_MIN_ACCOUNTS = 100  # fewer accounts than this are probed one by one: a range could hold many more
 
-SAVE_ACCOUNT_RUNS = """
-INSERT INTO account_runs (account_id, month, run_id, settlement, currency, lines, total)
-SELECT a, $2, $3, s, c, l, t FROM unnest($1::text[], $4::text[], $5::text[], $6::int[], $7::numeric[])
-    AS x(a, s, c, l, t)
-"""
+ACCOUNT_RUN_COLUMNS = ["account_id", "month", "run_id", "settlement", "currency", "lines", "total"]
 RUN_SUMMARY = """
 SELECT settlement, currency, count(*) FILTER (WHERE lines > 0) AS accounts,
        sum(lines) AS lines, sum(total) AS total
@@ -290,9 +286,12 @@ async def load_facts(conn: asyncpg.Connection, account_ids: list[str], whole_ran
 
 async def save_account_runs(conn: asyncpg.Connection, month: str, run_id: str,
                             rows: list[tuple[str, str, str, int, Decimal]]) -> None:
+    """One row per account rated, copied in (no conflict to handle: due_accounts left out the
+    accounts rated for the month, and a second row would fail the chunk as an insert would)."""
     if rows:
-        ids, settlements, currencies, lines, totals = map(list, zip(*rows))
-        await conn.execute(SAVE_ACCOUNT_RUNS, ids, month, run_id, settlements, currencies, lines, totals)
+        await conn.copy_records_to_table("account_runs", columns=ACCOUNT_RUN_COLUMNS, records=[
+            (account, month, run_id, settlement, currency, lines, total)
+            for account, settlement, currency, lines, total in rows])
 
 
 async def run_summary(conn: asyncpg.Connection, run_id: str) -> list[asyncpg.Record]:
