@@ -162,10 +162,13 @@ CATALOG = "SELECT currency, product FROM products"
 # the facts of some accounts: {accounts} is "= ANY($1::text[])" (their ids), or "BETWEEN $1 AND $2"
 # (every account of an id range: one index range scan instead of one index probe per account)
 _OF_IDS, _IN_RANGE = "= ANY($1::text[])", "BETWEEN $1 AND $2"
-# subscriptions with their ledger entry (the first day not billed yet), looked up per subscription
-# (a join by range would let the planner hash the whole ledger table)
+# subscriptions (the facts' keys, pricing.FACT_KEYS: no other column to decode) with their ledger
+# entry (the first day not billed yet), looked up per subscription (a join by range would let the
+# planner hash the whole ledger table)
 _SUBSCRIPTIONS_OF = """
-SELECT s.*, (SELECT b.through FROM billed_through b WHERE b.subscription_id = s.subscription_id) AS billed_through
+SELECT s.subscription_id, s.account_id, s.part_number, s.kind, s.started_at, s.quantity, s.ended_at,
+       s.termination_requested_at, s.termination_effective, s.customer_id, s.full_brand_id,
+       (SELECT b.through FROM billed_through b WHERE b.subscription_id = s.subscription_id) AS billed_through
 FROM subscriptions s WHERE s.account_id {accounts}
 """
 _USER_COUNTS_OF = "SELECT account_id, at, count FROM user_counts WHERE account_id {accounts}"
