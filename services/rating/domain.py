@@ -12,10 +12,13 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 
 from services.rating.pricing import (
-    Account, BilledLedger, Catalog, PriceBook, Product, RunResult, Tier, UsageRecord, as_month, billing_run,
-    metering_point, subscriptions_from_facts,
+    EMPTY_LEDGER, Account, BilledLedger, Catalog, PriceBook, Product, RunResult, Tier, UsageRecord, as_month,
+    billing_run, metering_point, subscriptions_from_facts,
 )
 from services.rating.pricing.catalog import PriceVersion
+from services.rating.pricing.lines import build_frozen
+
+_NONE: frozenset[str] = frozenset()
 
 
 def product_from_dict(p: Mapping) -> Product:
@@ -114,27 +117,41 @@ def rate_accounts(month: str, accounts: list[Mapping],
         units[r["account_id"]][(r["part_number"], r["usage_month"])] = r["units"]
     target = as_month(month)
     metering_points: dict[str, datetime] = {}
+    books: dict[tuple, PriceBook] = {}
     for a in accounts:
         try:
-            yield _rate_one(target, a, catalogs, subs, counts, usage, units, metering_points)
+            yield _rate_one(target, a, catalogs, subs, counts, usage, units, metering_points, books)
         except Exception as exc:  # any failure of this account's data or rules: its own
             yield failure(a["account_id"], exc)
 
 
 def _rate_one(target, a: Mapping, catalogs, subs, counts, usage, units,
-              metering_points: dict[str, datetime]) -> AccountRating:
+              metering_points: dict[str, datetime], books: dict[tuple, PriceBook]) -> AccountRating:
     aid, tz = a["account_id"], a["time_zone"]
     catalog = catalogs.get(a["currency"])
     if catalog is None:
         raise LookupError(f"no catalogue in {a['currency']} for account {aid}")
     mp = metering_points.get(tz) or metering_points.setdefault(tz, metering_point(target, tz))
     rows = subs[aid]
-    ledger = BilledLedger({r["subscription_id"]: r["billed_through"]
-                           for r in rows if r["billed_through"] is not None}, units.get(aid, {}))
-    book = a["price_book"]
+    through = {r["subscription_id"]: r["billed_through"] for r in rows if r["billed_through"] is not None}
+    # build_frozen: the same values as the frozen dataclasses' __init__, without its per-field cost
+    ledger = build_frozen(BilledLedger, {"billed_through": through, "usage_units": units.get(aid, {}),
+                                         "rated_usage_ids": _NONE}) if through or aid in units else EMPTY_LEDGER
     result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
                          subscriptions_from_facts(rows, mp), counts[aid], usage[aid], ledger,
-                         PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
-                         if book else None)
-    return AccountRating(aid, "prepaid" if a["mode"] == "prepaid" else "invoice",
-                         a["currency"], tz, a["payment_terms_days"], result)
+                         _price_book(a["price_book"], books))
+    return build_frozen(AccountRating, {
+        "account_id": aid, "settlement": "prepaid" if a["mode"] == "prepaid" else "invoice",
+        "currency": a["currency"], "time_zone": tz, "payment_terms_days": a["payment_terms_days"], "result": result})
+
+
+def _price_book(book: Mapping | None, books: dict[tuple, PriceBook]) -> PriceBook | None:
+    """An account's stored price book; accounts with equal books share one object, and so the
+    line shapes the run memoises per book."""
+    if not book:
+        return None
+    key = (book["id"], tuple(book["prices"].items()))
+    found = books.get(key)
+    if found is None:
+        found = books[key] = PriceBook(book["id"], {part: Decimal(p) for part, p in book["prices"].items()})
+    return found

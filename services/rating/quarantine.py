@@ -19,6 +19,9 @@ RESOLVE = """
 UPDATE quarantined_accounts SET resolved_run = $3, resolved_at = $4
 WHERE month = $1 AND account_id = ANY($2::text[]) AND resolved_at IS NULL
 """
+# whether the month has any open quarantine row: most chunks have none, and the check costs less
+# than sending their 2,000 account ids (rows of the chunk's accounts come from earlier, committed runs)
+ANY_OPEN = "SELECT EXISTS (SELECT 1 FROM quarantined_accounts WHERE month = $1 AND resolved_at IS NULL)"
 OF_RUN = """
 SELECT account_id, reason, error, at, resolved_run, resolved_at FROM quarantined_accounts
 WHERE run_id = $1 ORDER BY account_id LIMIT $2
@@ -47,7 +50,7 @@ async def save(conn: asyncpg.Connection, run_id: str, month: str, failures: Sequ
 
 
 async def resolve(conn: asyncpg.Connection, month: str, account_ids: list[str], run_id: str, at: datetime) -> None:
-    if account_ids:
+    if account_ids and await conn.fetchval(ANY_OPEN, month):
         await conn.execute(RESOLVE, month, account_ids, run_id, at)
 
 

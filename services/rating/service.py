@@ -20,7 +20,7 @@ from contracts.provisioning import (
 from contracts.rating import QUARANTINE_LISTED, BillingRunRatedV1, QuarantinedAccountV1, RequestBillingRunV1
 from contracts.topics import RATING_CHARGES
 from contracts.usage import UsageRecordedV1
-from services.rating import domain, prepaid, quarantine, store
+from services.rating import domain, ledger_store, prepaid, quarantine, store
 from services.rating.wire import charges_envelope
 from shared import faults, metrics, outbox
 from shared.settings import Settings
@@ -221,7 +221,7 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
     Returns how many were rated."""
     began = time.perf_counter()
     accounts = await prepaid.modes_in_force(conn, run["month"], accounts)
-    facts = await store.load_facts(conn, [a["account_id"] for a in accounts])
+    facts = await store.load_facts(conn, [a["account_id"] for a in accounts], run["account_ids"] is None)
     loaded = time.perf_counter()
     envelopes, through, units, rated_ids, rows, failures = [], [], [], [], [], []
     for done, r in enumerate(domain.rate_accounts(run["month"], accounts, facts), 1):
@@ -245,7 +245,7 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
             envelopes.append(envelope)
         if done % _YIELD_EVERY == 0:
             await asyncio.sleep(0)  # let the outbox relay and the other workers move meanwhile
-    await store.save_ledger(conn, run["month"], through, units, rated_ids)
+    await ledger_store.save_ledger(conn, run["month"], through, units, rated_ids, ledger_store.ledgered(facts))
     await store.save_account_runs(conn, run["month"], run["run_id"], rows)
     await quarantine.resolve(conn, run["month"], [row[0] for row in rows], run["run_id"], now)
     if failures:

@@ -130,10 +130,13 @@ MARK_CHUNK_DONE = "UPDATE run_chunks SET done_at = $3, accounts = $4 WHERE run_i
 # metering point (1st of the month, 00:00 in the account's zone) when the run was requested.
 # The id range is spelled out per shape of the chunk's bounds (_DUE_RANGES): a
 # "$n IS NULL OR ..." test would leave a prepared statement's generic plan scanning every account.
+# The account runs are bounded by the same range ({runs}): the anti-join then reads the chunk's
+# part of their index instead of filtering every account run of the month (a table that grows
+# with each chunk rated).
 DUE_ACCOUNTS = """
 SELECT a.* FROM accounts a
 WHERE {range}
-  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
+  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1 AND {runs})
   AND make_timestamptz($2, $3, 1, 0, 0, 0, a.time_zone) <= $4
   AND ($5::text[] IS NULL OR a.account_id = ANY($5))
 ORDER BY a.account_id
@@ -150,44 +153,37 @@ _DUE_RANGES = {
 CHUNK_CANDIDATES = """
 SELECT a.account_id FROM accounts a
 WHERE {range}
-  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1)
+  AND NOT EXISTS (SELECT 1 FROM account_runs r WHERE r.account_id = a.account_id AND r.month = $1 AND {runs})
   AND ($2::text[] IS NULL OR a.account_id = ANY($2))
 ORDER BY a.account_id
 """
 
 CATALOG = "SELECT currency, product FROM products"
-# subscriptions with their ledger entry (the first day not billed yet), in one index pass
-SUBSCRIPTIONS_OF = """
-SELECT s.*, b.through AS billed_through FROM subscriptions s LEFT JOIN billed_through b USING (subscription_id)
-WHERE s.account_id = ANY($1::text[])
+# the facts of some accounts: {accounts} is "= ANY($1::text[])" (their ids), or "BETWEEN $1 AND $2"
+# (every account of an id range: one index range scan instead of one index probe per account)
+_OF_IDS, _IN_RANGE = "= ANY($1::text[])", "BETWEEN $1 AND $2"
+# subscriptions (the facts' keys, pricing.FACT_KEYS: no other column to decode) with their ledger
+# entry (the first day not billed yet), looked up per subscription (a join by range would let the
+# planner hash the whole ledger table)
+_SUBSCRIPTIONS_OF = """
+SELECT s.subscription_id, s.account_id, s.part_number, s.kind, s.started_at, s.quantity, s.ended_at,
+       s.termination_requested_at, s.termination_effective, s.customer_id, s.full_brand_id,
+       (SELECT b.through FROM billed_through b WHERE b.subscription_id = s.subscription_id) AS billed_through
+FROM subscriptions s WHERE s.account_id {accounts}
 """
-USER_COUNTS_OF = "SELECT account_id, at, count FROM user_counts WHERE account_id = ANY($1::text[])"
-UNRATED_USAGE_OF = """
+_USER_COUNTS_OF = "SELECT account_id, at, count FROM user_counts WHERE account_id {accounts}"
+_UNRATED_USAGE_OF = """
 SELECT record_id, account_id, part_number, quantity, used_at, received_at FROM usage_records
-WHERE account_id = ANY($1::text[]) AND rated_month IS NULL
+WHERE account_id {accounts} AND rated_month IS NULL
 """
-USAGE_UNITS_OF = """
-SELECT account_id, part_number, usage_month, units FROM usage_units WHERE account_id = ANY($1::text[])
+_USAGE_UNITS_OF = """
+SELECT account_id, part_number, usage_month, units FROM usage_units WHERE account_id {accounts}
 """
+UNRATED_USAGE_OF, USAGE_UNITS_OF = (_UNRATED_USAGE_OF.format(accounts=_OF_IDS),
+                                   _USAGE_UNITS_OF.format(accounts=_OF_IDS))  # prepaid's midnights
+RANGE_MIN_ACCOUNTS = 100  # fewer accounts than this are probed one by one: a range could hold many more
 
-SAVE_BILLED_THROUGH = """
-INSERT INTO billed_through (subscription_id, through)
-SELECT * FROM unnest($1::text[], $2::date[])
-ON CONFLICT (subscription_id) DO UPDATE SET through = GREATEST(billed_through.through, EXCLUDED.through)
-"""
-SAVE_USAGE_UNITS = """
-INSERT INTO usage_units (account_id, part_number, usage_month, units)
-SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[])
-ON CONFLICT (account_id, part_number, usage_month) DO UPDATE SET units = usage_units.units + EXCLUDED.units
-"""
-MARK_USAGE_RATED = """
-UPDATE usage_records SET rated_month = $2 WHERE record_id = ANY($1::text[]) AND rated_month IS NULL
-"""
-SAVE_ACCOUNT_RUNS = """
-INSERT INTO account_runs (account_id, month, run_id, settlement, currency, lines, total)
-SELECT a, $2, $3, s, c, l, t FROM unnest($1::text[], $4::text[], $5::text[], $6::int[], $7::numeric[])
-    AS x(a, s, c, l, t)
-"""
+ACCOUNT_RUN_COLUMNS = ["account_id", "month", "run_id", "settlement", "currency", "lines", "total"]
 RUN_SUMMARY = """
 SELECT settlement, currency, count(*) FILTER (WHERE lines > 0) AS accounts,
        sum(lines) AS lines, sum(total) AS total
@@ -250,51 +246,55 @@ def _range(chunk: asyncpg.Record) -> tuple[str, list[str]]:
     return _DUE_RANGES[(chunk["after_id"] is not None, chunk["through_id"] is not None)], bounds
 
 
+def _runs_range(where: str) -> str:
+    """The chunk's id range for the account runs' side of the anti-join."""
+    return where.replace("a.account_id", "r.account_id")
+
+
 async def due_accounts(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record,
                        only: list[str] | None = None) -> list[asyncpg.Record]:
     """The accounts of `chunk` (or only those of `only`) due in `run`, in id order."""
     year, mon = map(int, run["month"].split("-"))
     where, bounds = (_DUE_RANGES["only"], [only]) if only is not None else _range(chunk)
-    return await conn.fetch(DUE_ACCOUNTS.format(range=where), run["month"], year, mon,
+    return await conn.fetch(DUE_ACCOUNTS.format(range=where, runs=_runs_range(where)), run["month"], year, mon,
                             run["requested_at"], run["account_ids"], *bounds)
 
 
 async def chunk_candidates(conn: asyncpg.Connection, run: asyncpg.Record, chunk: asyncpg.Record) -> list[str]:
     """Ids of the chunk's accounts in the run not rated for its month yet (due or not)."""
     where, bounds = _range(chunk)
-    rows = await conn.fetch(CHUNK_CANDIDATES.format(range=where.replace("$6", "$3").replace("$7", "$4")),
+    where = where.replace("$6", "$3").replace("$7", "$4")
+    rows = await conn.fetch(CHUNK_CANDIDATES.format(range=where, runs=_runs_range(where)),
                             run["month"], run["account_ids"], *bounds)
     return [r["account_id"] for r in rows]
 
 
-async def load_facts(conn: asyncpg.Connection, account_ids: list[str]) -> dict[str, list]:
+async def load_facts(conn: asyncpg.Connection, account_ids: list[str], whole_range: bool = False) -> dict[str, list]:
     """Everything the runs of these accounts need, in one round trip per table (subscriptions
-    come with their `billed_through` ledger date)."""
+    come with their `billed_through` ledger date). `whole_range`: the accounts (in id order, as
+    due_accounts gives them) are most of their id range (a chunk of a run of every account), so
+    the facts are read by that range; those of the range's other accounts come too, unused."""
+    if whole_range and len(account_ids) >= RANGE_MIN_ACCOUNTS:
+        accounts, args = _IN_RANGE, (account_ids[0], account_ids[-1])
+    else:
+        accounts, args = _OF_IDS, (account_ids,)
     return {
         "catalog": await conn.fetch(CATALOG),
-        "subscriptions": await conn.fetch(SUBSCRIPTIONS_OF, account_ids),
-        "user_counts": await conn.fetch(USER_COUNTS_OF, account_ids),
-        "usage": await conn.fetch(UNRATED_USAGE_OF, account_ids),
-        "usage_units": await conn.fetch(USAGE_UNITS_OF, account_ids),
+        "subscriptions": await conn.fetch(_SUBSCRIPTIONS_OF.format(accounts=accounts), *args),
+        "user_counts": await conn.fetch(_USER_COUNTS_OF.format(accounts=accounts), *args),
+        "usage": await conn.fetch(_UNRATED_USAGE_OF.format(accounts=accounts), *args),
+        "usage_units": await conn.fetch(_USAGE_UNITS_OF.format(accounts=accounts), *args),
     }
-
-
-async def save_ledger(conn: asyncpg.Connection, month: str, through: list[tuple[str, date]],
-                      units: list[tuple[str, str, date, Decimal]], rated_ids: list[str]) -> None:
-    if through:
-        await conn.execute(SAVE_BILLED_THROUGH, *map(list, zip(*through)))
-    if units:
-        await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*units)))
-    if rated_ids:
-        await conn.execute(MARK_USAGE_RATED, rated_ids, month)
 
 
 async def save_account_runs(conn: asyncpg.Connection, month: str, run_id: str,
                             rows: list[tuple[str, str, str, int, Decimal]]) -> None:
+    """One row per account rated, copied in (no conflict to handle: due_accounts left out the
+    accounts rated for the month, and a second row would fail the chunk as an insert would)."""
     if rows:
-        await conn.execute(SAVE_ACCOUNT_RUNS, [r[0] for r in rows], month, run_id,
-                           [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
-                           [r[4] for r in rows])
+        await conn.copy_records_to_table("account_runs", columns=ACCOUNT_RUN_COLUMNS, records=[
+            (account, month, run_id, settlement, currency, lines, total)
+            for account, settlement, currency, lines, total in rows])
 
 
 async def run_summary(conn: asyncpg.Connection, run_id: str) -> list[asyncpg.Record]:

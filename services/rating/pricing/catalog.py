@@ -106,6 +106,9 @@ class Catalog:
     currency: str
     products: Mapping[str, Product]
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # the run's line shapes, memoised per catalogue object by run.py: accounts of one batch bill
+    # the same few (product, period, quantity) pieces over and over
+    shapes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, currency: str, products: list[Product] | tuple[Product, ...]) -> "Catalog":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from shared.calendar import Month
 from .ledger import LedgerUpdate
@@ -116,7 +116,8 @@ class RunResult:
     lines: tuple[ChargeLine, ...]
     ledger_update: LedgerUpdate
 
-    @property
+    @cached_property
     def total(self) -> Decimal:
-        """Sum of the (already rounded) line amounts."""
+        """Sum of the (already rounded) line amounts (worked out once: the ledger and the wire
+        both read it)."""
         return sum((line.amount for line in self.lines), Decimal(0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Iterable, Sequence
 
 from shared.calendar import (
@@ -20,6 +21,7 @@ from .usage import UsageRecord, price_units
 
 ZERO = Decimal(0)
 _NONE: frozenset[str] = frozenset()
+_ARRIVED = attrgetter("arrived_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +88,11 @@ def billing_run(
         usage_lines, usage_units, rated = _usage_lines(
             target, mp, account_id, tz_name, catalog, usage, ledger, price_book)
         lines.extend(usage_lines)
-        return RunResult(account_id, target, catalog.currency, tuple(lines),
-                         LedgerUpdate(through, usage_units, rated))
+    else:
+        usage_units, rated = {}, _NONE
     # build_frozen: the same values as RunResult(...)/LedgerUpdate(...), without the frozen __init__
-    update = build_frozen(LedgerUpdate, {"billed_through": through, "usage_units": {}, "rated_usage_ids": _NONE})
+    update = build_frozen(LedgerUpdate, {"billed_through": through, "usage_units": usage_units,
+                                         "rated_usage_ids": rated})
     return build_frozen(RunResult, {"account": account_id, "month": target, "currency": catalog.currency,
                                     "lines": tuple(lines), "ledger_update": update})
 
@@ -99,17 +102,24 @@ def _in_advance_line(account_id: str, sub: Subscription, product: Product, month
     """A recurring item billed through the target month's 1st: that whole month in advance
     (`month` is its first day, next month's first day and its length). Most lines of a run."""
     first, nxt, days = month
-    p = catalog.price(sub.part_number, first, price_book)
-    return make_line(account_id, sub.id, sub.part_number, first, nxt, sub.quantity, p.unit_price, p.version,
-                     round_money(p.unit_price * sub.quantity, catalog.currency), days, days, "in_advance",
-                     False, "", product.name or "", sub.customer)
+    key = ("in_advance", sub.part_number, first, sub.quantity, id(price_book) if price_book is not None else None)
+    shape = catalog.shapes.get(key)
+    if shape is None:
+        p = catalog.price(sub.part_number, first, price_book)  # pins the book: its id stays its own
+        shape = catalog.shapes[key] = _fields(make_line(
+            "", None, sub.part_number, first, nxt, sub.quantity, p.unit_price, p.version,
+            round_money(p.unit_price * sub.quantity, catalog.currency), days, days, "in_advance",
+            False, "", product.name or ""))
+    return _line_of(shape, account_id, sub)
 
 
 def _item_pieces(account_id: str, sub: Subscription, product: Product, target: Month, mp: datetime,
                  done: date | None, tz_name: str, catalog: Catalog, price_book: PriceBook | None,
-                 counts: UserCounts | None) -> Iterable[ChargeLine]:
+                 counts: UserCounts | None) -> list[ChargeLine]:
     """A recurring or pack item's lines: one per month piece of its billable interval not yet
-    billed (`done`), up to the target month; a pack's quantity comes from the user `counts`."""
+    billed (`done`), up to the target month; a pack's quantity comes from the user `counts`.
+    A recurring item's pieces are decided by its product, interval, quantity and price book
+    alone: they are worked out once per catalogue and such key, then stamped per subscription."""
     tz = zone(tz_name)
     start_day = day_of(sub.start, tz)
     end = sub.end if sub.end is not None and sub.end < mp else None
@@ -120,6 +130,34 @@ def _item_pieces(account_id: str, sub: Subscription, product: Product, target: M
     else:
         stop, held_to = month_info(target)[1], None
     begin = start_day if done is None or done < start_day else done
+    if product.kind == "pack":
+        return list(_pieces(account_id, sub, product, target, begin, stop, held_to, start_day, tz_name, catalog,
+                            price_book, counts))
+    key = (sub.part_number, target, begin, stop, held_to, sub.quantity,
+           id(price_book) if price_book is not None else None)
+    shapes = catalog.shapes.get(key)
+    if shapes is None:  # catalog.price pins the book: its id stays its own while the key lives
+        shapes = catalog.shapes[key] = tuple(map(_fields, _pieces(
+            "", sub, product, target, begin, stop, held_to, start_day, tz_name, catalog, price_book, None)))
+    sid, quantity, customer = sub.id, sub.quantity, sub.customer
+    return [build_frozen(ChargeLine, {**shape, "account": account_id, "subscription": sid, "quantity": quantity,
+                                      "customer": customer}) for shape in shapes]
+
+
+def _fields(line: ChargeLine) -> dict:
+    return line.__dict__
+
+
+def _line_of(shape: dict, account_id: str, sub: Subscription) -> ChargeLine:
+    """The line of `shape` (a memoised line's fields) for `sub` of account `account_id`."""
+    return build_frozen(ChargeLine, {**shape, "account": account_id, "subscription": sub.id,
+                                     "quantity": sub.quantity, "customer": sub.customer})
+
+
+def _pieces(account_id: str, sub: Subscription, product: Product, target: Month, begin: date, stop: date,
+            held_to: date | None, start_day: date, tz_name: str, catalog: Catalog, price_book: PriceBook | None,
+            counts: UserCounts | None) -> Iterable[ChargeLine]:
+    """The lines of the month pieces of [begin, stop) up to the target month."""
     name = product.name or ""
     for piece_month, a, b in month_pieces(begin, stop, target):
         _, _, md = month_info(piece_month)
@@ -164,7 +202,7 @@ def _usage_lines(target, mp, account_id, tz_name, catalog, usage, ledger, price_
     known = ledger.rated_usage_ids
     rated: set[str] = set()
     groups: dict[tuple[Month, str, bool], Decimal] = {}
-    for rec in sorted(usage, key=lambda r: r.arrived_at):
+    for rec in sorted(usage, key=_ARRIVED):
         if rec.arrived_at >= mp or rec.id in known or rec.id in rated:
             continue
         used_day = day_of(rec.used_at, tz)
@@ -177,15 +215,21 @@ def _usage_lines(target, mp, account_id, tz_name, catalog, usage, ledger, price_
         groups[key] = groups.get(key, ZERO) + Decimal(rec.quantity)
     lines: list[ChargeLine] = []
     added: dict[tuple[str, date], Decimal] = {}
+    book = id(price_book) if price_book is not None else None
     for (used_month, part, late), units in sorted(groups.items()):
         first, nxt, _ = month_info(used_month)
         key = (part, first)
         already = ledger.usage_units.get(key, ZERO) + added.get(key, ZERO)
-        p = catalog.price(part, first, price_book)
-        exact, note = price_units(p, already, units)
-        lines.append(make_line(
-            account_id, None, part, first, nxt, units, None if p.tiers else p.unit_price, p.version,
-            round_money(exact, catalog.currency), None, None, "usage_late" if late else "usage",
-            late, note, product_name=catalog.products[part].name or ""))
+        # the line is decided by these: numbers by their text, which keeps 40 and 40.0 apart
+        shape_key = ("usage", part, first, late, str(already), str(units), book)
+        shape = catalog.shapes.get(shape_key)
+        if shape is None:  # catalog.price pins the book: its id stays its own while the key lives
+            p = catalog.price(part, first, price_book)
+            exact, note = price_units(p, already, units)
+            shape = catalog.shapes[shape_key] = _fields(make_line(
+                "", None, part, first, nxt, units, None if p.tiers else p.unit_price, p.version,
+                round_money(exact, catalog.currency), None, None, "usage_late" if late else "usage",
+                late, note, product_name=catalog.products[part].name or ""))
+        lines.append(build_frozen(ChargeLine, {**shape, "account": account_id}))
         added[key] = added.get(key, ZERO) + units
     return lines, added, frozenset(rated)

@@ -1,0 +1,85 @@
+"""Rating's ledger SQL: what runs billed (billed_through, usage_units) and the usage they rated."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+import asyncpg
+
+# the ledger, by upserts when which of its rows exist is not known...
+SAVE_BILLED_THROUGH = """
+INSERT INTO billed_through (subscription_id, through)
+SELECT * FROM unnest($1::text[], $2::date[])
+ON CONFLICT (subscription_id) DO UPDATE SET through = GREATEST(billed_through.through, EXCLUDED.through)
+"""
+SAVE_USAGE_UNITS = """
+INSERT INTO usage_units (account_id, part_number, usage_month, units)
+SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[])
+ON CONFLICT (account_id, part_number, usage_month) DO UPDATE SET units = usage_units.units + EXCLUDED.units
+"""
+# ...and when the facts loaded in the same transaction tell: the new rows copied in (a plain
+# insert costs the server about half an upsert, which inserts speculatively, and asyncpg's binary
+# COPY encodes 6,000 rows in about 1.2 ms of the client's CPU against 6 for unnest's arrays), the
+# others updated
+MOVE_BILLED_THROUGH = """
+UPDATE billed_through b SET through = v.through FROM unnest($1::text[], $2::date[]) AS v(subscription_id, through)
+WHERE b.subscription_id = v.subscription_id AND b.through < v.through
+"""
+ADD_USAGE_UNITS = """
+UPDATE usage_units u SET units = u.units + v.units
+FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[]) AS v(account_id, part_number, usage_month, units)
+WHERE u.account_id = v.account_id AND u.part_number = v.part_number AND u.usage_month = v.usage_month
+"""
+MARK_USAGE_RATED = """
+UPDATE usage_records SET rated_month = $2 WHERE record_id = ANY($1::text[]) AND rated_month IS NULL
+"""
+
+
+class Ledgered(NamedTuple):
+    """The ledger rows loaded facts had: subscriptions with a `billed_through` date, and the
+    (account, part, usage month) keys of `usage_units`."""
+
+    subscriptions: set[str]
+    units: set[tuple[str, str, date]]
+
+
+def ledgered(facts: dict[str, list]) -> Ledgered:
+    """The ledger rows of loaded `facts` (see save_ledger)."""
+    return Ledgered({r["subscription_id"] for r in facts["subscriptions"] if r["billed_through"] is not None},
+                    {(r["account_id"], r["part_number"], r["usage_month"]) for r in facts["usage_units"]})
+
+
+async def save_ledger(conn: asyncpg.Connection, month: str, through: list[tuple[str, date]],
+                      units: list[tuple[str, str, date, Decimal]], rated_ids: list[str],
+                      known: Ledgered | None = None) -> None:
+    """The run's ledger entries. With `known` (the ledger rows there were when this transaction
+    loaded the facts) new rows are inserted and known ones moved forward or added to, without the
+    upserts' cost (a plain insert costs about half an upsert, which inserts speculatively). Runs
+    go one at a time and rate an account in one chunk, so only prepaid's midnights could add a
+    row meanwhile (units of an account in prepaid mode, whose usage a run does not bill: a mode
+    switch racing the run); then the insert fails the chunk, which is rated again in parts on
+    facts loaded anew: never a piece or a unit billed twice, nor one lost."""
+    if known is None:
+        if through:
+            await conn.execute(SAVE_BILLED_THROUGH, *map(list, zip(*through)))
+        if units:
+            await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*units)))
+    else:
+        await _insert_or_update(conn, "billed_through", ["subscription_id", "through"], MOVE_BILLED_THROUGH,
+                                through, [t[0] in known.subscriptions for t in through])
+        await _insert_or_update(conn, "usage_units", ["account_id", "part_number", "usage_month", "units"],
+                                ADD_USAGE_UNITS, units, [u[:3] in known.units for u in units])
+    if rated_ids:
+        await conn.execute(MARK_USAGE_RATED, rated_ids, month)
+
+
+async def _insert_or_update(conn: asyncpg.Connection, table: str, columns: list[str], update: str,
+                            rows: list[tuple], exists: list[bool]) -> None:
+    """`rows` whose row does not exist yet copied into `table`, the others by `update` (column arrays)."""
+    new = [row for row, there in zip(rows, exists) if not there]
+    if new:
+        await conn.copy_records_to_table(table, records=new, columns=columns)
+    if len(new) < len(rows):
+        await conn.execute(update, *map(list, zip(*(row for row, there in zip(rows, exists) if there))))
