@@ -60,14 +60,20 @@ async def add(conn: asyncpg.Connection, topic: str, envelopes: Sequence[Envelope
     """Write `envelopes` for `topic` (physical name) in the caller's transaction."""
     if not envelopes:
         return
+    await add_encoded(conn, topic, [(e.key, e.event_id, e.type, e.encode()) for e in envelopes])
+
+
+async def add_encoded(conn: asyncpg.Connection, topic: str, rows: Sequence[tuple[str, UUID, str, bytes]]) -> None:
+    """Write events already encoded, as (key, event id, event type, envelope bytes), for `topic`
+    (physical name) in the caller's transaction."""
+    if not rows:
+        return
     trace_headers = tracing.outbox_headers()
     if trace_headers is None:
-        await conn.copy_records_to_table(
-            "outbox", records=[(topic, e.key, e.event_id, e.type, e.encode()) for e in envelopes], columns=COLUMNS)
+        await conn.copy_records_to_table("outbox", records=[(topic, *row) for row in rows], columns=COLUMNS)
     else:  # one json value for every row: COPY would repeat it (and asyncpg's json codec is text-only)
-        await conn.execute(INSERT_MANY_TRACED, [topic] * len(envelopes), [e.key for e in envelopes],
-                           [e.event_id for e in envelopes], [e.type for e in envelopes],
-                           [e.encode() for e in envelopes], trace_headers)
+        keys, event_ids, types, payloads = map(list, zip(*rows))
+        await conn.execute(INSERT_MANY_TRACED, [topic] * len(rows), keys, event_ids, types, payloads, trace_headers)
 
 
 async def add_record(conn: asyncpg.Connection, topic: str, key: str, event_id: UUID, event_type: str,
