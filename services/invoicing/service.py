@@ -160,17 +160,16 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
           "currency": inv.currency, "total": str(inv.total), "lines": orjson.Fragment(text)}
          for issuer, inv, (_, p), text in zip(issuers, invoices, todo, lines)],
         [e for e, _ in todo], settings.service, now)
-    columns = ([i.account for i in invoices], [p.month for _, p in todo], [p.run_id for _, p in todo],
-               [i.currency for i in invoices], [i.issue_date for i in invoices], [i.due_date for i in invoices],
-               [i.total for i in invoices], [text.decode() for text in lines])
+    rows = [(issuer, i.account, p.month, p.run_id, i.currency, i.issue_date, i.due_date, i.total,
+             orjson.Fragment(text), now, e.event_id) for issuer, i, (e, p), text in zip(issuers, invoices, todo, lines)]
     keys = sorted(issued)
     await store.ensure_sequences(conn, list(counts))
     # from here to the commit the issuers' counters are locked (gapless numbers): only what needs
     # the numbers happens after this line
     last = await store.reserve_numbers(conn, counts)
     numbers = domain.number_invoices(issuers, last)
-    await conn.execute(store.INSERT_INVOICES, numbers, issuers, [int(n.rsplit("-", 1)[1]) for n in numbers],
-                       *columns, now, [e.event_id for e, _ in todo])
+    await store.insert_invoices(conn, [(number, row[0], int(number.rsplit("-", 1)[1]), *row[1:])
+                                       for number, row in zip(numbers, rows)])
     await conn.execute(store.ADD_RUN_INVOICES, [k[0] for k in keys], [k[1] for k in keys],
                        [issued[k][0] for k in keys], [issued[k][1] for k in keys])
     await outbox.add_encoded(conn, settings.topic(INVOICING_EVENTS.name), issued_events.numbered(events, numbers))
