@@ -35,9 +35,11 @@ def _json_text(value) -> str:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # json and jsonb columns come back as Python objects
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
+    # json and jsonb columns come back as Python objects. json's binary form is its text, so its
+    # codec is a binary one: binary COPY (outbox headers, invoice lines) can write json columns
+    await conn.set_type_codec("json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog",
+                              format="binary")
+    await conn.set_type_codec("jsonb", encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def create_pool(dsn: str, schema: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

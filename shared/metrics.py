@@ -67,6 +67,11 @@ _BY_EVENT_TYPE = {
 _LISTS = {"prepaid_credit.credit.debited": "debits"}
 
 
+def counts_items(event_type: str) -> bool:
+    """True when `event_type`'s counter counts the items one event holds, not the events."""
+    return event_type in _LISTS
+
+
 def items_in(event_type: str, envelope: bytes) -> int:
     """How many of what `event_type`'s counter counts one published envelope holds (1 for most)."""
     field = _LISTS.get(event_type)

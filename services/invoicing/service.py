@@ -13,14 +13,14 @@ from decimal import Decimal
 import asyncpg
 import orjson
 
-from contracts.envelope import Contract, Envelope, build_envelope, wrap
-from contracts.invoicing import InvoiceIssuedV1, InvoiceOverdueV1
+from contracts.envelope import Contract, Envelope, wrap
+from contracts.invoicing import InvoiceOverdueV1
 from contracts.provisioning import AccountOpenedV1
 from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, RequestBillingRunV1
-from contracts.registry import parse, type_of
+from contracts.registry import parse
 from contracts.topics import INVOICING_EVENTS, RATING_REQUESTS
 from contracts.usage import UsageRecordedV1
-from services.invoicing import balances, domain, quarantine, store
+from services.invoicing import balances, domain, issued_events, quarantine, store
 from shared import faults, metrics, outbox, task_failures
 from shared.settings import Settings
 from shared.transient import TRANSIENT
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 SCHEDULER_TASK, OVERDUE_TASK = "billing_runs", "overdue"  # names in task_failures
 RUN_REQUEST_CHUNK = 5_000  # accounts per scheduler page and scheduled request: a message well under 1 MB
-_ISSUED = type_of(InvoiceIssuedV1)
 
 
 def wrap_event(payload: Contract, key: str, settings: Settings, now: datetime,
@@ -99,7 +98,8 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
     """One invoice per account and month from rated charges of settlement `invoice`, set-based:
     existing (account, month) pairs are skipped, the issuers' counters are locked and moved once
     for the batch, invoices and their InvoiceIssuedV1 events are inserted in one statement each.
-    Charges of accounts not known yet wait in pending_charges; a charge whose invoice cannot be
+    Everything that does not need the numbers (the rows, the events encoded) comes before the
+    counters' lock, held to the commit, where the replicas serialise. Charges of accounts not known yet wait in pending_charges; a charge whose invoice cannot be
     assembled (a due date past the calendar) is quarantined. Returns the invoices issued."""
     invoiced = [(e, p) for e, p in charges if p.settlement == "invoice"]
     empty: dict[tuple[str, str], int] = {}
@@ -154,32 +154,25 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
         count_total[1] += inv.total
     # the lines as JSON once: stored as they are and embedded as they are in the event
     lines = [orjson.dumps(e.payload["lines"]) for e, _ in todo]
-    lines_text = [text.decode() for text in lines]
-    payloads = [{"invoice_number": None, "issuer": issuer, "account_id": inv.account, "month": p.month,
-                 "run_id": p.run_id, "issue_date": inv.issue_date.isoformat(),
-                 "due_date": inv.due_date.isoformat(), "currency": inv.currency, "total": str(inv.total),
-                 "lines": orjson.Fragment(text)}
-                for issuer, inv, (_, p), text in zip(issuers, invoices, todo, lines)]
+    events = issued_events.encode(
+        [{"issuer": issuer, "account_id": inv.account, "month": p.month, "run_id": p.run_id,
+          "issue_date": inv.issue_date.isoformat(), "due_date": inv.due_date.isoformat(),
+          "currency": inv.currency, "total": str(inv.total), "lines": orjson.Fragment(text)}
+         for issuer, inv, (_, p), text in zip(issuers, invoices, todo, lines)],
+        [e for e, _ in todo], settings.service, now)
+    rows = [(issuer, i.account, p.month, p.run_id, i.currency, i.issue_date, i.due_date, i.total,
+             orjson.Fragment(text), now, e.event_id) for issuer, i, (e, p), text in zip(issuers, invoices, todo, lines)]
+    keys = sorted(issued)
+    await store.ensure_sequences(conn, list(counts))
     # from here to the commit the issuers' counters are locked (gapless numbers): only what needs
     # the numbers happens after this line
     last = await store.reserve_numbers(conn, counts)
     numbers = domain.number_invoices(issuers, last)
-    await conn.execute(
-        store.INSERT_INVOICES, numbers, issuers, [int(n.rsplit("-", 1)[1]) for n in numbers],
-        [i.account for i in invoices], [p.month for _, p in todo], [p.run_id for _, p in todo],
-        [i.currency for i in invoices], [i.issue_date for i in invoices], [i.due_date for i in invoices],
-        [i.total for i in invoices], lines_text, now, [e.event_id for e, _ in todo])
-    keys = sorted(issued)
+    await store.insert_invoices(conn, [(number, row[0], int(number.rsplit("-", 1)[1]), *row[1:])
+                                       for number, row in zip(numbers, rows)])
     await conn.execute(store.ADD_RUN_INVOICES, [k[0] for k in keys], [k[1] for k in keys],
                        [issued[k][0] for k in keys], [issued[k][1] for k in keys])
-    events = []
-    for number, payload, inv, (e, _) in zip(numbers, payloads, invoices, todo):
-        payload["invoice_number"] = number
-        # the payload is InvoiceIssuedV1's wire form built from validated parts (the lines as
-        # rating sent them): not validated again (a test checks its shape)
-        events.append(build_envelope(*_ISSUED, payload, key=inv.account, producer=settings.service,
-                                     occurred_at=now, cause=e))
-    await outbox.add(conn, settings.topic(INVOICING_EVENTS.name), events)
+    await outbox.add_encoded(conn, settings.topic(INVOICING_EVENTS.name), issued_events.numbered(events, numbers))
     return len(events)
 
 

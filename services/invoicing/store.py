@@ -38,8 +38,13 @@ RETURNING a.account_id
 """
 
 # ------------------------------------------------------------------ numbering
+# only the issuers without a counter row yet: an INSERT ... ON CONFLICT of an existing issuer's
+# row waited for the other replica's transaction holding that row locked (37 us per invoice of
+# lock waiting), before the lock below even began
 ENSURE_SEQUENCES = """
-INSERT INTO number_sequences (issuer) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING
+INSERT INTO number_sequences (issuer)
+SELECT i FROM unnest($1::text[]) AS i WHERE NOT EXISTS (SELECT 1 FROM number_sequences s WHERE s.issuer = i)
+ON CONFLICT DO NOTHING
 """
 
 # lock the counters in a fixed order so two batches touching the same issuers cannot deadlock
@@ -61,14 +66,12 @@ SELECT i.account_id, i.month FROM invoices i
 JOIN unnest($1::text[], $2::text[]) AS k(account_id, month) USING (account_id, month)
 """
 
-INSERT_INVOICES = """
-INSERT INTO invoices (invoice_number, issuer, sequence, account_id, month, run_id, currency,
-                      issue_date, due_date, total, lines, issued_at, source_event_id)
-SELECT n, iss, seq, acc, mon, run, cur, issue, due, tot, ln::json, $12, src
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::date[], $9::date[], $10::numeric[], $11::text[], $13::uuid[])
-     AS v(n, iss, seq, acc, mon, run, cur, issue, due, tot, ln, src)
-"""
+# invoices go in by binary COPY (pairs already invoiced were filtered out before; a replica that
+# raced to the same account and month fails the unique (account_id, month) and its batch is
+# issued again charge by charge): PostgreSQL and Python CPU 1 and 2-3 us less per invoice than an
+# INSERT of 13 unnested arrays, inside the numbering lock
+INVOICE_COLUMNS = ("invoice_number", "issuer", "sequence", "account_id", "month", "run_id", "currency",
+                   "issue_date", "due_date", "total", "lines", "issued_at", "source_event_id")
 
 GET_INVOICE = "SELECT * FROM invoices WHERE invoice_number = $1"
 LOCK_INVOICE = "SELECT * FROM invoices WHERE invoice_number = $1 FOR UPDATE"
@@ -204,13 +207,23 @@ async def accounts_by_id(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[s
     return {r["account_id"]: r for r in await conn.fetch(ACCOUNTS_BY_ID, list(ids))}
 
 
+async def ensure_sequences(conn: asyncpg.Connection, issuers: Sequence[str]) -> None:
+    """Create the counters of issuers that have none (without waiting for those that have one)."""
+    await conn.execute(ENSURE_SEQUENCES, sorted(issuers))
+
+
 async def reserve_numbers(conn: asyncpg.Connection, counts: dict[str, int]) -> dict[str, int]:
-    """Lock the issuers' counters and move each forward by its count; returns the new last numbers."""
+    """Lock the issuers' counters (they exist: `ensure_sequences`) and move each forward by its
+    count; returns the new last numbers."""
     issuers = sorted(counts)
-    await conn.execute(ENSURE_SEQUENCES, issuers)
     await conn.fetch(LOCK_SEQUENCES, issuers)
     rows = await conn.fetch(RESERVE_NUMBERS, issuers, [counts[i] for i in issuers])
     return {r["issuer"]: r["last_number"] for r in rows}
+
+
+async def insert_invoices(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
+    """Insert invoices given as tuples in INVOICE_COLUMNS' order (lines: JSON, e.g. an orjson.Fragment)."""
+    await conn.copy_records_to_table("invoices", records=rows, columns=INVOICE_COLUMNS)
 
 
 async def existing_invoices(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:

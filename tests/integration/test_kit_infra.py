@@ -74,6 +74,12 @@ async def test_inbox_claims_each_event_once(kit):
         assert await inbox.claim(conn, "c", a) is False
         assert await inbox.claim(conn, "other", a) is True  # per consumer
         assert await inbox.claim_many(conn, "c", [a, b, b]) == {b.event_id}
+        c, d = _removed("acme", "s3"), _removed("acme", "s4")
+        async with conn.transaction():  # a subscriber's: a redelivery in the batch leaves it usable
+            assert await inbox.claim_many(conn, "c", [c]) == {c.event_id}
+            assert await inbox.claim_many(conn, "c", [d, c]) == {d.event_id}
+            assert await inbox.claim_many(conn, "c", [d]) == set()
+        assert await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'c'") == 4
 
 
 async def test_outbox_relay_publishes_in_order_and_forgets(infra, namespace, kit):

@@ -40,6 +40,10 @@ class FakeConn:
         self.executed.append((sql, args))
         return "INSERT 0 1"
 
+    async def copy_records_to_table(self, table, *, records, columns):
+        self.executed += [(f"COPY {table}", tuple(record)) for record in records]
+        return f"COPY {len(records)}"
+
     @contextlib.asynccontextmanager
     async def transaction(self):
         yield
