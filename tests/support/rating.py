@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from contracts import wrap
+from contracts import parse, wrap
+from contracts.charges import expand
 from contracts.envelope import Envelope
 from contracts.provisioning import CatalogPublishedV1
 from services.rating.domain import AccountRating
@@ -24,6 +26,12 @@ def at(text: str) -> datetime:
 def env(payload, key: str, when: str = "2026-01-01T00:00:00Z") -> Envelope:
     """`payload` in an envelope from the test producer, occurring at `when`."""
     return wrap(payload, key=key, producer="test", occurred_at=at(when))
+
+
+def each_account(envelopes: Iterable[Envelope]) -> list[Envelope]:
+    """Rating's events as its consumers take them: each account of a batch of charges as its own
+    envelope (`contracts.charges.accounts`), the others as they are, in order."""
+    return [e for e, _ in expand([(e, parse(e)) for e in envelopes])]
 
 
 def seed_catalog(when: str = "2026-01-01T00:00:00Z") -> CatalogPublishedV1:
