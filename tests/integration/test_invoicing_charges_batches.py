@@ -11,8 +11,9 @@ import pytest
 
 from contracts.envelope import Envelope
 from services.invoicing import domain
-from tests.support.invoicing import _count, batch, charges, opened, summary
+from tests.support.invoicing import _count, charges, opened, summary
 from tests.support.polling import eventually
+from tests.support.rating import batch
 
 pytestmark = pytest.mark.infra
 

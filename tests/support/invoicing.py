@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from contracts import build_envelope, wrap
+from contracts import wrap
 from contracts.disputes import DisputeOpenedV1, DisputeResolvedV1
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1
@@ -44,13 +44,6 @@ def charges(run_id: str, account: str, amounts: list[str], month: str = "2026-05
     return wrap(AccountChargesRatedV1(run_id=run_id, month=month, account_id=account, currency=currency,
                                       settlement=settlement, payment_terms_days=terms, lines=lines, total=total),
                 key=account, producer="rating", occurred_at=T0)
-
-
-def batch(*accounts: Envelope) -> Envelope:
-    """Charges of several accounts (built by `charges`, maybe changed by hand) in one version-2
-    event, as rating publishes them, keyed by the first account."""
-    return build_envelope("rating.charges.rated", 2, {"items": [e.payload for e in accounts]},
-                          key=accounts[0].key, producer="rating", occurred_at=T0)
 
 
 def summary(run_id: str, invoice_accounts: int, totals: dict[str, str], month: str = "2026-05") -> Envelope:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from contracts import parse, wrap
+from contracts import build_envelope, parse, wrap
 from contracts.charges import expand
 from contracts.envelope import Envelope
 from contracts.provisioning import CatalogPublishedV1
@@ -32,6 +32,13 @@ def each_account(envelopes: Iterable[Envelope]) -> list[Envelope]:
     """Rating's events as its consumers take them: each account of a batch of charges as its own
     envelope (`contracts.charges.accounts`), the others as they are, in order."""
     return [e for e, _ in expand([(e, parse(e)) for e in envelopes])]
+
+
+def batch(*accounts: Envelope) -> Envelope:
+    """Version-1 charges of several accounts (maybe changed by hand) in one version-2 event, as
+    rating publishes a run's charges: keyed by the first account, at the first one's instant."""
+    return build_envelope("rating.charges.rated", 2, {"items": [e.payload for e in accounts]},
+                          key=accounts[0].key, producer="rating", occurred_at=accounts[0].occurred_at)
 
 
 def seed_catalog(when: str = "2026-01-01T00:00:00Z") -> CatalogPublishedV1:
