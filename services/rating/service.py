@@ -134,12 +134,13 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
                     await _plan(conn, settings, locked, chunk, now)
                     await _notify_workers(conn)
             return 0
+        parts = await _parts(partitions)  # before the claim: Kafka's metadata away fails nothing half-done
         async with conn.transaction():
             piece = await store.claim_chunk(conn, run["run_id"])
             if piece is not None:
                 try:
                     async with conn.transaction():  # a savepoint: a failure undoes this attempt only
-                        rated = await _rate_chunk(conn, settings, run, piece, now, await _parts(partitions))
+                        rated = await _rate_chunk(conn, settings, run, piece, now, parts)
                     faults.point("run-chunk")  # the fault suite's kill mid-run, before the commit
                     return rated
                 except TRANSIENT:
@@ -147,7 +148,7 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
                 except Exception:  # a statement failed for the chunk as a whole: find whose
                     log.warning("run %s: chunk %d failed as a whole; rating it in parts to find whose account fails",
                                 run["run_id"], piece["seq"], exc_info=True)
-                    return await _rate_chunk_apart(conn, settings, run, piece, now, await _parts(partitions))
+                    return await _rate_chunk_apart(conn, settings, run, piece, now, parts)
         async with conn.transaction():
             locked = await store.lock_run(conn, run["run_id"])
             if locked is None or await store.chunks_left(conn, run["run_id"]):
