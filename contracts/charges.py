@@ -12,8 +12,10 @@ _V1 = type_of(AccountChargesRatedV1)
 _V2 = type_of(AccountChargesRatedV2)
 
 
-def accounts(envelope: Envelope, batch: AccountChargesRatedV2) -> list[tuple[Envelope, AccountChargesRatedV1]]:
-    """Each account of a batch as (its own envelope, its charges), in the batch's order.
+def accounts(envelope: Envelope, batch: AccountChargesRatedV2,
+             settlement: str | None = None) -> list[tuple[Envelope, AccountChargesRatedV1]]:
+    """Each account of a batch as (its own envelope, its charges), in the batch's order; with
+    `settlement`, only the accounts settled so (a consumer derives no envelope it ignores).
 
     The account's envelope is a version-1 `rating.charges.rated` one: its id is derived from the
     batch's id and the account (uuid5), so a redelivery or a replay derives the same ids (an
@@ -21,8 +23,12 @@ def accounts(envelope: Envelope, batch: AccountChargesRatedV2) -> list[tuple[Env
     producer and correlation the batch's; caused by the batch. Its payload is the item as it came
     on the wire (invoicing stores the lines as they are). A version-1 event (read as a batch of
     one) stands for itself, with its own id, as before there were batches."""
+    pairs = [(item, None) for item in batch.items] if envelope.schema_version < _V2[1] \
+        else list(zip(batch.items, envelope.payload["items"]))
+    if settlement is not None:
+        pairs = [(item, wire) for item, wire in pairs if item.settlement == settlement]
     if envelope.schema_version < _V2[1]:
-        return [(envelope, batch.items[0])]
+        return [(envelope, item) for item, _ in pairs]
     batch_id = envelope.event_id
     template = Envelope.model_construct(
         event_id=batch_id, type=_V1[0], schema_version=_V1[1], occurred_at=envelope.occurred_at,
@@ -30,16 +36,16 @@ def accounts(envelope: Envelope, batch: AccountChargesRatedV2) -> list[tuple[Env
         causation_id=batch_id, payload={})
     return [(template.model_copy(update={"event_id": uuid5(batch_id, item.account_id), "key": item.account_id,
                                          "payload": wire}), item)
-            for item, wire in zip(batch.items, envelope.payload["items"])]
+            for item, wire in pairs]
 
 
-def expand(batch: list[tuple[Envelope, Contract]]) -> list[tuple[Envelope, Contract]]:
-    """A consumed batch with each `AccountChargesRatedV2` replaced by its accounts (`accounts`),
-    everything else as it is, in order."""
+def expand(batch: list[tuple[Envelope, Contract]], settlement: str | None = None) -> list[tuple[Envelope, Contract]]:
+    """A consumed batch with each `AccountChargesRatedV2` replaced by its accounts (`accounts`, of
+    `settlement` only when given), everything else as it is, in order."""
     out: list[tuple[Envelope, Contract]] = []
     for e, p in batch:
         if isinstance(p, AccountChargesRatedV2):
-            out += accounts(e, p)
+            out += accounts(e, p, settlement)
         else:
             out.append((e, p))
     return out

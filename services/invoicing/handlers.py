@@ -28,7 +28,7 @@ def on_rating_charges(runtime: ServiceRuntime):
     """Each account of a batch of charges (version 2, or 1 as a batch of one) is invoiced as its
     own event (`contracts.charges.accounts`); the inbox claimed the batch's id once."""
     async def handle(conn: asyncpg.Connection, batch: Batch) -> None:
-        rated = [(e, p) for e, p in charges.expand(batch) if isinstance(p, AccountChargesRatedV1)]
+        rated = [(e, p) for e, p in charges.expand(batch, "invoice") if isinstance(p, AccountChargesRatedV1)]
         await service.issue_invoices(conn, runtime.settings, rated, runtime.clock.now())
         for _, p in batch:
             if isinstance(p, BillingRunRatedV1):

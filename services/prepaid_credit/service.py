@@ -103,7 +103,7 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
     twice. Charges of an account not known yet wait for it. `partitions`: those of
     prepaid_credit.events (the debits' notices are batched per partition)."""
     wanted = []
-    for e, p in expand(batch):  # a batch of runs' charges: each account's as its own event
+    for e, p in expand(batch, "prepaid"):  # a run's charges: each prepaid account's as its own event
         if isinstance(p, PrepaidUsageRatedV2):
             wanted += [(e, item) for item in p.items]
         elif isinstance(p, AccountChargesRatedV1) and p.settlement == "prepaid":

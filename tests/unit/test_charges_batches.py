@@ -128,3 +128,14 @@ def test_the_relay_counts_the_accounts_of_a_batch():
     assert metrics.items_in("rating.charges.rated", e.encode()) == 7
     one = wire.charges_envelope("run-1", "2026-04", _rating(), "rating", NOW, None)
     assert metrics.items_in("rating.charges.rated", one.encode()) == 1
+
+
+def test_a_consumer_derives_only_the_accounts_it_settles():
+    items = _items(3)
+    items[1] = dict(items[1], settlement="prepaid", run_at=NOW.isoformat())
+    envelope, batch = _decoded(wire.charges_batches(items, [0], "rating", NOW, None)[0])
+    assert [p.account_id for _, p in accounts(envelope, batch, "prepaid")] == ["acct-1"]
+    assert [p.account_id for _, p in expand([(envelope, batch)], "invoice")] == ["acct-0", "acct-2"]
+    assert accounts(envelope, batch, "prepaid")[0][0].event_id == uuid5(envelope.event_id, "acct-1")
+    one = wire.charges_envelope("run-1", "2026-04", _rating(), "rating", NOW, None)
+    assert accounts(one, parse(one), "prepaid") == [] and len(accounts(one, parse(one), "invoice")) == 1
