@@ -26,6 +26,7 @@ from contracts import topics, wrap
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1
 from contracts.rating import AccountChargesRatedV1, ChargeLineV1
+from services.rating import wire
 from shared import apikeys
 from shared.clock import FrozenClock
 from shared.kafka_security import client_options
@@ -100,7 +101,10 @@ async def _bench(args: argparse.Namespace) -> dict:
             await _until(conn, f"SELECT count(*) = {n} FROM {schema}.accounts", args.timeout, "accounts opened")
         finally:
             await runtime.stop()
-        await _publish(bootstrap, ns + topics.RATING_CHARGES.name, [_charges(a) for a in accounts])
+        # as rating publishes a run's charges: many accounts an event, one event per partition
+        parts = list(range(topics.RATING_CHARGES.partitions))
+        await _publish(bootstrap, ns + topics.RATING_CHARGES.name,
+                       wire.charges_batches([_charges(a).payload for a in accounts], parts, "rating", NOW, None))
         runtime, _ = invoicing_app.build(settings, FrozenClock(NOW))
         began = time.perf_counter()
         await runtime.start()

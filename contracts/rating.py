@@ -68,6 +68,30 @@ class AccountChargesRatedV1(Contract):
     run_at: Instant | None = None
 
 
+# accounts in one `AccountChargesRatedV2` at most. A run's account is a few lines (about 0.4 kB
+# each on the wire): rating fills an event with up to CHARGES_BATCH_ITEMS accounts and
+# CHARGES_BATCH_LINES lines (services/rating/wire.py), about half a megabyte at most, well under
+# Kafka's 1 MB default message size; this bound leaves room for producers batching otherwise
+CHARGES_BATCH_MAX = 1000
+
+
+@event("rating.charges.rated", 2)
+class AccountChargesRatedV2(Contract):
+    """The charges of many accounts of one run, one item each (the fields of
+    `AccountChargesRatedV1`): rating publishes a chunk's accounts whose own keys fall on one
+    partition of `rating.charges` in one event, keyed by the first of them, so each account's
+    charges keep their order there with its other events. Consumers take each item as the
+    account's own event (`contracts.charges.accounts`: its id derived from the batch's id and
+    the account). Version 1 (one account) is read as a batch of one."""
+
+    items: list[AccountChargesRatedV1] = Field(min_length=1, max_length=CHARGES_BATCH_MAX)
+
+
+@upcaster("rating.charges.rated", 1)
+def _charges_v1_to_v2(payload: dict) -> dict:
+    return {"items": [payload]}
+
+
 class QuarantinedAccountV1(Contract):
     """An account a run set aside because rating it failed: `reason` is a short code (the
     failure's kind), `error` the text an operator reads. The account stays unrated for the month

@@ -67,13 +67,23 @@ _BY_EVENT_TYPE = {
 _LISTS = {"prepaid_credit.credit.debited": "debits"}
 
 
+# events whose items each name their account once, by the key (version 2 of charges.rated: a
+# batch of a run's accounts; version 1 holds one): counted in the bytes, a twentieth of the CPU of
+# parsing a batch of hundreds of accounts in the relay. Only a key matches: inside a JSON string
+# the quotes are escaped, and no line or envelope field is called `account_id`
+_KEYED = {"rating.charges.rated": b'"account_id":'}
+
+
 def counts_items(event_type: str) -> bool:
     """True when `event_type`'s counter counts the items one event holds, not the events."""
-    return event_type in _LISTS
+    return event_type in _LISTS or event_type in _KEYED
 
 
 def items_in(event_type: str, envelope: bytes) -> int:
     """How many of what `event_type`'s counter counts one published envelope holds (1 for most)."""
+    key = _KEYED.get(event_type)
+    if key is not None:
+        return envelope.count(key) or 1
     field = _LISTS.get(event_type)
     if field is None:
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from contracts import charges
 from contracts.disputes import DisputeOpenedV1, DisputeResolvedV1
 from contracts.envelope import Contract, Envelope
 from contracts.provisioning import AccountOpenedV1
@@ -24,9 +25,11 @@ def on_provisioning_events(runtime: ServiceRuntime):
 
 
 def on_rating_charges(runtime: ServiceRuntime):
+    """Each account of a batch of charges (version 2, or 1 as a batch of one) is invoiced as its
+    own event (`contracts.charges.accounts`); the inbox claimed the batch's id once."""
     async def handle(conn: asyncpg.Connection, batch: Batch) -> None:
-        charges = [(e, p) for e, p in batch if isinstance(p, AccountChargesRatedV1)]
-        await service.issue_invoices(conn, runtime.settings, charges, runtime.clock.now())
+        rated = [(e, p) for e, p in charges.expand(batch, "invoice") if isinstance(p, AccountChargesRatedV1)]
+        await service.issue_invoices(conn, runtime.settings, rated, runtime.clock.now())
         for _, p in batch:
             if isinstance(p, BillingRunRatedV1):
                 await service.record_run_summary(conn, p)

@@ -13,6 +13,7 @@ from decimal import Decimal
 import asyncpg
 import orjson
 
+from contracts.charges import expand
 from contracts.envelope import Contract, Envelope, wrap
 from contracts.invoicing import InvoiceOverdueV1
 from contracts.provisioning import AccountOpenedV1
@@ -49,8 +50,8 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
     await conn.execute(store.INSERT_ACCOUNTS, *map(list, zip(*rows)))
     waiting = await conn.fetch(store.TAKE_PENDING, [p.account_id for _, p in events])
     if waiting:
-        decoded = [Envelope.decode(r["envelope"]) for r in waiting]
-        await issue_invoices(conn, settings, [(e, parse(e)) for e in decoded], now)
+        decoded = [Envelope.decode(r["envelope"]) for r in waiting]  # each an account's own (version 1)
+        await issue_invoices(conn, settings, expand([(e, parse(e)) for e in decoded]), now)
     return len(rows)
 
 

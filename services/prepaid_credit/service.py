@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from contracts.charges import expand
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1, AccountSettingsChangedV1
 from contracts.rating import AccountChargesRatedV1, ChargeLineV1, PrepaidUsageItemV1, PrepaidUsageRatedV2
@@ -92,7 +93,8 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
                         now: datetime, partitions: list[int] | None = None) -> None:
     """Daily usage debits (`PrepaidUsageRatedV2`: one item per account and midnight, many
     accounts a batch; version 1 arrives upcast as a batch of one) and a run's prepaid charges
-    (`AccountChargesRatedV1`, settlement `prepaid`), per account in delivery order, in the
+    (`AccountChargesRatedV2`, settlement `prepaid`, each item as its account's own event; version 1
+    as a batch of one), per account in delivery order, in the
     caller's transaction. Section 8's order at one instant holds: a usage debit at midnight T
     expires the lots expiring before T, debits, then expires those at T and moves the account's
     usage watermark to T; a run's charges at instant t wait (waiting_charges) until the usage of
@@ -101,7 +103,7 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
     twice. Charges of an account not known yet wait for it. `partitions`: those of
     prepaid_credit.events (the debits' notices are batched per partition)."""
     wanted = []
-    for e, p in batch:
+    for e, p in expand(batch, "prepaid"):  # a run's charges: each prepaid account's as its own event
         if isinstance(p, PrepaidUsageRatedV2):
             wanted += [(e, item) for item in p.items]
         elif isinstance(p, AccountChargesRatedV1) and p.settlement == "prepaid":

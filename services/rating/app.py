@@ -30,14 +30,17 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> tuple
     # BILLING_RUN_WORKERS workers (one rates while another waits on the database) rate pending
     # runs chunk by chunk, woken by new requests and by each other's plans and summaries (NOTIFY
     # <schema>_runs), polling once a second as a fallback
-    runtime.workers("rating a run chunk", partial(service.rate_next_chunk, chunk=tuning.run_chunk),
+    # rating.charges' partitions: a run's charges and the midnights' usage debits go out in one
+    # event per partition their accounts' keys fall on
+    async def charges_partitions() -> list[int]:
+        return sorted(await runtime.producer.partitions_for(runtime.topic(RATING_CHARGES)))
+
+    runtime.workers("rating a run chunk", partial(service.rate_next_chunk, chunk=tuning.run_chunk,
+                                                  partitions=charges_partitions),
                     tuning.run_workers, 1.0, busy=lambda rated: rated >= 0, channel="runs")
     # apply held facts whose account or product arrived meanwhile, reject those held too long
     runtime.periodic("sweeping pending facts", pending.sweep, tuning.pending_sweep_s)
-    # at each prepaid account's local midnight, its usage debit (one item per account and midnight,
-    # one event per partition of rating.charges its accounts' keys fall on)
-    async def charges_partitions() -> list[int]:
-        return sorted(await runtime.producer.partitions_for(runtime.topic(RATING_CHARGES)))
+    # at each prepaid account's local midnight, its usage debit (one item per account and midnight)
 
     runtime.workers("prepaid usage debits", partial(prepaid.debit_due_midnights, chunk=tuning.run_chunk,
                                                     partitions=charges_partitions),

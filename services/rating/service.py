@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
@@ -21,7 +22,7 @@ from contracts.rating import QUARANTINE_LISTED, BillingRunRatedV1, QuarantinedAc
 from contracts.topics import RATING_CHARGES
 from contracts.usage import UsageRecordedV1
 from services.rating import domain, ledger_store, prepaid, quarantine, store
-from services.rating.wire import charges_envelope
+from services.rating.wire import charges_batches, charges_item
 from shared import faults, metrics, outbox
 from shared.settings import Settings
 from shared.transient import TRANSIENT
@@ -106,7 +107,8 @@ async def request_run(conn: asyncpg.Connection, envelope: Envelope, e: RequestBi
         log.info("run %s already requested: nothing new", e.run_id)
 
 
-async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime, chunk: int = 2000) -> int:
+async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime, chunk: int = 2000,
+                          partitions: Callable[[], Awaitable[list[int]]] | None = None) -> int:
     """One step of the oldest pending run, in one transaction: plan it into chunks of about
     `chunk` accounts, or rate one chunk nobody else is rating (its charges to the outbox, its
     ledger, its account-run rows and the chunk's done mark commit together), or, once every
@@ -132,12 +134,13 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
                     await _plan(conn, settings, locked, chunk, now)
                     await _notify_workers(conn)
             return 0
+        parts = await _parts(partitions)  # before the claim: Kafka's metadata away fails nothing half-done
         async with conn.transaction():
             piece = await store.claim_chunk(conn, run["run_id"])
             if piece is not None:
                 try:
                     async with conn.transaction():  # a savepoint: a failure undoes this attempt only
-                        rated = await _rate_chunk(conn, settings, run, piece, now)
+                        rated = await _rate_chunk(conn, settings, run, piece, now, parts)
                     faults.point("run-chunk")  # the fault suite's kill mid-run, before the commit
                     return rated
                 except TRANSIENT:
@@ -145,7 +148,7 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
                 except Exception:  # a statement failed for the chunk as a whole: find whose
                     log.warning("run %s: chunk %d failed as a whole; rating it in parts to find whose account fails",
                                 run["run_id"], piece["seq"], exc_info=True)
-                    return await _rate_chunk_apart(conn, settings, run, piece, now)
+                    return await _rate_chunk_apart(conn, settings, run, piece, now, parts)
         async with conn.transaction():
             locked = await store.lock_run(conn, run["run_id"])
             if locked is None or await store.chunks_left(conn, run["run_id"]):
@@ -153,6 +156,11 @@ async def rate_next_chunk(pool: asyncpg.Pool, settings: Settings, now: datetime,
             await _finish_run(conn, settings, locked, now)
             await _notify_workers(conn)
             return 0
+
+
+async def _parts(partitions: Callable[[], Awaitable[list[int]]] | None) -> list[int]:
+    """rating.charges' partitions (`partitions()`, the producer's view; by default the registry's count)."""
+    return sorted(await partitions()) if partitions else list(range(RATING_CHARGES.partitions))
 
 
 async def _plan(conn: asyncpg.Connection, settings: Settings, run, chunk: int, now: datetime) -> None:
@@ -178,62 +186,64 @@ async def _notify_workers(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_notify(current_schema() || '_runs', '')")
 
 
-async def _rate_chunk(conn: asyncpg.Connection, settings: Settings, run, piece, now: datetime) -> int:
+async def _rate_chunk(conn: asyncpg.Connection, settings: Settings, run, piece, now: datetime, parts: list[int]) -> int:
     accounts = await store.due_accounts(conn, run, piece)
-    rated = await _rate_accounts(conn, settings, run, accounts, now) if accounts else 0
+    rated = await _rate_accounts(conn, settings, run, accounts, now, parts) if accounts else 0
     await store.mark_chunk_done(conn, piece, now, rated)
     if accounts:
         log.info("run %s: chunk %d rated %d accounts", run["run_id"], piece["seq"], rated)
     return rated
 
 
-async def _rate_chunk_apart(conn: asyncpg.Connection, settings: Settings, run, piece, now: datetime) -> int:
+async def _rate_chunk_apart(conn: asyncpg.Connection, settings: Settings, run, piece, now: datetime,
+                           parts: list[int]) -> int:
     """The chunk in parts, each in a savepoint: a part whose statements fail is halved until the
     failing accounts are alone (their time zone unknown to PostgreSQL, a stored value that does
     not decode), and those are quarantined. k bad accounts cost about 2·k·log2(chunk) attempts,
     not one round of statements per account."""
-    rated = await _rate_part(conn, settings, run, piece, await store.chunk_candidates(conn, run, piece), now)
+    rated = await _rate_part(conn, settings, run, piece, await store.chunk_candidates(conn, run, piece), now, parts)
     await store.mark_chunk_done(conn, piece, now, rated)
     return rated
 
 
-async def _rate_part(conn: asyncpg.Connection, settings: Settings, run, piece, ids: list[str], now: datetime) -> int:
+async def _rate_part(conn: asyncpg.Connection, settings: Settings, run, piece, ids: list[str], now: datetime,
+                     parts: list[int]) -> int:
     if not ids:
         return 0
     try:
         async with conn.transaction():
             accounts = await store.due_accounts(conn, run, piece, only=ids)
-            return await _rate_accounts(conn, settings, run, accounts, now) if accounts else 0
+            return await _rate_accounts(conn, settings, run, accounts, now, parts) if accounts else 0
     except TRANSIENT:
         raise
     except Exception as exc:
         if len(ids) > 1:
             half = len(ids) // 2
-            return (await _rate_part(conn, settings, run, piece, ids[:half], now)
-                    + await _rate_part(conn, settings, run, piece, ids[half:], now))
+            return (await _rate_part(conn, settings, run, piece, ids[:half], now, parts)
+                    + await _rate_part(conn, settings, run, piece, ids[half:], now, parts))
         log.warning("run %s: account %r quarantined: %s", run["run_id"], ids[0], exc)
         await quarantine.save(conn, run["run_id"], run["month"], [domain.failure(ids[0], exc)], now)
         return 0
 
 
-async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, accounts, now: datetime) -> int:
-    """Rate `accounts` and save what they rated; those whose rating fails are quarantined.
-    Returns how many were rated."""
+async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, accounts, now: datetime,
+                         parts: list[int]) -> int:
+    """Rate `accounts` and save what they rated; those whose rating fails are quarantined. Their
+    charges go out in one AccountChargesRatedV2 per partition of rating.charges (`parts`) their
+    keys fall on. Returns how many were rated."""
     began = time.perf_counter()
     accounts = await prepaid.modes_in_force(conn, run["month"], accounts)
     facts = await store.load_facts(conn, [a["account_id"] for a in accounts], run["account_ids"] is None)
     loaded = time.perf_counter()
-    envelopes, through, units, rated_ids, rows, failures = [], [], [], [], [], []
+    items, through, units, rated_ids, rows, failures = [], [], [], [], [], []
     for done, r in enumerate(domain.rate_accounts(run["month"], accounts, facts), 1):
         if isinstance(r, domain.AccountFailure):
             failures.append(r)
             continue
         res = r.result
         try:
-            envelope = charges_envelope(run["run_id"], run["month"], r, settings.service, now,
-                                        run["request_event_id"],
-                                        run["requested_at"] if r.settlement == "prepaid" else None
-                                        ) if res.lines else None
+            item = charges_item(run["run_id"], run["month"], r,
+                                run["requested_at"] if r.settlement == "prepaid" else None) if res.lines else None
         except Exception as exc:  # a value the wire cannot carry: this account's own failure
             failures.append(domain.failure(r.account_id, exc))
             continue
@@ -241,8 +251,8 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
         units += [(r.account_id, part, month, n) for (part, month), n in res.ledger_update.usage_units.items()]
         rated_ids += list(res.ledger_update.rated_usage_ids)
         rows.append((r.account_id, r.settlement, r.currency, len(res.lines), res.total))
-        if envelope is not None:
-            envelopes.append(envelope)
+        if item is not None:
+            items.append(item)
         if done % _YIELD_EVERY == 0:
             await asyncio.sleep(0)  # let the outbox relay and the other workers move meanwhile
     await ledger_store.save_ledger(conn, run["month"], through, units, rated_ids, ledger_store.ledgered(facts))
@@ -253,7 +263,8 @@ async def _rate_accounts(conn: asyncpg.Connection, settings: Settings, run, acco
         for f in failures:
             log.warning("run %s: account %r quarantined: %s: %s", run["run_id"], f.account_id, f.reason, f.error)
     rated = time.perf_counter()
-    await outbox.add(conn, settings.topic(RATING_CHARGES.name), envelopes)
+    await outbox.add(conn, settings.topic(RATING_CHARGES.name),
+                     charges_batches(items, parts, settings.service, now, run["request_event_id"]))
     log.debug("run %s: %d accounts (load %.3f s, rate %.3f s, write %.3f s)", run["run_id"], len(accounts),
               loaded - began, rated - loaded, time.perf_counter() - rated)
     return len(rows)

@@ -1,13 +1,15 @@
-"""Rating's hot wire paths: the rated charges of one account as an `AccountChargesRatedV1`
-envelope, and a usage record's envelope decoded in one validating pass.
+"""Rating's hot wire paths: a run's rated charges as `AccountChargesRatedV2` batches (one item per
+account), and a usage record's envelope decoded in one validating pass.
 
-A run publishes one envelope per account, so `charges_envelope` builds the payload as plain JSON
-values for `contracts.build_envelope`, without pydantic validation. The result is the same
-envelope as the validated `charges_envelope_checked`; a unit test holds them equal.
+A run publishes one item per account, so `charges_item` builds it as plain JSON values and
+`charges_batches` wraps them without pydantic validation. The result is the same as the
+validated contract (`charges_item_checked`); a unit test holds them equal.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
 from datetime import date, datetime
 from functools import lru_cache
 from uuid import UUID
@@ -16,14 +18,24 @@ import orjson
 
 from contracts import build_envelope, wrap
 from contracts.envelope import Contract, Envelope
-from contracts.rating import AccountChargesRatedV1, ChargeLineV1
+from contracts.rating import AccountChargesRatedV1, AccountChargesRatedV2, ChargeLineV1
 from contracts.registry import parse, type_of
+from contracts.types import _in_window
 from contracts.usage import UsageRecordedV1
 from services.rating.domain import AccountRating
 from services.rating.pricing.lines import explanation_around
+from shared.outbox import partition_of
 
 _CHARGES = type_of(AccountChargesRatedV1)  # (type, schema version)
+_BATCH = type_of(AccountChargesRatedV2)
 _USAGE = type_of(UsageRecordedV1)
+
+# one event's accounts and lines at most: a line is about 0.4 kB on the wire, so an event stays
+# near half a megabyte at most, well under Kafka's 1 MB default message size (an account with
+# more lines goes alone, as it did in version 1); 250 is a run chunk's (2,000 accounts) share of
+# one of the topic's 8 partitions, so a chunk makes about one event per partition
+CHARGES_BATCH_ITEMS = 250
+CHARGES_BATCH_LINES = 1000
 
 
 _iso = lru_cache(maxsize=4096)(date.isoformat)  # a run repeats the same few dates many times
@@ -64,32 +76,74 @@ def _shape(part_number, rule, from_date, to_date, quantity, unit_price, price_ve
              "explanation": before, "customer_id": None}, before, after)
 
 
-def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
-                     correlation_id: UUID | None, run_at: datetime | None = None) -> Envelope:
+def charges_item(run_id: str, month: str, r: AccountRating, run_at: datetime | None = None) -> dict:
+    """One account's rated charges in the AccountChargesRatedV1 wire shape (an item of a batch)."""
     res = r.result
-    payload = {
+    return {
         "run_id": run_id, "month": month, "account_id": r.account_id, "currency": r.currency,
         "settlement": r.settlement, "payment_terms_days": r.payment_terms_days, "time_zone": r.time_zone,
         "lines": [line_json(x) for x in res.lines], "total": str(res.total),
         "run_at": None if run_at is None else run_at.isoformat(),
     }
-    return build_envelope(*_CHARGES, payload, key=r.account_id, producer=producer, occurred_at=now,
-                          correlation_id=correlation_id)
 
 
-def charges_envelope_checked(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
-                             correlation_id: UUID | None, run_at: datetime | None = None) -> Envelope:
-    """The same envelope through the validated contract (for tests and as the reference)."""
+def charges_batches(items: list[dict], partitions: list[int], producer: str, now: datetime,
+                    correlation_id: UUID | None) -> list[Envelope]:
+    """The items (`charges_item`) as AccountChargesRatedV2 envelopes: one per partition their
+    accounts' keys fall on (split at CHARGES_BATCH_ITEMS items or CHARGES_BATCH_LINES lines),
+    keyed by the first of its accounts, so Kafka puts each event where its accounts' own events
+    go. Built as plain JSON, not validated again (tests/unit check it against the contract)."""
+    _in_window(now)  # as build_envelope checks it
+    groups: dict[int, list[dict]] = defaultdict(list)
+    for item in items:
+        groups[partition_of(item["account_id"].encode(), partitions)].append(item)
+    out = []
+    for group in groups.values():
+        part: list[dict] = []
+        lines = 0
+        for item in group:
+            n = len(item["lines"])
+            if part and (len(part) == CHARGES_BATCH_ITEMS or lines + n > CHARGES_BATCH_LINES):
+                out.append(_batch(part, producer, now, correlation_id))
+                part, lines = [], 0
+            part.append(item)
+            lines += n
+        out.append(_batch(part, producer, now, correlation_id))
+    return out
+
+
+def _batch(items: list[dict], producer: str, now: datetime, correlation_id: UUID | None) -> Envelope:
+    return Envelope.model_construct(
+        event_id=uuid.uuid4(), type=_BATCH[0], schema_version=_BATCH[1], occurred_at=now, producer=producer,
+        key=items[0]["account_id"], correlation_id=correlation_id, causation_id=None, payload={"items": items})
+
+
+def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
+                     correlation_id: UUID | None, run_at: datetime | None = None) -> Envelope:
+    """One account's charges as a version-1 envelope (`billing bench rating --wire`)."""
+    return build_envelope(*_CHARGES, charges_item(run_id, month, r, run_at), key=r.account_id, producer=producer,
+                          occurred_at=now, correlation_id=correlation_id)
+
+
+def charges_item_checked(run_id: str, month: str, r: AccountRating,
+                         run_at: datetime | None = None) -> AccountChargesRatedV1:
+    """The same item through the validated contract (for tests and as the reference)."""
     res = r.result
     lines = [ChargeLineV1(
         subscription_id=x.subscription, part_number=x.part_number, from_date=x.from_date,
         to_date=x.to_date, quantity=x.quantity, unit_price=x.unit_price, price_version=x.price_version,
         amount=x.amount, days=x.days, month_days=x.month_days, rule=x.rule, late=x.late,
         explanation=x.explanation, product_name=x.product_name, customer_id=x.customer) for x in res.lines]
-    return wrap(AccountChargesRatedV1(
+    return AccountChargesRatedV1(
         run_id=run_id, month=month, account_id=r.account_id, currency=r.currency, settlement=r.settlement,
-        payment_terms_days=r.payment_terms_days, time_zone=r.time_zone, lines=lines, total=res.total, run_at=run_at),
-        key=r.account_id, producer=producer, occurred_at=now, correlation_id=correlation_id)
+        payment_terms_days=r.payment_terms_days, time_zone=r.time_zone, lines=lines, total=res.total, run_at=run_at)
+
+
+def charges_envelope_checked(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
+                             correlation_id: UUID | None, run_at: datetime | None = None) -> Envelope:
+    """`charges_envelope` through the validated contract."""
+    return wrap(charges_item_checked(run_id, month, r, run_at), key=r.account_id, producer=producer,
+                occurred_at=now, correlation_id=correlation_id)
 
 
 class UsageEnvelope(Envelope):

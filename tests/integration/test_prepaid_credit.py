@@ -4,6 +4,8 @@ often it is delivered, and a run's debits waiting for the usage of their midnigh
 
 from __future__ import annotations
 
+from uuid import uuid5
+
 import pytest
 
 from contracts.prepaid_credit import (
@@ -12,6 +14,7 @@ from contracts.prepaid_credit import (
 from contracts.registry import models
 from tests.support.polling import eventually
 from tests.support.prepaid import at, line, opened, run_charges, usage
+from tests.support.rating import batch
 
 pytestmark = pytest.mark.infra
 
@@ -107,13 +110,18 @@ async def test_a_runs_debits_wait_for_the_usage_of_their_midnight(prepaid, db):
     await prepaid.http.post("/v1/vouchers", json={"codes": ["LATECO10"], "credits": "50.00", "lifetime_days": 90})
     prepaid.clock.set(at("2026-03-05T10:00:00Z"))
     assert (await prepaid.http.post("/v1/accounts/late-co/redemptions", json={"code": "LATECO10"})).status_code == 201
-    await prepaid.publish("rating.charges", [
-        run_charges("late-co", "2026-04", [line("20.00", "XDM00020", "2026-04-01", "2026-05-01", "s1")],
-                    "2026-04-01T00:00:01Z")])
+    # in a batch of the run's charges (version 2) with an account invoicing settles
+    invoiced = run_charges("sub-co", "2026-04", [line("9.00", "XDM00001", "2026-04-01", "2026-05-01", "s2")],
+                           "2026-04-01T00:00:01Z")
+    rated = batch(run_charges("late-co", "2026-04", [line("20.00", "XDM00020", "2026-04-01", "2026-05-01", "s1")],
+                              "2026-04-01T00:00:01Z"),
+                  invoiced.model_copy(update={"payload": {**invoiced.payload, "settlement": "invoice"}}))
+    await prepaid.publish("rating.charges", [rated])
 
     async def parked():
-        return await db.fetchval(f"SELECT count(*) FROM {prepaid.schema}.waiting_charges")
-    await eventually(parked, timeout=30, what="the run's charges parked")
+        return await db.fetchval(f"SELECT event_id FROM {prepaid.schema}.waiting_charges")
+    # what waits is late-co's own charges, under the id derived from the batch's
+    assert await eventually(parked, timeout=30, what="the run's charges parked") == uuid5(rated.event_id, "late-co")
     pages = line("45.00", "FAX-PAGE-OUT", "2026-03-01", "2026-04-01", quantity="900")
     await prepaid.publish("rating.charges", [usage("late-co", "2026-04-01T00:00:00Z", [pages])])
     rows = await _entries(prepaid, db, "late-co", 3)

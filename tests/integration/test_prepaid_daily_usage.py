@@ -19,6 +19,7 @@ from contracts.usage import UsageRecordedV1
 from services.rating import prepaid, service
 from shared import db as kit_db
 from shared.settings import Settings
+from tests.support.rating import each_account
 
 pytestmark = pytest.mark.infra
 SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
@@ -107,7 +108,7 @@ async def test_each_midnight_debits_the_usage_that_arrived_before_it(rating_pool
     while await service.rate_next_chunk(pool, settings, now) >= 0:
         pass
     rows = await db.fetch(f"SELECT payload FROM {namespace}rating.outbox WHERE event_type = 'rating.charges.rated'")
-    charges = {p["account_id"]: p for p in (Envelope.decode(r["payload"]).payload for r in rows)}
+    charges = {e.payload["account_id"]: e.payload for e in each_account(Envelope.decode(r["payload"]) for r in rows)}
     assert {x["part_number"] for x in charges["pre"]["lines"]} == {"XDM00001"}
     assert charges["pre"]["run_at"] == "2026-04-01T06:00:00+00:00"
     assert {x["part_number"] for x in charges["sub"]["lines"]} == {"FAX-PAGE-IN"}

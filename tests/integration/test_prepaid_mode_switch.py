@@ -21,6 +21,7 @@ from shared.clock import FrozenClock
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from tests.support.http import asgi_client
+from tests.support.rating import each_account
 
 pytestmark = pytest.mark.infra
 
@@ -100,7 +101,7 @@ async def test_a_switch_waits_for_the_next_metering_point_and_its_run_settles_in
             pass
         rows = await db.fetch(f"SELECT payload FROM {namespace}rating.outbox WHERE event_type = 'rating.charges.rated'")
         settled = sorted((p["month"], p["account_id"], p["settlement"])
-                         for p in (Envelope.decode(r["payload"]).payload for r in rows))
+                         for p in (e.payload for e in each_account(Envelope.decode(r["payload"]) for r in rows)))
         assert settled == [("2026-03", "flip", "invoice"), ("2026-03", "stay", "invoice"),
                            ("2026-04", "flip", "prepaid"), ("2026-04", "stay", "invoice")]
         # daily usage debits from the switch's instant on, not before

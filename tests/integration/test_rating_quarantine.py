@@ -13,7 +13,7 @@ import pytest
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1, FeatureProvisionedV1
 from contracts.rating import RequestBillingRunV1
-from tests.support.rating import at, env, seed_catalog
+from tests.support.rating import at, each_account, env, seed_catalog
 
 pytestmark = pytest.mark.infra
 
@@ -76,7 +76,7 @@ async def _drain(pool, settings, chunk: int = 4, steps: int = 50) -> list[int]:
 
 async def _published(db, namespace: str) -> list[dict]:
     rows = await db.fetch(f"SELECT payload FROM {namespace}rating.outbox ORDER BY id")
-    return [{"type": e.type, **e.payload} for e in (Envelope.decode(r["payload"]) for r in rows)]
+    return [{"type": e.type, **e.payload} for e in each_account(Envelope.decode(r["payload"]) for r in rows)]
 
 
 async def _poison(db, namespace: str) -> None:

@@ -17,7 +17,7 @@ from contracts.rating import RequestBillingRunV1
 from contracts.usage import UsageRecordedV1
 from tests.support.kafka import publish_envelopes, read_all
 from tests.support.polling import eventually
-from tests.support.rating import at, env, seed_catalog
+from tests.support.rating import at, each_account, env, seed_catalog
 
 pytestmark = pytest.mark.infra
 
@@ -31,10 +31,18 @@ def _not_daily(record) -> bool:
     return b"rating.prepaid_usage.rated" not in record.value
 
 
+def _accounts_or_one(record) -> int:
+    """A batch of charges counts its accounts, a summary one, a daily usage debit none."""
+    if not _not_daily(record):
+        return 0
+    return record.value.count(b'"account_id":') if b'"rating.charges.rated"' in record.value else 1
+
+
 async def _charges(infra, namespace, expect):
-    """Charges and summaries (prepaid accounts' daily usage debits travel on the topic too: left out)."""
-    records = await read_all(infra.kafka, f"{namespace}rating.charges", expect=expect, counted=_not_daily)
-    return [Envelope.decode(r.value) for r in records if _not_daily(r)]
+    """Each account's charges and the summaries (prepaid accounts' daily usage debits travel on the
+    topic too: left out)."""
+    records = await read_all(infra.kafka, f"{namespace}rating.charges", expect=expect, counted=_accounts_or_one)
+    return each_account(Envelope.decode(r.value) for r in records if _not_daily(r))
 
 
 async def test_run_rates_every_account_once(rating, infra, namespace, db):

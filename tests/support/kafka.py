@@ -41,7 +41,8 @@ async def publish_envelopes(bootstrap: str, topic: str, envelopes: Iterable[Enve
 
 async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 60, counted=None):
     """Records of `topic` from the beginning, waiting until at least `expect` arrived (of those
-    `counted(record)` accepts, when given: the rest are returned too)."""
+    `counted(record)` accepts, when given, or as many as it says a record holds when it returns a
+    number: the rest are returned too)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, **client_options(),
                                 auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
@@ -54,7 +55,7 @@ async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 60,
             batch = await consumer.getmany(timeout_ms=500)
             for recs in batch.values():
                 records.extend(recs)
-                seen += len(recs) if counted is None else sum(1 for r in recs if counted(r))
+                seen += len(recs) if counted is None else sum(int(counted(r)) for r in recs)
     finally:
         await consumer.stop()
     return records

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from decimal import Decimal
 
-from contracts import wrap
+from contracts import build_envelope, parse, wrap
+from contracts.charges import expand
 from contracts.envelope import Envelope
 from contracts.provisioning import CatalogPublishedV1
+from services.rating.domain import AccountRating
+from services.rating.pricing import Account, Catalog, Product, Subscription, Tier, UsageRecord, billing_run
 from tests.support.infra import ROOT
 
 SCENARIOS = ROOT.parent / "shared" / "scenarios"
@@ -23,7 +28,36 @@ def env(payload, key: str, when: str = "2026-01-01T00:00:00Z") -> Envelope:
     return wrap(payload, key=key, producer="test", occurred_at=at(when))
 
 
+def each_account(envelopes: Iterable[Envelope]) -> list[Envelope]:
+    """Rating's events as its consumers take them: each account of a batch of charges as its own
+    envelope (`contracts.charges.accounts`), the others as they are, in order."""
+    return [e for e, _ in expand([(e, parse(e)) for e in envelopes])]
+
+
+def batch(*accounts: Envelope) -> Envelope:
+    """Version-1 charges of several accounts (maybe changed by hand) in one version-2 event, as
+    rating publishes a run's charges: keyed by the first account, at the first one's instant."""
+    return build_envelope("rating.charges.rated", 2, {"items": [e.payload for e in accounts]},
+                          key=accounts[0].key, producer="rating", occurred_at=accounts[0].occurred_at)
+
+
 def seed_catalog(when: str = "2026-01-01T00:00:00Z") -> CatalogPublishedV1:
     """The USD catalogue of the shared scenario seed-000-example-1, published at `when`."""
     products = json.loads((SCENARIOS / "seed-000-example-1.json").read_text())["catalog"]["products"]
     return CatalogPublishedV1(currency="USD", products=products, at=at(when))
+
+
+def sample_rating() -> AccountRating:
+    """An invoice account's rating for 2026-04: two recurring lines (one for a customer) and tiered usage."""
+    catalog = Catalog.of("USD", [
+        Product("FEAT", "recurring", Decimal("12.00"), minimum_days=30, name="Feature"),
+        Product("FAX", "usage", Decimal("0.04"), name="Fax pages", tiers=(Tier(Decimal(1000), Decimal("0.04")),
+                                                        Tier(None, Decimal("0.02"))), tier_mode="graduated"),
+    ])
+    utc = timezone.utc
+    subs = [Subscription("s1", "acme", "FEAT", datetime(2026, 3, 15, 9, tzinfo=utc), 3),
+            Subscription("s2", "acme", "FEAT", datetime(2026, 3, 15, 9, tzinfo=utc), 1, customer="cust-1")]
+    usage = [UsageRecord("u1", "FAX", Decimal(1500), datetime(2026, 3, 20, tzinfo=utc),
+                         datetime(2026, 3, 20, tzinfo=utc))]
+    result = billing_run((2026, 4), Account("acme", "Europe/Berlin"), catalog, subs, (), usage)
+    return AccountRating("acme", "invoice", "USD", "Europe/Berlin", 30, result)

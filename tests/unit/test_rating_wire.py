@@ -11,29 +11,12 @@ from pydantic import ValidationError
 
 from contracts.envelope import Envelope
 from contracts.registry import parse
-from services.rating.domain import AccountRating
-from services.rating.pricing import (
-    Account, Catalog, Product, Subscription, Tier, UsageRecord, billing_run,
-)
 from contracts import build_envelope, wrap
 from contracts.usage import UsageRecordedV1
 from services.rating.wire import charges_envelope, charges_envelope_checked, decode_usage
+from tests.support.rating import sample_rating as _rating
 
 UTC = timezone.utc
-
-
-def _rating() -> AccountRating:
-    catalog = Catalog.of("USD", [
-        Product("FEAT", "recurring", Decimal("12.00"), minimum_days=30, name="Feature"),
-        Product("FAX", "usage", Decimal("0.04"), name="Fax pages", tiers=(Tier(Decimal(1000), Decimal("0.04")),
-                                                        Tier(None, Decimal("0.02"))), tier_mode="graduated"),
-    ])
-    subs = [Subscription("s1", "acme", "FEAT", datetime(2026, 3, 15, 9, tzinfo=UTC), 3),
-            Subscription("s2", "acme", "FEAT", datetime(2026, 3, 15, 9, tzinfo=UTC), 1, customer="cust-1")]
-    usage = [UsageRecord("u1", "FAX", Decimal(1500), datetime(2026, 3, 20, tzinfo=UTC),
-                         datetime(2026, 3, 20, tzinfo=UTC))]
-    result = billing_run((2026, 4), Account("acme", "Europe/Berlin"), catalog, subs, (), usage)
-    return AccountRating("acme", "invoice", "USD", "Europe/Berlin", 30, result)
 
 
 def test_fast_envelope_equals_the_validated_one():
