@@ -35,10 +35,17 @@ TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext('outbox:' || current_schem
 # `last`: the newest row's id, so the rows still waiting after the batch are about `last` minus
 # the batch's last id (gaps aside): exact enough for the depth gauge and free, where a count(*)
 # would scan the table and min(id) walks the index entries of the rows just deleted
+# A batch is bounded by rows ($1) and by bytes ($2, the rows before the last one claimed): batched
+# events (a run's charges, up to half a megabyte each) would otherwise put 1,000 of them, half a
+# gigabyte, in the relay's memory whenever it falls behind. The first row always comes.
+# octet_length of a stored payload reads its size without decompressing it.
 CLAIM_BATCH = """
-SELECT id, topic, key, event_id, event_type, payload, headers, created_at,
-       (SELECT max(id) FROM outbox) AS last
-FROM outbox ORDER BY id LIMIT $1
+SELECT id, topic, key, event_id, event_type, payload, headers, created_at, last FROM (
+    SELECT id, topic, key, event_id, event_type, payload, headers, created_at,
+           sum(octet_length(payload)) OVER (ORDER BY id) - octet_length(payload) AS before,
+           (SELECT max(id) FROM outbox) AS last
+    FROM outbox ORDER BY id LIMIT $1
+) claim WHERE before < $2 ORDER BY id
 """
 
 INSERT_ONE = """
@@ -105,14 +112,16 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         schema: str,
         batch: int = 1000,
+        max_bytes: int = 8 * 1024 * 1024,
         idle_ms: int = 500,
     ) -> None:
         self._pool, self._producer, self._schema = pool, producer, schema
-        self._batch, self._idle = batch, idle_ms / 1000
+        self._batch, self._max_bytes, self._idle = batch, max_bytes, idle_ms / 1000
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._listener: asyncpg.Connection | None = None
         self.published = 0
+        self._behind = False  # rows were left after the last batch
 
     async def start(self) -> None:
         self._listener = await self._pool.acquire()
@@ -142,7 +151,7 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1)
                 continue
-            if sent < self._batch:
+            if sent < self._batch and not self._behind:  # a batch cut by bytes has more behind it
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle)
@@ -162,10 +171,11 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""
+        self._behind = False
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval(TRY_LOCK):
                 return 0
-            rows = await conn.fetch(CLAIM_BATCH, self._batch)
+            rows = await conn.fetch(CLAIM_BATCH, self._batch, self._max_bytes)
             if not rows:
                 return 0
             with tracing.span("outbox relay", rows=len(rows)):
@@ -173,6 +183,7 @@ class OutboxRelay:
             faults.point("relay-published")
             await conn.execute(DELETE_BATCH, [r["id"] for r in rows])
         self.published += len(rows)
+        self._behind = rows[-1]["last"] > rows[-1]["id"]
         _count(rows, max(0, rows[-1]["last"] - rows[-1]["id"]))
         return len(rows)
 

@@ -105,6 +105,32 @@ async def test_outbox_relay_publishes_in_order_and_forgets(infra, namespace, kit
     assert dict(records[0].headers)["event_type"] == b"provisioning.feature.removed"
 
 
+async def test_outbox_claims_are_bounded_by_bytes_and_the_relay_keeps_going(infra, namespace, kit):
+    """Batched events are large: a claim stops at `max_bytes` (the first row always comes), and
+    the relay goes on at once with what is behind instead of waiting for a notice."""
+    schema, pool, _, _ = kit
+    topic = f"{namespace}relay.bytes"
+    await ensure_topics(infra.kafka, [Topic(name=topic, description="t", partitions=1)])
+    envelopes = [_removed("acme", f"b{i}") for i in range(12)]
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(conn, topic, envelopes)
+        size = await conn.fetchval("SELECT min(octet_length(payload)) FROM outbox WHERE topic = $1", topic)
+        claimed = await conn.fetch(outbox.CLAIM_BATCH, 1000, 3 * size)
+        assert len(claimed) == 3 and [r["id"] for r in claimed] == sorted(r["id"] for r in claimed)
+        assert len(await conn.fetch(outbox.CLAIM_BATCH, 1000, 1)) == 1  # never nothing
+    producer = make_producer(infra.kafka, "test-relay-bytes")
+    await producer.start()
+    # a long idle wait: were the relay to wait after each short batch, 12 rows would take minutes
+    relay = OutboxRelay(pool, producer, schema, batch=1000, idle_ms=60_000, max_bytes=2 * size)
+    await relay.start()
+    try:
+        records = await read_all(infra.kafka, topic, expect=12, timeout=20)
+    finally:
+        await relay.stop()
+        await producer.stop()
+    assert [Envelope.decode(r.value).event_id for r in records] == [e.event_id for e in envelopes]
+
+
 async def _outbox_empty(pool) -> bool:
     async with pool.acquire() as conn:
         return await conn.fetchval("SELECT count(*) FROM outbox") == 0
