@@ -112,8 +112,9 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         schema: str,
         batch: int = 1000,
-        max_bytes: int = 8 * 1024 * 1024,
         idle_ms: int = 500,
+        *,
+        max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self._pool, self._producer, self._schema = pool, producer, schema
         self._batch, self._max_bytes, self._idle = batch, max_bytes, idle_ms / 1000
