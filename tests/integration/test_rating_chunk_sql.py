@@ -6,13 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from cli.namespace import drop_namespace
 from contracts.rating import RequestBillingRunV1
-from tests.support.rating import at, env, seed_catalog
+from tests.support.rating import at, env, rating_schema
 
 pytestmark = pytest.mark.infra
 
@@ -24,17 +23,9 @@ async def rating_db(infra):
     """Rating's schema with the catalogue and 150 accounts: a licence each, usage for every third
     one (late usage too for every sixth), a user count for every fifth, stored straight into
     rating's tables."""
-    from services.rating import service
-    from shared import db as kit_db
-    from shared.settings import Settings
-
     namespace = f"t{uuid.uuid4().hex[:10]}_"
-    settings = Settings(service="rating", schema=f"{namespace}rating", topic_prefix=namespace)
-    await kit_db.migrate_dsn(infra.database_url, settings.db_schema, Path(service.__file__).parent / "migrations")
-    pool = await kit_db.create_pool(infra.database_url, settings.db_schema, 1, 3)
+    settings, pool = await rating_schema(infra.database_url, namespace)
     async with pool.acquire() as conn:
-        catalog = seed_catalog()
-        await service.record_catalog(conn, env(catalog, "catalog"), catalog)
         await conn.executemany("""INSERT INTO accounts (account_id, time_zone, mode, currency, payment_terms_days,
                                   opened_at) VALUES ($1, 'UTC', 'subscription', 'USD', 30, '2026-01-01T00:00:00Z')""",
                                [(a,) for a in ACCOUNTS])

@@ -6,14 +6,13 @@ rating's tables, behind the edges' validation, as an old row or a bypassing prod
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1, FeatureProvisionedV1
 from contracts.rating import RequestBillingRunV1
-from tests.support.rating import at, each_account, env, seed_catalog
+from tests.support.rating import at, each_account, env, rating_schema
 
 pytestmark = pytest.mark.infra
 
@@ -25,16 +24,8 @@ NOW = at("2026-04-01T06:00:01Z")
 async def rating_db(infra, namespace, db):
     """Rating's schema migrated, a pool on it, the catalogue (USD only) and six good accounts
     with one licence each."""
-    from services.rating import service
-    from shared import db as kit_db
-    from shared.settings import Settings
-
-    settings = Settings(service="rating", schema=f"{namespace}rating", topic_prefix=namespace)
-    await kit_db.migrate_dsn(infra.database_url, settings.db_schema, Path(service.__file__).parent / "migrations")
-    pool = await kit_db.create_pool(infra.database_url, settings.db_schema, 1, 3)
+    settings, pool = await rating_schema(infra.database_url, namespace)
     async with pool.acquire() as conn:
-        catalog = seed_catalog()
-        await service.record_catalog(conn, env(catalog, "catalog"), catalog)
         for aid in GOOD:
             await _open(conn, aid)
     yield settings, pool

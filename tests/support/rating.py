@@ -61,3 +61,21 @@ def sample_rating() -> AccountRating:
                          datetime(2026, 3, 20, tzinfo=utc))]
     result = billing_run((2026, 4), Account("acme", "Europe/Berlin"), catalog, subs, (), usage)
     return AccountRating("acme", "invoice", "USD", "Europe/Berlin", 30, result)
+
+
+async def rating_schema(database_url: str, namespace: str):
+    """Rating's schema of `namespace` migrated, with the USD catalogue of `seed_catalog`:
+    (settings, a pool of up to 3 connections on it). The caller closes the pool."""
+    from pathlib import Path
+
+    from services.rating import service
+    from shared import db as kit_db
+    from shared.settings import Settings
+
+    settings = Settings(service="rating", schema=f"{namespace}rating", topic_prefix=namespace)
+    await kit_db.migrate_dsn(database_url, settings.db_schema, Path(service.__file__).parent / "migrations")
+    pool = await kit_db.create_pool(database_url, settings.db_schema, 1, 3)
+    async with pool.acquire() as conn:
+        catalog = seed_catalog()
+        await service.record_catalog(conn, env(catalog, "catalog"), catalog)
+    return settings, pool
