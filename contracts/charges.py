@@ -23,12 +23,10 @@ def accounts(envelope: Envelope, batch: AccountChargesRatedV2,
     producer and correlation the batch's; caused by the batch. Its payload is the item as it came
     on the wire (invoicing stores the lines as they are). A version-1 event (read as a batch of
     one) stands for itself, with its own id, as before there were batches."""
-    pairs = [(item, None) for item in batch.items] if envelope.schema_version < _V2[1] \
-        else list(zip(batch.items, envelope.payload["items"]))
-    if settlement is not None:
-        pairs = [(item, wire) for item, wire in pairs if item.settlement == settlement]
     if envelope.schema_version < _V2[1]:
-        return [(envelope, item) for item, _ in pairs]
+        return [(envelope, item) for item in batch.items if settlement in (None, item.settlement)]
+    pairs = [(item, wire) for item, wire in zip(batch.items, envelope.payload["items"])
+             if settlement in (None, item.settlement)]
     batch_id = envelope.event_id
     template = Envelope.model_construct(
         event_id=batch_id, type=_V1[0], schema_version=_V1[1], occurred_at=envelope.occurred_at,
