@@ -214,6 +214,16 @@ def partition_of(key: bytes, partitions: list[int]) -> int:
     return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
 
+def by_partition(items: Sequence[dict], partitions: list[int], key: str = "account_id") -> list[list[dict]]:
+    """Items of a batched event grouped by the partition their own `key` field falls on, each
+    group in the items' order: an event of one group, keyed by its first item, goes where each
+    of its items' own events would (their order per key kept)."""
+    groups: dict[int, list[dict]] = {}
+    for item in items:
+        groups.setdefault(partition_of(item[key].encode(), partitions), []).append(item)
+    return list(groups.values())
+
+
 async def publish(producer: AIOKafkaProducer, rows: Sequence) -> None:
     """Send outbox rows and wait until Kafka acknowledged all of them.
 

@@ -5,7 +5,6 @@ it and was not debited yet, and publish one item per account and midnight, in ba
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -13,13 +12,13 @@ from decimal import Decimal
 
 import asyncpg
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, build_envelope
 from contracts.topics import RATING_CHARGES
 from services.rating import daily, domain, ledger_store, store
 from services.rating.pricing import PriceBook, UsageDebit, UsageRecord, daily_usage, zone
 from services.rating.pricing.calendar import month_info
 from shared import outbox, task_failures
-from shared.outbox import partition_of
+from shared.outbox import by_partition
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -212,14 +211,10 @@ def batches(items: list[dict], partitions: list[int], producer: str, now: dateti
     BATCH_ITEMS items each), keyed by the first of its accounts, so Kafka puts each event where
     its accounts' own events go. Built as plain JSON (the hot path of `billing bench prepaid`;
     tests/unit check it against the validated contract)."""
-    groups: dict[int, list[dict]] = defaultdict(list)
-    for item in items:
-        groups[partition_of(item["account_id"].encode(), partitions)].append(item)
     out = []
-    for group in groups.values():
+    for group in by_partition(items, partitions):
         for start in range(0, len(group), BATCH_ITEMS):
             part = group[start:start + BATCH_ITEMS]
-            out.append(Envelope.model_construct(
-                event_id=uuid.uuid4(), type=_TYPE, schema_version=_VERSION, occurred_at=now, producer=producer,
-                key=part[0]["account_id"], correlation_id=None, causation_id=None, payload={"items": part}))
+            out.append(build_envelope(_TYPE, _VERSION, {"items": part}, key=part[0]["account_id"],
+                                      producer=producer, occurred_at=now))
     return out

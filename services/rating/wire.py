@@ -8,23 +8,18 @@ validated contract (`charges_item_checked`); a unit test holds them equal.
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
 from datetime import date, datetime
 from functools import lru_cache
 from uuid import UUID
-
-import orjson
 
 from contracts import build_envelope, wrap
 from contracts.envelope import Contract, Envelope
 from contracts.rating import AccountChargesRatedV1, AccountChargesRatedV2, ChargeLineV1
 from contracts.registry import parse, type_of
-from contracts.types import _in_window
 from contracts.usage import UsageRecordedV1
 from services.rating.domain import AccountRating
 from services.rating.pricing.lines import explanation_around
-from shared.outbox import partition_of
+from shared.outbox import by_partition
 
 _CHARGES = type_of(AccountChargesRatedV1)  # (type, schema version)
 _BATCH = type_of(AccountChargesRatedV2)
@@ -93,12 +88,8 @@ def charges_batches(items: list[dict], partitions: list[int], producer: str, now
     accounts' keys fall on (split at CHARGES_BATCH_ITEMS items or CHARGES_BATCH_LINES lines),
     keyed by the first of its accounts, so Kafka puts each event where its accounts' own events
     go. Built as plain JSON, not validated again (tests/unit check it against the contract)."""
-    _in_window(now)  # as build_envelope checks it
-    groups: dict[int, list[dict]] = defaultdict(list)
-    for item in items:
-        groups[partition_of(item["account_id"].encode(), partitions)].append(item)
     out = []
-    for group in groups.values():
+    for group in by_partition(items, partitions):
         part: list[dict] = []
         lines = 0
         for item in group:
@@ -113,9 +104,8 @@ def charges_batches(items: list[dict], partitions: list[int], producer: str, now
 
 
 def _batch(items: list[dict], producer: str, now: datetime, correlation_id: UUID | None) -> Envelope:
-    return Envelope.model_construct(
-        event_id=uuid.uuid4(), type=_BATCH[0], schema_version=_BATCH[1], occurred_at=now, producer=producer,
-        key=items[0]["account_id"], correlation_id=correlation_id, causation_id=None, payload={"items": items})
+    return build_envelope(*_BATCH, {"items": items}, key=items[0]["account_id"], producer=producer,
+                          occurred_at=now, correlation_id=correlation_id)
 
 
 def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
