@@ -66,12 +66,18 @@ SELECT i.account_id, i.month FROM invoices i
 JOIN unnest($1::text[], $2::text[]) AS k(account_id, month) USING (account_id, month)
 """
 
-# invoices go in by binary COPY (pairs already invoiced were filtered out before; a replica that
-# raced to the same account and month fails the unique (account_id, month) and its batch is
-# issued again charge by charge): PostgreSQL and Python CPU 1 and 2-3 us less per invoice than an
-# INSERT of 13 unnested arrays, inside the numbering lock
+# invoices go in by one INSERT of unnested arrays, not by COPY: pairs already invoiced were
+# filtered out before, but a replica that raced to the same account and month fails the unique
+# (account_id, month), and a COPY the server refuses midway can leave asyncpg's connection hung
+# (a fresh-clone CI run hung in tests/integration/test_invoicing_race.py); the INSERT fails
+# cleanly and the batch is issued again charge by charge
 INVOICE_COLUMNS = ("invoice_number", "issuer", "sequence", "account_id", "month", "run_id", "currency",
                    "issue_date", "due_date", "total", "lines", "issued_at", "source_event_id")
+INSERT_INVOICES = f"""
+INSERT INTO invoices ({", ".join(INVOICE_COLUMNS)})
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::date[], $9::date[], $10::numeric[], $11::json[], $12::timestamptz[], $13::uuid[])
+"""
 
 GET_INVOICE = "SELECT * FROM invoices WHERE invoice_number = $1"
 LOCK_INVOICE = "SELECT * FROM invoices WHERE invoice_number = $1 FOR UPDATE"
@@ -223,7 +229,7 @@ async def reserve_numbers(conn: asyncpg.Connection, counts: dict[str, int]) -> d
 
 async def insert_invoices(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
     """Insert invoices given as tuples in INVOICE_COLUMNS' order (lines: JSON, e.g. an orjson.Fragment)."""
-    await conn.copy_records_to_table("invoices", records=rows, columns=INVOICE_COLUMNS)
+    await conn.execute(INSERT_INVOICES, *map(list, zip(*rows)))
 
 
 async def existing_invoices(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -19,10 +19,17 @@ INSERT INTO usage_units (account_id, part_number, usage_month, units)
 SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[])
 ON CONFLICT (account_id, part_number, usage_month) DO UPDATE SET units = usage_units.units + EXCLUDED.units
 """
-# ...and when the facts loaded in the same transaction tell: the new rows copied in (a plain
-# insert costs the server about half an upsert, which inserts speculatively, and asyncpg's binary
-# COPY encodes 6,000 rows in about 1.2 ms of the client's CPU against 6 for unnest's arrays), the
-# others updated
+# ...and when the facts loaded in the same transaction tell: the new rows by plain inserts (about
+# half an upsert's cost on the server, which inserts speculatively; not by COPY, which encodes
+# faster but can leave asyncpg's connection hung when the server refuses it midway, and these
+# inserts may meet a row another transaction just added), the others updated
+INSERT_BILLED_THROUGH = """
+INSERT INTO billed_through (subscription_id, through) SELECT * FROM unnest($1::text[], $2::date[])
+"""
+INSERT_USAGE_UNITS = """
+INSERT INTO usage_units (account_id, part_number, usage_month, units)
+SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[])
+"""
 MOVE_BILLED_THROUGH = """
 UPDATE billed_through b SET through = v.through FROM unnest($1::text[], $2::date[]) AS v(subscription_id, through)
 WHERE b.subscription_id = v.subscription_id AND b.through < v.through
@@ -67,19 +74,18 @@ async def save_ledger(conn: asyncpg.Connection, month: str, through: list[tuple[
         if units:
             await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*units)))
     else:
-        await _insert_or_update(conn, "billed_through", ["subscription_id", "through"], MOVE_BILLED_THROUGH,
+        await _insert_or_update(conn, INSERT_BILLED_THROUGH, MOVE_BILLED_THROUGH,
                                 through, [t[0] in known.subscriptions for t in through])
-        await _insert_or_update(conn, "usage_units", ["account_id", "part_number", "usage_month", "units"],
-                                ADD_USAGE_UNITS, units, [u[:3] in known.units for u in units])
+        await _insert_or_update(conn, INSERT_USAGE_UNITS, ADD_USAGE_UNITS, units, [u[:3] in known.units for u in units])
     if rated_ids:
         await conn.execute(MARK_USAGE_RATED, rated_ids, month)
 
 
-async def _insert_or_update(conn: asyncpg.Connection, table: str, columns: list[str], update: str,
+async def _insert_or_update(conn: asyncpg.Connection, insert: str, update: str,
                             rows: list[tuple], exists: list[bool]) -> None:
-    """`rows` whose row does not exist yet copied into `table`, the others by `update` (column arrays)."""
+    """`rows` whose row does not exist yet by `insert`, the others by `update` (both column arrays)."""
     new = [row for row, there in zip(rows, exists) if not there]
     if new:
-        await conn.copy_records_to_table(table, records=new, columns=columns)
+        await conn.execute(insert, *map(list, zip(*new)))
     if len(new) < len(rows):
         await conn.execute(update, *map(list, zip(*(row for row, there in zip(rows, exists) if there))))
