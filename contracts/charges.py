@@ -5,11 +5,13 @@ from __future__ import annotations
 from uuid import uuid5
 
 from contracts.envelope import Contract, Envelope
-from contracts.rating import AccountChargesRatedV1, AccountChargesRatedV2
+from contracts.rating import AccountChargesRatedV1, AccountChargesRatedV2, PrepaidUsageRatedV1, PrepaidUsageRatedV2
 from contracts.registry import type_of
 
 _V1 = type_of(AccountChargesRatedV1)
 _V2 = type_of(AccountChargesRatedV2)
+_USAGE_V1 = type_of(PrepaidUsageRatedV1)
+_USAGE_V2 = type_of(PrepaidUsageRatedV2)
 
 
 def accounts(envelope: Envelope, batch: AccountChargesRatedV2,
@@ -47,3 +49,18 @@ def expand(batch: list[tuple[Envelope, Contract]], settlement: str | None = None
         else:
             out.append((e, p))
     return out
+
+
+def usage_item(envelope: Envelope, index: int) -> Envelope:
+    """Item `index` of a `PrepaidUsageRatedV2` batch as its own version-1 event, for a consumer
+    that keeps one account's item apart from the batch (prepaid_credit's charges waiting for an
+    account not opened yet): its id is derived from the batch's id, the account and the midnight
+    (an account has one item per midnight), so every delivery of the batch derives the same one;
+    its payload is the item as it came on the wire. A version-1 event stands for itself."""
+    if envelope.schema_version < _USAGE_V2[1]:
+        return envelope
+    wire = envelope.payload["items"][index]
+    return envelope.model_copy(update={
+        "event_id": uuid5(envelope.event_id, f"{wire['account_id']}@{wire['at']}"),
+        "schema_version": _USAGE_V1[1], "key": wire["account_id"], "causation_id": envelope.event_id,
+        "payload": wire})

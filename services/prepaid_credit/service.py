@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from contracts.charges import expand
+from contracts.charges import expand, usage_item
 from contracts.envelope import Envelope
 from contracts.provisioning import AccountOpenedV1, AccountSettingsChangedV1
 from contracts.rating import AccountChargesRatedV1, ChargeLineV1, PrepaidUsageItemV1, PrepaidUsageRatedV2
@@ -105,7 +105,9 @@ async def apply_charges(conn: asyncpg.Connection, settings: Settings, batch: Seq
     wanted = []
     for e, p in expand(batch, "prepaid"):  # a run's charges: each prepaid account's as its own event
         if isinstance(p, PrepaidUsageRatedV2):
-            wanted += [(e, item) for item in p.items]
+            # each item as its own event: one that waits for its account is kept apart from the
+            # batch's other accounts (each waits on its own, or was applied already)
+            wanted += [(usage_item(e, n), item) for n, item in enumerate(p.items)]
         elif isinstance(p, AccountChargesRatedV1) and p.settlement == "prepaid":
             wanted.append((e, p))
     if not wanted:

@@ -11,6 +11,7 @@ import pytest
 from contracts.prepaid_credit import (
     CreditsDebitedV2, CreditExhaustedV1, CreditExpiredV1, LowBalanceV1, VoucherRedeemedV1,
 )
+from contracts.envelope import build_envelope
 from contracts.registry import models
 from tests.support.polling import eventually
 from tests.support.prepaid import at, line, opened, run_charges, usage
@@ -178,3 +179,32 @@ async def test_the_expiry_task_waits_for_the_midnights_usage_unless_the_account_
     prepaid.clock.set(at("2026-03-05T10:00:00Z"))
     refused = await prepaid.http.post("/v1/accounts/left/redemptions", json={"code": "LEFT0002"})
     assert (refused.status_code, refused.json()["reason"]) == (422, "not_prepaid")
+
+
+async def test_each_unknown_account_of_a_usage_batch_waits_on_its_own(prepaid, db):
+    """A usage batch (version 2) with two accounts not opened yet: each item waits as its own
+    event (its id derived from the batch's, the account and the midnight), and each is debited
+    when its own account opens, in whichever order they open."""
+    first = usage("early-b1", "2026-03-11T00:00:00Z", [line("4.00", "FAX-PAGE-OUT", "2026-03-01", "2026-04-01")])
+    second = usage("early-b2", "2026-03-11T00:00:00Z", [line("6.00", "FAX-PAGE-OUT", "2026-03-01", "2026-04-01")])
+    rated = build_envelope("rating.prepaid_usage.rated", 2, {"items": [first.payload, second.payload]},
+                           key="early-b1", producer="rating", occurred_at=first.occurred_at)
+    await prepaid.publish("rating.charges", [rated, rated])  # and delivered twice
+
+    async def parked():
+        rows = await db.fetch(f"SELECT event_id, account_id FROM {prepaid.schema}.waiting_charges "
+                              "WHERE account_id LIKE 'early-b%' ORDER BY account_id")
+        return rows if len(rows) == 2 else None
+    rows = await eventually(parked, timeout=30, what="both accounts' usage parked")
+    assert [(r["account_id"], r["event_id"]) for r in rows] == [
+        (a, uuid5(rated.event_id, f"{a}@{first.payload['at']}")) for a in ("early-b1", "early-b2")]
+
+    await prepaid.publish("provisioning.events", [opened("early-b2", when="2026-03-01T00:00:00Z")])
+    await _known(prepaid, db, "early-b2")
+    rows = await _entries(prepaid, db, "early-b2", 1)
+    assert [(r["kind"], str(r["shortfall"])) for r in rows] == [("usage", "6.00")]  # no credit: owed
+    await prepaid.publish("provisioning.events", [opened("early-b1", when="2026-03-01T00:00:00Z")])
+    rows = await _entries(prepaid, db, "early-b1", 1)
+    assert [(r["kind"], str(r["shortfall"])) for r in rows] == [("usage", "4.00")]
+    assert await db.fetchval(f"SELECT count(*) FROM {prepaid.schema}.waiting_charges "
+                             "WHERE account_id LIKE 'early-b%'") == 0
