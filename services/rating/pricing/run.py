@@ -24,7 +24,7 @@ _NONE: frozenset[str] = frozenset()
 _ARRIVED = attrgetter("arrived_at")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots: live runs build them with lines.build_frozen (see Subscription)
 class Account:
     """A billing account: its id, billing time zone (IANA name) and currency."""
 
