@@ -46,7 +46,8 @@ class Envelope(BaseModel):
     def encode(self) -> bytes:
         """The wire form: UTF-8 JSON, instants in UTC with `Z`. Built with orjson from the fields
         (a hot path: every event is encoded once); payload values are JSON values already, as
-        `wrap` makes them; a Decimal or a UUID slipped in is written as its text."""
+        `wrap` makes them, or JSON text as an orjson Fragment (rating's charge lines), written as
+        it is; a Decimal or a UUID slipped in is written as its text."""
         return orjson.dumps({
             "event_id": self.event_id, "type": self.type, "schema_version": self.schema_version,
             "occurred_at": self.occurred_at, "producer": self.producer, "key": self.key,

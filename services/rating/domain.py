@@ -111,8 +111,9 @@ def rate_accounts(month: str, accounts: list[Mapping],
     for r in facts["usage"]:
         if r["account_id"] in prepaid:
             continue
-        usage[r["account_id"]].append(UsageRecord(r["record_id"], r["part_number"], r["quantity"],
-                                                  r["used_at"], r["received_at"]))
+        usage[r["account_id"]].append(build_frozen(UsageRecord, {
+            "id": r["record_id"], "part_number": r["part_number"], "quantity": r["quantity"], "used_at": r["used_at"],
+            "arrived_at": r["received_at"]}))
     for r in facts["usage_units"]:
         units[r["account_id"]][(r["part_number"], r["usage_month"])] = r["units"]
     target = as_month(month)
@@ -134,10 +135,12 @@ def _rate_one(target, a: Mapping, catalogs, subs, counts, usage, units,
     mp = metering_points.get(tz) or metering_points.setdefault(tz, metering_point(target, tz))
     rows = subs[aid]
     through = {r["subscription_id"]: r["billed_through"] for r in rows if r["billed_through"] is not None}
-    # build_frozen: the same values as the frozen dataclasses' __init__, without its per-field cost
+    # build_frozen (here and above): the same values as the frozen dataclasses' __init__, without
+    # its per-field cost
     ledger = build_frozen(BilledLedger, {"billed_through": through, "usage_units": units.get(aid, {}),
                                          "rated_usage_ids": _NONE}) if through or aid in units else EMPTY_LEDGER
-    result = billing_run(target, Account(aid, tz, a["currency"]), catalog,
+    account = build_frozen(Account, {"id": aid, "time_zone": tz, "currency": a["currency"]})
+    result = billing_run(target, account, catalog,
                          subscriptions_from_facts(rows, mp), counts[aid], usage[aid], ledger,
                          _price_book(a["price_book"], books))
     return build_frozen(AccountRating, {

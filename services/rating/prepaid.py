@@ -158,7 +158,7 @@ async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datet
         if added:
             keys = list(added)
             await conn.execute(ledger_store.SAVE_USAGE_UNITS, [k[0] for k in keys], [k[1] for k in keys],
-                               [k[2] for k in keys], [added[k] for k in keys])
+                               [k[2] for k in keys], [str(added[k]) for k in keys])  # the statement's text[]
         await outbox.add(conn, settings.topic(RATING_CHARGES.name), batches(items, parts, settings.service, now))
         await task_failures.record(conn, TASK, failed, now)
         await task_failures.clear(conn, TASK, done)

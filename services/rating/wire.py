@@ -1,9 +1,10 @@
 """Rating's hot wire paths: a run's rated charges as `AccountChargesRatedV2` batches (one item per
 account), and a usage record's envelope decoded in one validating pass.
 
-A run publishes one item per account, so `charges_item` builds it as plain JSON values and
-`charges_batches` wraps them without pydantic validation. The result is the same as the
-validated contract (`charges_item_checked`); a unit test holds them equal.
+A run publishes one item per account, so `charges_item` builds it as plain JSON values (its
+lines as JSON text already, orjson Fragments) and `charges_batches` wraps them without pydantic
+validation. The result is the same as the validated contract (`charges_item_checked`); unit
+tests hold them equal.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 from uuid import UUID
+
+import orjson
 
 from contracts import build_envelope, wrap
 from contracts.envelope import Contract, Envelope
@@ -40,35 +43,45 @@ def _decimal(value) -> str | None:
     return None if value is None else str(value)
 
 
-def line_json(line) -> dict:
-    """One pricing `ChargeLine` in the ChargeLineV1 wire shape. Lines of one shape (product,
-    period, quantity, price, amount, rule) differ only in their subscription: the shape's dict
-    and explanation are built once and copied."""
+_dumps, _Fragment = orjson.dumps, orjson.Fragment
+
+
+def line_json(line) -> orjson.Fragment:
+    """One pricing `ChargeLine` in the ChargeLineV1 wire shape, as its JSON text (an orjson
+    Fragment, written into the event as it is). Lines of one shape (product, period, quantity,
+    price, amount, rule) differ only in their subscription and customer: the shape's text is
+    built once, its explanation cut around the subscription id, and each line puts its own ids
+    in. The same bytes as dumping the line's dict, for about 5 us less per account of seven lines
+    (dict built, then dumped: 25 -> 20 us per account for a run chunk's items and events)."""
     quantity, unit_price, amount = str(line.quantity), _decimal(line.unit_price), str(line.amount)
-    usage = line.subscription is None
-    template, before, after = _shape(line.part_number, line.rule, line.from_date, line.to_date, quantity,
-                                     unit_price, line.price_version, amount, line.days, line.month_days,
-                                     line.late, line.note, usage, line.product_name)
-    out = template.copy()
-    if line.customer is not None:
-        out["customer_id"] = line.customer
-    if not usage:
-        out["subscription_id"] = line.subscription
-        out["explanation"] = before + line.subscription + after
-    return out
+    sid = line.subscription
+    head, tail = _shape(line.part_number, line.rule, line.from_date, line.to_date, quantity, unit_price,
+                        line.price_version, amount, line.days, line.month_days, line.late, line.note, sid is None,
+                        line.product_name)
+    customer = b"null}" if line.customer is None else _dumps(line.customer) + b"}"
+    if sid is None:
+        return _Fragment(head + customer)
+    sid_json = _dumps(sid)
+    # JSON escapes character by character, so the id's escaped text (without its quotes) goes
+    # into the explanation's escaped text as it is
+    return _Fragment(b"".join((b'{"subscription_id":', sid_json, head, sid_json[1:-1], tail, customer)))
 
 
 @lru_cache(maxsize=65536)
 def _shape(part_number, rule, from_date, to_date, quantity, unit_price, price_version, amount, days, month_days,
-           late, note, usage, product_name) -> tuple[dict, str, str]:
-    """A line shape's wire dict (no subscription) and its explanation around the subscription id;
-    numbers come as their text (12 and 12.00 are different shapes)."""
+           late, note, usage, product_name) -> tuple[bytes, bytes]:
+    """A line shape's JSON text around its ids: a usage line's (no subscription) up to its
+    customer id; else from the subscription id to the explanation's, and from there to the
+    customer id. Numbers come as their text (12 and 12.00 are different shapes)."""
     before, after = explanation_around(part_number, rule, from_date, to_date, quantity, str(unit_price),
                                        price_version, amount, days, month_days, note, usage)
-    return ({"subscription_id": None, "part_number": part_number, "product_name": product_name, "from": _iso(from_date),
-             "to": _iso(to_date), "quantity": quantity, "unit_price": unit_price, "price_version": price_version,
-             "amount": amount, "days": days, "month_days": month_days, "rule": rule, "late": late,
-             "explanation": before, "customer_id": None}, before, after)
+    fields = _dumps({"part_number": part_number, "product_name": product_name, "from": _iso(from_date),
+                     "to": _iso(to_date), "quantity": quantity, "unit_price": unit_price,
+                     "price_version": price_version, "amount": amount, "days": days, "month_days": month_days,
+                     "rule": rule, "late": late})[1:-1]  # the fields without the braces
+    if usage:
+        return b'{"subscription_id":null,' + fields + b',"explanation":' + _dumps(before) + b',"customer_id":', b""
+    return b"," + fields + b',"explanation":' + _dumps(before)[:-1], _dumps(after)[1:] + b',"customer_id":'
 
 
 def charges_item(run_id: str, month: str, r: AccountRating, run_at: datetime | None = None) -> dict:
@@ -87,7 +100,8 @@ def charges_batches(items: list[dict], partitions: list[int], producer: str, now
     """The items (`charges_item`) as AccountChargesRatedV2 envelopes: one per partition their
     accounts' keys fall on (split at CHARGES_BATCH_ITEMS items or CHARGES_BATCH_LINES lines),
     keyed by the first of its accounts, so Kafka puts each event where its accounts' own events
-    go. Built as plain JSON, not validated again (tests/unit check it against the contract)."""
+    go. Built as plain JSON, not validated again (tests/unit check it against the contract); their
+    lines are JSON text, so they are for `encode()` (the outbox), which a consumer decodes."""
     out = []
     for group in by_partition(items, partitions):
         part: list[dict] = []
@@ -110,7 +124,8 @@ def _batch(items: list[dict], producer: str, now: datetime, correlation_id: UUID
 
 def charges_envelope(run_id: str, month: str, r: AccountRating, producer: str, now: datetime,
                      correlation_id: UUID | None, run_at: datetime | None = None) -> Envelope:
-    """One account's charges as a version-1 envelope (`billing bench rating --wire`)."""
+    """One account's charges as a version-1 envelope (`billing bench rating --wire`), for `encode()`
+    (its lines are JSON text, as in `charges_batches`)."""
     return build_envelope(*_CHARGES, charges_item(run_id, month, r, run_at), key=r.account_id, producer=producer,
                           occurred_at=now, correlation_id=correlation_id)
 

@@ -137,5 +137,5 @@ def test_a_consumer_derives_only_the_accounts_it_settles():
     assert [p.account_id for _, p in accounts(envelope, batch, "prepaid")] == ["acct-1"]
     assert [p.account_id for _, p in expand([(envelope, batch)], "invoice")] == ["acct-0", "acct-2"]
     assert accounts(envelope, batch, "prepaid")[0][0].event_id == uuid5(envelope.event_id, "acct-1")
-    one = wire.charges_envelope("run-1", "2026-04", _rating(), "rating", NOW, None)
+    one = Envelope.decode(wire.charges_envelope("run-1", "2026-04", _rating(), "rating", NOW, None).encode())
     assert accounts(one, parse(one), "prepaid") == [] and len(accounts(one, parse(one), "invoice")) == 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import uuid4
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -13,7 +15,7 @@ from contracts.envelope import Envelope
 from contracts.registry import parse
 from contracts import build_envelope, wrap
 from contracts.usage import UsageRecordedV1
-from services.rating.wire import charges_envelope, charges_envelope_checked, decode_usage
+from services.rating.wire import charges_envelope, charges_envelope_checked, decode_usage, line_json
 from tests.support.rating import sample_rating as _rating
 
 UTC = timezone.utc
@@ -34,6 +36,24 @@ def test_lines_carry_the_product_name_and_the_customer():
     lines = Envelope.decode(charges_envelope("run-1", "2026-04", _rating(), "rating", now, None).encode()).payload["lines"]
     assert {(x["part_number"], x["product_name"]) for x in lines} == {("FEAT", "Feature"), ("FAX", "Fax pages")}
     assert {x["subscription_id"]: x["customer_id"] for x in lines} == {"s1": None, "s2": "cust-1", None: None}
+
+
+def _line_dict(x) -> dict:
+    """A charge line's wire dict, field by field (what line_json's text must be)."""
+    return {"subscription_id": x.subscription, "part_number": x.part_number, "product_name": x.product_name,
+            "from": x.from_date.isoformat(), "to": x.to_date.isoformat(), "quantity": str(x.quantity),
+            "unit_price": None if x.unit_price is None else str(x.unit_price), "price_version": x.price_version,
+            "amount": str(x.amount), "days": x.days, "month_days": x.month_days, "rule": x.rule, "late": x.late,
+            "explanation": x.explanation, "customer_id": x.customer}
+
+
+def test_a_lines_text_is_its_dict_dumped():
+    lines = _rating().result.lines
+    # ids JSON must escape, in the explanation too; and the same shape for another subscription
+    odd = [replace(x, subscription='s"\\1\u00e9\n', customer='c"1') for x in lines if x.subscription] + \
+          [replace(x, customer="cust-2") for x in lines if x.subscription is None]
+    for x in [*lines, *odd, *lines]:
+        assert orjson.dumps(line_json(x)) == orjson.dumps(_line_dict(x))
 
 
 def _usage_raw(**payload) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from .lines import build_frozen
 from .packs import pack_start
 from .timeline import Subscription
 
@@ -31,9 +32,11 @@ def subscriptions_from_facts(rows: Iterable[Mapping], metering_point: datetime) 
         if start is None:
             continue  # not billing yet (a pack whose Full Brand is not ready)
         requested = r["termination_requested_at"]
-        out.append(Subscription(r["subscription_id"], r["account_id"], r["part_number"], start,
-                                r["quantity"], r["ended_at"],
-                                r["termination_effective"] if requested is not None and requested < metering_point
-                                else None,
-                                r["customer_id"]))
+        # build_frozen: the same values as Subscription(...), without the frozen __init__'s per-field cost
+        out.append(build_frozen(Subscription, {
+            "id": r["subscription_id"], "account": r["account_id"], "part_number": r["part_number"], "start": start,
+            "quantity": r["quantity"], "end": r["ended_at"],
+            "termination_effective": r["termination_effective"]
+            if requested is not None and requested < metering_point else None,
+            "customer": r["customer_id"]}))
     return out

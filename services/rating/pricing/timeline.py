@@ -9,7 +9,9 @@ from typing import Callable, Iterable, TypeVar
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+# not slots: live runs build one per stored fact with lines.build_frozen, which sets the
+# instance's __dict__ at once (about 0.4 us instead of __init__'s 1.0 us for eight fields)
+@dataclass(frozen=True)
 class Subscription:
     """One billable item of an account.
 

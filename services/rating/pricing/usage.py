@@ -11,7 +11,7 @@ from .catalog import Price
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots: live runs build them with lines.build_frozen (see Subscription)
 class UsageRecord:
     """One call detail record: `quantity` units of `part_number` used at `used_at`, received at
     `arrived_at`. `id` is unique across the platform: a known id is ignored."""
