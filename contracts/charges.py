@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from uuid import uuid5
+from hashlib import sha1
+from uuid import UUID
 
 from contracts.envelope import Contract, Envelope
 from contracts.rating import AccountChargesRatedV1, AccountChargesRatedV2
@@ -10,6 +11,14 @@ from contracts.registry import type_of
 
 _V1 = type_of(AccountChargesRatedV1)
 _V2 = type_of(AccountChargesRatedV2)
+
+
+def _derived_ids(batch_id: UUID, account_ids: list[str]) -> list[UUID]:
+    """`uuid5(batch_id, account_id)` for each account, the namespace's bytes taken once: the
+    standard library's uuid5 computes them and imports hashlib on every call (4.0 µs an id, 2.3
+    here: 1.7 µs an invoice; tests/unit/test_charges_batches.py checks them against uuid5)."""
+    prefix = batch_id.bytes
+    return [UUID(bytes=sha1(prefix + account.encode()).digest()[:16], version=5) for account in account_ids]
 
 
 def accounts(envelope: Envelope, batch: AccountChargesRatedV2,
@@ -32,9 +41,9 @@ def accounts(envelope: Envelope, batch: AccountChargesRatedV2,
         event_id=batch_id, type=_V1[0], schema_version=_V1[1], occurred_at=envelope.occurred_at,
         producer=envelope.producer, key=envelope.key, correlation_id=envelope.correlation_id,
         causation_id=batch_id, payload={})
-    return [(template.model_copy(update={"event_id": uuid5(batch_id, item.account_id), "key": item.account_id,
-                                         "payload": wire}), item)
-            for item, wire in pairs]
+    ids = _derived_ids(batch_id, [item.account_id for item, _ in pairs])
+    return [(template.model_copy(update={"event_id": event_id, "key": item.account_id, "payload": wire}), item)
+            for event_id, (item, wire) in zip(ids, pairs)]
 
 
 def expand(batch: list[tuple[Envelope, Contract]], settlement: str | None = None) -> list[tuple[Envelope, Contract]]:
