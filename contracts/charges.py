@@ -3,14 +3,67 @@
 from __future__ import annotations
 
 from hashlib import sha1
+from typing import Annotated, Any
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import NotRequired, TypedDict  # pydantic reads typing's TypedDict only from 3.12
+
 from contracts.envelope import Contract, Envelope
-from contracts.rating import AccountChargesRatedV1, AccountChargesRatedV2
-from contracts.registry import type_of
+from contracts.rating import CHARGES_BATCH_MAX, AccountChargesRatedV1, AccountChargesRatedV2, ChargeLineV1
+from contracts.registry import parse, type_of
 
 _V1 = type_of(AccountChargesRatedV1)
 _V2 = type_of(AccountChargesRatedV2)
+
+
+def _fields_of(model: type[BaseModel]) -> Any:
+    """`model`'s fields as a TypedDict checked alike: each field's type, constraints and alias,
+    optional where the model has a default (left out then, not filled in), unknown keys ignored
+    and field names accepted for aliases as the model does. Derived, so it cannot drift."""
+    fields = {}
+    for name, info in model.model_fields.items():
+        checked = Annotated[(info.annotation, *info.metadata, Field(alias=info.alias))]
+        fields[name] = checked if info.is_required() else NotRequired[checked]
+    checked_dict = TypedDict(f"{model.__name__}Fields", fields)  # type: ignore[operator]
+    checked_dict.__pydantic_config__ = ConfigDict(
+        extra=model.model_config.get("extra"), populate_by_name=model.model_config.get("populate_by_name", False))
+    return checked_dict
+
+
+# A charge line validated as ChargeLineV1 is but kept as the dict of its values (keys are field
+# names: `from_date`, not `from`): a run's lines are validated by every consumer, and the model
+# instance is most of a line's cost (validating a 250-account batch of 4 lines each: 18 µs an
+# account as AccountChargesRatedV2, 14 as ChargesBatch; CPU time, medians)
+ChargeLineFields = _fields_of(ChargeLineV1)
+
+
+class ChargesItem(AccountChargesRatedV1):
+    """`AccountChargesRatedV1` with its lines as checked dicts (`ChargeLineFields`): the same
+    input accepted and refused (tests/unit/test_charges_lean.py), for a consumer that reads a
+    line's values only (invoicing sums their amounts and stores the lines as they came)."""
+
+    lines: list[ChargeLineFields]  # type: ignore[assignment,valid-type]
+
+
+class ChargesBatch(AccountChargesRatedV2):
+    """`AccountChargesRatedV2` of `ChargesItem`s: validate as this with `parse_lean`."""
+
+    items: list[ChargesItem] = Field(min_length=1, max_length=CHARGES_BATCH_MAX)
+
+
+_LEAN = {AccountChargesRatedV2: ChargesBatch}
+
+
+def parse_lean(envelope: Envelope) -> Contract:
+    """`registry.parse`, a batch of charges (version 2, or 1 upcast) as a `ChargesBatch`."""
+    return parse(envelope, _LEAN)
+
+
+def decode_lean(raw: bytes) -> tuple[Envelope, Contract]:
+    """A `rating.charges` record's value as (envelope, `parse_lean` payload): a topic's decoder."""
+    envelope = Envelope.decode(raw)
+    return envelope, parse_lean(envelope)
 
 
 def _derived_ids(batch_id: UUID, account_ids: list[str]) -> list[UUID]:

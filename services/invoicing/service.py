@@ -9,16 +9,16 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from operator import itemgetter
 
 import asyncpg
 import orjson
 
-from contracts.charges import expand
+from contracts.charges import ChargesItem, expand, parse_lean
 from contracts.envelope import Contract, Envelope, wrap
 from contracts.invoicing import InvoiceOverdueV1
 from contracts.provisioning import AccountOpenedV1
-from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, RequestBillingRunV1
-from contracts.registry import parse
+from contracts.rating import BillingRunRatedV1, RequestBillingRunV1
 from contracts.topics import INVOICING_EVENTS, RATING_REQUESTS
 from contracts.usage import UsageRecordedV1
 from services.invoicing import balances, domain, issued_events, quarantine, store
@@ -51,15 +51,15 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
     waiting = await conn.fetch(store.TAKE_PENDING, [p.account_id for _, p in events])
     if waiting:
         decoded = [Envelope.decode(r["envelope"]) for r in waiting]  # each an account's own (version 1)
-        await issue_invoices(conn, settings, expand([(e, parse(e)) for e in decoded]), now)
+        await issue_invoices(conn, settings, expand([(e, parse_lean(e)) for e in decoded]), now)
     return len(rows)
 
 
 # ------------------------------------------------------------------ invoices
 async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
-                         charges: Sequence[tuple[Envelope, AccountChargesRatedV1]], now: datetime) -> int:
+                         charges: Sequence[tuple[Envelope, ChargesItem]], now: datetime) -> int:
     """One invoice per account and month from rated charges of settlement `invoice` (see
-    `_issue`). A charge whose invoice cannot be issued is quarantined with its reason instead of
+    `_issue`; each account's own, as `contracts.charges.parse_lean` and `expand` give them). A charge whose invoice cannot be issued is quarantined with its reason instead of
     failing the batch: a batch whose statements fail as a whole is issued again charge by charge,
     each in a savepoint. Database and network failures still fail the batch (it is retried)."""
     try:
@@ -85,7 +85,7 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
     return issued
 
 
-async def _quarantine(conn: asyncpg.Connection, failed: list[tuple[Envelope, AccountChargesRatedV1, Exception]],
+async def _quarantine(conn: asyncpg.Connection, failed: list[tuple[Envelope, ChargesItem, Exception]],
                       now: datetime) -> None:
     for _, p, exc in failed:
         log.warning("run %s: charges of account %r quarantined: %s: %s", p.run_id, p.account_id,
@@ -95,7 +95,7 @@ async def _quarantine(conn: asyncpg.Connection, failed: list[tuple[Envelope, Acc
 
 
 async def _issue(conn: asyncpg.Connection, settings: Settings,
-                 charges: Sequence[tuple[Envelope, AccountChargesRatedV1]], now: datetime) -> int:
+                 charges: Sequence[tuple[Envelope, ChargesItem]], now: datetime) -> int:
     """One invoice per account and month from rated charges of settlement `invoice`, set-based:
     existing (account, month) pairs are skipped, the issuers' counters are locked and moved once
     for the batch, invoices and their InvoiceIssuedV1 events are inserted in one statement each.
@@ -123,7 +123,7 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
         log.warning("%d charges for accounts not opened yet: kept until they are", len(unknown))
         await conn.execute(store.INSERT_PENDING, [e.event_id for e, _ in unknown],
                            [p.account_id for _, p in unknown], [e.encode() for e, _ in unknown], now)
-    batch: dict[tuple[str, str], tuple[Envelope, AccountChargesRatedV1]] = {}
+    batch: dict[tuple[str, str], tuple[Envelope, ChargesItem]] = {}
     for e, p in with_lines:
         if p.account_id in accounts:
             batch.setdefault((p.account_id, p.month), (e, p))
@@ -135,7 +135,7 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
         e, p = batch[k]
         try:
             invoice = domain.assemble_invoice(p.account_id, domain.parse_month(p.month), p.currency, p.lines,
-                                              p.payment_terms_days)
+                                              p.payment_terms_days, itemgetter("amount"))
         except Exception as exc:  # this account's charge: its own failure
             failed.append((e, p, exc))
             continue
