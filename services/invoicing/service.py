@@ -161,8 +161,8 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
           "currency": inv.currency, "total": str(inv.total), "lines": orjson.Fragment(text)}
          for issuer, inv, (_, p), text in zip(issuers, invoices, todo, lines)],
         [e for e, _ in todo], settings.service, now)
-    rows = [(issuer, i.account, p.month, p.run_id, i.currency, i.issue_date, i.due_date, i.total,
-             orjson.Fragment(text), now, e.event_id) for issuer, i, (e, p), text in zip(issuers, invoices, todo, lines)]
+    rows = [(issuer, i.account, p.month, p.run_id, i.currency, i.issue_date, i.due_date, str(i.total),
+             orjson.Fragment(text), e.event_id) for issuer, i, (e, p), text in zip(issuers, invoices, todo, lines)]
     keys = sorted(issued)
     await store.ensure_sequences(conn, list(counts))
     # from here to the commit the issuers' counters are locked (gapless numbers): only what needs
@@ -170,7 +170,7 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
     last = await store.reserve_numbers(conn, counts)
     numbers = domain.number_invoices(issuers, last)
     await store.insert_invoices(conn, [(number, row[0], int(number.rsplit("-", 1)[1]), *row[1:])
-                                       for number, row in zip(numbers, rows)])
+                                       for number, row in zip(numbers, rows)], now)
     await conn.execute(store.ADD_RUN_INVOICES, [k[0] for k in keys], [k[1] for k in keys],
                        [issued[k][0] for k in keys], [issued[k][1] for k in keys])
     await outbox.add_encoded(conn, settings.topic(INVOICING_EVENTS.name), issued_events.numbered(events, numbers))

@@ -70,13 +70,16 @@ JOIN unnest($1::text[], $2::text[]) AS k(account_id, month) USING (account_id, m
 # filtered out before, but a replica that raced to the same account and month fails the unique
 # (account_id, month), and a COPY the server refuses midway can leave asyncpg's connection hung
 # (a fresh-clone CI run hung in tests/integration/test_invoicing_race.py); the INSERT fails
-# cleanly and the batch is issued again charge by charge
+# cleanly and the batch is issued again charge by charge. The totals go as text, cast by the
+# server, and the instant once: asyncpg's binary numeric and timestamptz encodings cost about a
+# microsecond a value (the statement's arguments: 7.8 -> 5.7 µs of client CPU an invoice)
 INVOICE_COLUMNS = ("invoice_number", "issuer", "sequence", "account_id", "month", "run_id", "currency",
-                   "issue_date", "due_date", "total", "lines", "issued_at", "source_event_id")
+                   "issue_date", "due_date", "total", "lines", "source_event_id")
 INSERT_INVOICES = f"""
-INSERT INTO invoices ({", ".join(INVOICE_COLUMNS)})
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::date[], $9::date[], $10::numeric[], $11::json[], $12::timestamptz[], $13::uuid[])
+INSERT INTO invoices ({", ".join(INVOICE_COLUMNS)}, issued_at)
+SELECT *, $13::timestamptz FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                                       $7::text[], $8::date[], $9::date[], $10::text[]::numeric[], $11::json[],
+                                       $12::uuid[])
 """
 
 GET_INVOICE = "SELECT * FROM invoices WHERE invoice_number = $1"
@@ -227,9 +230,10 @@ async def reserve_numbers(conn: asyncpg.Connection, counts: dict[str, int]) -> d
     return {r["issuer"]: r["last_number"] for r in rows}
 
 
-async def insert_invoices(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
-    """Insert invoices given as tuples in INVOICE_COLUMNS' order (lines: JSON, e.g. an orjson.Fragment)."""
-    await conn.execute(INSERT_INVOICES, *map(list, zip(*rows)))
+async def insert_invoices(conn: asyncpg.Connection, rows: Sequence[tuple], issued_at: datetime) -> None:
+    """Insert invoices issued at `issued_at`, given as tuples in INVOICE_COLUMNS' order (total: its
+    text; lines: JSON, e.g. an orjson.Fragment)."""
+    await conn.execute(INSERT_INVOICES, *map(list, zip(*rows)), issued_at)
 
 
 async def existing_invoices(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
