@@ -114,18 +114,18 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
     with_lines = [(e, p) for e, p in invoiced if p.lines]
     if not with_lines:
         return 0
-    accounts = await store.accounts_by_id(conn, {p.account_id for _, p in with_lines})
-    if any(p.account_id not in accounts for _, p in with_lines):
+    issuer_of = await store.issuers_of(conn, {p.account_id for _, p in with_lines})
+    if any(p.account_id not in issuer_of for _, p in with_lines):
         await conn.execute(store.LOCK_PENDING)  # then look again: the opening may have just committed
-        accounts = await store.accounts_by_id(conn, {p.account_id for _, p in with_lines})
-    unknown = [(e, p) for e, p in with_lines if p.account_id not in accounts]
+        issuer_of = await store.issuers_of(conn, {p.account_id for _, p in with_lines})
+    unknown = [(e, p) for e, p in with_lines if p.account_id not in issuer_of]
     if unknown:
         log.warning("%d charges for accounts not opened yet: kept until they are", len(unknown))
         await conn.execute(store.INSERT_PENDING, [e.event_id for e, _ in unknown],
                            [p.account_id for _, p in unknown], [e.encode() for e, _ in unknown], now)
     batch: dict[tuple[str, str], tuple[Envelope, ChargesItem]] = {}
     for e, p in with_lines:
-        if p.account_id in accounts:
+        if p.account_id in issuer_of:
             batch.setdefault((p.account_id, p.month), (e, p))
     existing = await store.existing_invoices(conn, list(batch))
     todo, invoices, failed = [], [], []
@@ -144,7 +144,7 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
     await _quarantine(conn, failed, now)
     if not todo:
         return 0
-    issuers = [accounts[p.account_id]["issuer"] for _, p in todo]
+    issuers = [issuer_of[p.account_id] for _, p in todo]
     counts: dict[str, int] = {}
     for issuer in issuers:
         counts[issuer] = counts.get(issuer, 0) + 1
