@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict  # pydantic reads typing's TypedDict only from 3.12
 
-from contracts.envelope import Contract, Envelope
+from contracts.envelope import Contract, Envelope, envelope_of
 from contracts.rating import CHARGES_BATCH_MAX, AccountChargesRatedV1, AccountChargesRatedV2, ChargeLineV1
 from contracts.registry import parse, type_of
 
@@ -89,13 +89,12 @@ def accounts(envelope: Envelope, batch: AccountChargesRatedV2,
         return [(envelope, item) for item in batch.items if settlement in (None, item.settlement)]
     pairs = [(item, wire) for item, wire in zip(batch.items, envelope.payload["items"])
              if settlement in (None, item.settlement)]
-    batch_id = envelope.event_id
-    template = Envelope.model_construct(
-        event_id=batch_id, type=_V1[0], schema_version=_V1[1], occurred_at=envelope.occurred_at,
-        producer=envelope.producer, key=envelope.key, correlation_id=envelope.correlation_id,
-        causation_id=batch_id, payload={})
+    batch_id, occurred_at, producer, correlation_id = (envelope.event_id, envelope.occurred_at, envelope.producer,
+                                                      envelope.correlation_id)
     ids = _derived_ids(batch_id, [item.account_id for item, _ in pairs])
-    return [(template.model_copy(update={"event_id": event_id, "key": item.account_id, "payload": wire}), item)
+    return [(envelope_of(event_id=event_id, type=_V1[0], schema_version=_V1[1], occurred_at=occurred_at,
+                         producer=producer, key=item.account_id, correlation_id=correlation_id,
+                         causation_id=batch_id, payload=wire), item)
             for event_id, (item, wire) in zip(ids, pairs)]
 
 
