@@ -59,9 +59,10 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
 async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
                          charges: Sequence[tuple[Envelope, ChargesItem]], now: datetime) -> int:
     """One invoice per account and month from rated charges of settlement `invoice` (see
-    `_issue`; each account's own, as `contracts.charges.parse_lean` and `expand` give them). A charge whose invoice cannot be issued is quarantined with its reason instead of
-    failing the batch: a batch whose statements fail as a whole is issued again charge by charge,
-    each in a savepoint. Database and network failures still fail the batch (it is retried)."""
+    `_issue`; each account's own, as `contracts.charges.parse_lean` and `expand` give them). A
+    charge whose invoice cannot be issued is quarantined with its reason instead of failing the
+    batch: a batch whose statements fail as a whole is issued again charge by charge, each in a
+    savepoint. Database and network failures still fail the batch (it is retried)."""
     try:
         async with conn.transaction():  # a savepoint in the subscriber's transaction
             issued = await _issue(conn, settings, charges, now)
