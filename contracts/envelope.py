@@ -66,6 +66,24 @@ class Envelope(BaseModel):
                 "schema_version": str(self.schema_version)}
 
 
+_FIELDS = frozenset(Envelope.model_fields)
+
+
+def envelope_of(**fields: Any) -> Envelope:
+    """An envelope of already valid `fields`, every one given (not validated): what
+    `Envelope.model_construct` builds, set directly. model_construct walks the model's fields for
+    aliases and defaults: 3.9 µs an envelope, this 1.3, on hot paths that build one or two per
+    invoice (tests/unit/test_envelope_of.py keeps the two alike)."""
+    if fields.keys() != _FIELDS:
+        raise TypeError(f"an envelope needs exactly the fields {sorted(_FIELDS)}")
+    envelope = Envelope.__new__(Envelope)
+    object.__setattr__(envelope, "__dict__", fields)
+    object.__setattr__(envelope, "__pydantic_fields_set__", set(_FIELDS))
+    object.__setattr__(envelope, "__pydantic_extra__", None)
+    object.__setattr__(envelope, "__pydantic_private__", None)
+    return envelope
+
+
 def build_envelope(
     event_type: str,
     schema_version: int,
@@ -82,13 +100,13 @@ def build_envelope(
 
     `payload` must be a validated contract's wire form (JSON values, as `model_dump(mode="json")`
     gives, or built as carefully on a hot path such as rating's charges): it is not validated
-    again (`model_construct`), the hot paths' whole reason. The instant is checked as `Instant`
+    again (`envelope_of`), the hot paths' whole reason. The instant is checked as `Instant`
     checks it (aware, in the platform's window), as a consumer will.
     """
     if occurred_at.tzinfo is None:
         raise ValueError("occurred_at must be timezone-aware")
     _in_window(occurred_at)
-    return Envelope.model_construct(
+    return envelope_of(
         event_id=uuid4(), type=event_type, schema_version=schema_version, occurred_at=occurred_at,
         producer=producer, key=key,
         correlation_id=correlation_id or ((cause.correlation_id or cause.event_id) if cause else None),

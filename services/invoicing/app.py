@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from contracts.charges import decode_lean
 from contracts.topics import DISPUTES_EVENTS, PROVISIONING_EVENTS, RATING_CHARGES, USAGE_RECORDS
 from services.invoicing import api, containment, credits, handlers, service
 from shared.clock import Clock
@@ -19,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: Settings | None = None, clock: Clock | None = None) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings or Settings.from_env("invoicing", HTTP_PORT), MIGRATIONS, clock)
     runtime.subscribe_batch(PROVISIONING_EVENTS, handlers.on_provisioning_events(runtime))
-    runtime.subscribe_batch(RATING_CHARGES, handlers.on_rating_charges(runtime), max_records=1000)
+    runtime.subscribe_batch(RATING_CHARGES, handlers.on_rating_charges(runtime), max_records=1000, decode=decode_lean)
     runtime.subscribe_batch(USAGE_RECORDS, handlers.on_usage_records, max_records=1000)
     runtime.subscribe_batch(DISPUTES_EVENTS, handlers.on_dispute_events(runtime))
     tuning = runtime.settings.tuning

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import asyncpg
 
 from contracts.envelope import Envelope
-from contracts.rating import AccountChargesRatedV1
+from contracts.charges import ChargesItem
 from services.invoicing import quarantine, service, store
 from services.invoicing.payments import Conflict, NotFound
 from shared.settings import Settings
@@ -33,7 +33,7 @@ async def reinvoice(conn: asyncpg.Connection, settings: Settings, account_id: st
         out = []
         for row in rows:
             envelope = Envelope.decode(row["envelope"])
-            charge = AccountChargesRatedV1.model_validate(envelope.payload)
+            charge = ChargesItem.model_validate(envelope.payload)
             if payment_terms_days is not None:
                 charge = charge.model_copy(update={"payment_terms_days": payment_terms_days})
             await service.issue_invoices(conn, settings, [(envelope, charge)], now)

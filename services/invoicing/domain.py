@@ -3,10 +3,11 @@ statements, run scheduling and reconciliation. No I/O, no clock: instants come i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Sequence
 
 from shared.calendar import (  # noqa: F401  (re-exported: domain.parse_month and the like)
@@ -48,18 +49,19 @@ class Invoice:
 
 
 def assemble_invoice(
-    account: str, month: tuple[int, int], currency: str, lines: Sequence[Any], payment_terms_days: int = 30
+    account: str, month: tuple[int, int], currency: str, lines: Sequence[Any], payment_terms_days: int = 30,
+    amount_of: Callable[[Any], Decimal] = attrgetter("amount"),
 ) -> Invoice | None:
     """The invoice of one account's run for `month`, or None when the run has no lines.
 
     Issue date is the 1st of the run's month, even for a late run; due date is issue date +
-    `payment_terms_days` days; total is the sum of the lines' already rounded `amount`s (no
-    further rounding).
+    `payment_terms_days` days; total is the sum of the lines' already rounded amounts (no
+    further rounding), each read by `amount_of` (lines as dicts: `itemgetter("amount")`).
     """
     if not lines:
         return None
     issue = date(month[0], month[1], 1)
-    total = sum((line.amount for line in lines), Decimal(0))
+    total = sum(map(amount_of, lines), Decimal(0))
     return Invoice(account, month, currency, issue, issue + timedelta(days=payment_terms_days), total, tuple(lines))
 
 

@@ -8,7 +8,7 @@ from contracts import charges
 from contracts.disputes import DisputeOpenedV1, DisputeResolvedV1
 from contracts.envelope import Contract, Envelope
 from contracts.provisioning import AccountOpenedV1
-from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1
+from contracts.rating import BillingRunRatedV1
 from contracts.usage import UsageRecordedV1
 from services.invoicing import credits, service
 from shared.runtime import ServiceRuntime
@@ -25,10 +25,11 @@ def on_provisioning_events(runtime: ServiceRuntime):
 
 
 def on_rating_charges(runtime: ServiceRuntime):
-    """Each account of a batch of charges (version 2, or 1 as a batch of one) is invoiced as its
-    own event (`contracts.charges.accounts`); the inbox claimed the batch's id once."""
+    """Each account of a batch of charges (version 2, or 1 as a batch of one; decoded by
+    `contracts.charges.decode_lean`) is invoiced as its own event (`contracts.charges.accounts`);
+    the inbox claimed the batch's id once."""
     async def handle(conn: asyncpg.Connection, batch: Batch) -> None:
-        rated = [(e, p) for e, p in charges.expand(batch, "invoice") if isinstance(p, AccountChargesRatedV1)]
+        rated = [(e, p) for e, p in charges.expand(batch, "invoice") if isinstance(p, charges.ChargesItem)]
         await service.issue_invoices(conn, runtime.settings, rated, runtime.clock.now())
         for _, p in batch:
             if isinstance(p, BillingRunRatedV1):

@@ -60,7 +60,7 @@ def _text(value: str) -> str:
 
 
 async def save(conn: asyncpg.Connection, items: Sequence[tuple[Envelope, object, str, str]], at: datetime) -> None:
-    """Quarantine charges: (envelope, AccountChargesRatedV1 payload, reason, error) each."""
+    """Quarantine charges: (envelope, AccountChargesRatedV1 payload or its ChargesItem, reason, error) each."""
     if not items:
         return
     await conn.execute(SAVE, [_text(p.run_id) for _, p, _, _ in items], [_text(p.account_id) for _, p, _, _ in items],

@@ -9,16 +9,16 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from operator import itemgetter
 
 import asyncpg
 import orjson
 
-from contracts.charges import expand
+from contracts.charges import ChargesItem, expand, parse_lean
 from contracts.envelope import Contract, Envelope, wrap
 from contracts.invoicing import InvoiceOverdueV1
 from contracts.provisioning import AccountOpenedV1
-from contracts.rating import AccountChargesRatedV1, BillingRunRatedV1, RequestBillingRunV1
-from contracts.registry import parse
+from contracts.rating import BillingRunRatedV1, RequestBillingRunV1
 from contracts.topics import INVOICING_EVENTS, RATING_REQUESTS
 from contracts.usage import UsageRecordedV1
 from services.invoicing import balances, domain, issued_events, quarantine, store
@@ -51,17 +51,18 @@ async def open_accounts(conn: asyncpg.Connection, settings: Settings,
     waiting = await conn.fetch(store.TAKE_PENDING, [p.account_id for _, p in events])
     if waiting:
         decoded = [Envelope.decode(r["envelope"]) for r in waiting]  # each an account's own (version 1)
-        await issue_invoices(conn, settings, expand([(e, parse(e)) for e in decoded]), now)
+        await issue_invoices(conn, settings, expand([(e, parse_lean(e)) for e in decoded]), now)
     return len(rows)
 
 
 # ------------------------------------------------------------------ invoices
 async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
-                         charges: Sequence[tuple[Envelope, AccountChargesRatedV1]], now: datetime) -> int:
+                         charges: Sequence[tuple[Envelope, ChargesItem]], now: datetime) -> int:
     """One invoice per account and month from rated charges of settlement `invoice` (see
-    `_issue`). A charge whose invoice cannot be issued is quarantined with its reason instead of
-    failing the batch: a batch whose statements fail as a whole is issued again charge by charge,
-    each in a savepoint. Database and network failures still fail the batch (it is retried)."""
+    `_issue`; each account's own, as `contracts.charges.parse_lean` and `expand` give them). A
+    charge whose invoice cannot be issued is quarantined with its reason instead of failing the
+    batch: a batch whose statements fail as a whole is issued again charge by charge, each in a
+    savepoint. Database and network failures still fail the batch (it is retried)."""
     try:
         async with conn.transaction():  # a savepoint in the subscriber's transaction
             issued = await _issue(conn, settings, charges, now)
@@ -85,7 +86,7 @@ async def issue_invoices(conn: asyncpg.Connection, settings: Settings,
     return issued
 
 
-async def _quarantine(conn: asyncpg.Connection, failed: list[tuple[Envelope, AccountChargesRatedV1, Exception]],
+async def _quarantine(conn: asyncpg.Connection, failed: list[tuple[Envelope, ChargesItem, Exception]],
                       now: datetime) -> None:
     for _, p, exc in failed:
         log.warning("run %s: charges of account %r quarantined: %s: %s", p.run_id, p.account_id,
@@ -95,7 +96,7 @@ async def _quarantine(conn: asyncpg.Connection, failed: list[tuple[Envelope, Acc
 
 
 async def _issue(conn: asyncpg.Connection, settings: Settings,
-                 charges: Sequence[tuple[Envelope, AccountChargesRatedV1]], now: datetime) -> int:
+                 charges: Sequence[tuple[Envelope, ChargesItem]], now: datetime) -> int:
     """One invoice per account and month from rated charges of settlement `invoice`, set-based:
     existing (account, month) pairs are skipped, the issuers' counters are locked and moved once
     for the batch, invoices and their InvoiceIssuedV1 events are inserted in one statement each.
@@ -114,18 +115,18 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
     with_lines = [(e, p) for e, p in invoiced if p.lines]
     if not with_lines:
         return 0
-    accounts = await store.accounts_by_id(conn, {p.account_id for _, p in with_lines})
-    if any(p.account_id not in accounts for _, p in with_lines):
+    issuer_of = await store.issuers_of(conn, {p.account_id for _, p in with_lines})
+    if any(p.account_id not in issuer_of for _, p in with_lines):
         await conn.execute(store.LOCK_PENDING)  # then look again: the opening may have just committed
-        accounts = await store.accounts_by_id(conn, {p.account_id for _, p in with_lines})
-    unknown = [(e, p) for e, p in with_lines if p.account_id not in accounts]
+        issuer_of = await store.issuers_of(conn, {p.account_id for _, p in with_lines})
+    unknown = [(e, p) for e, p in with_lines if p.account_id not in issuer_of]
     if unknown:
         log.warning("%d charges for accounts not opened yet: kept until they are", len(unknown))
         await conn.execute(store.INSERT_PENDING, [e.event_id for e, _ in unknown],
                            [p.account_id for _, p in unknown], [e.encode() for e, _ in unknown], now)
-    batch: dict[tuple[str, str], tuple[Envelope, AccountChargesRatedV1]] = {}
+    batch: dict[tuple[str, str], tuple[Envelope, ChargesItem]] = {}
     for e, p in with_lines:
-        if p.account_id in accounts:
+        if p.account_id in issuer_of:
             batch.setdefault((p.account_id, p.month), (e, p))
     existing = await store.existing_invoices(conn, list(batch))
     todo, invoices, failed = [], [], []
@@ -135,7 +136,7 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
         e, p = batch[k]
         try:
             invoice = domain.assemble_invoice(p.account_id, domain.parse_month(p.month), p.currency, p.lines,
-                                              p.payment_terms_days)
+                                              p.payment_terms_days, itemgetter("amount"))
         except Exception as exc:  # this account's charge: its own failure
             failed.append((e, p, exc))
             continue
@@ -144,7 +145,7 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
     await _quarantine(conn, failed, now)
     if not todo:
         return 0
-    issuers = [accounts[p.account_id]["issuer"] for _, p in todo]
+    issuers = [issuer_of[p.account_id] for _, p in todo]
     counts: dict[str, int] = {}
     for issuer in issuers:
         counts[issuer] = counts.get(issuer, 0) + 1
@@ -161,8 +162,8 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
           "currency": inv.currency, "total": str(inv.total), "lines": orjson.Fragment(text)}
          for issuer, inv, (_, p), text in zip(issuers, invoices, todo, lines)],
         [e for e, _ in todo], settings.service, now)
-    rows = [(issuer, i.account, p.month, p.run_id, i.currency, i.issue_date, i.due_date, i.total,
-             orjson.Fragment(text), now, e.event_id) for issuer, i, (e, p), text in zip(issuers, invoices, todo, lines)]
+    rows = [(issuer, i.account, p.month, p.run_id, i.currency, i.issue_date, i.due_date, str(i.total),
+             orjson.Fragment(text), e.event_id) for issuer, i, (e, p), text in zip(issuers, invoices, todo, lines)]
     keys = sorted(issued)
     await store.ensure_sequences(conn, list(counts))
     # from here to the commit the issuers' counters are locked (gapless numbers): only what needs
@@ -170,7 +171,7 @@ async def _issue(conn: asyncpg.Connection, settings: Settings,
     last = await store.reserve_numbers(conn, counts)
     numbers = domain.number_invoices(issuers, last)
     await store.insert_invoices(conn, [(number, row[0], int(number.rsplit("-", 1)[1]), *row[1:])
-                                       for number, row in zip(numbers, rows)])
+                                       for number, row in zip(numbers, rows)], now)
     await conn.execute(store.ADD_RUN_INVOICES, [k[0] for k in keys], [k[1] for k in keys],
                        [issued[k][0] for k in keys], [issued[k][1] for k in keys])
     await outbox.add_encoded(conn, settings.topic(INVOICING_EVENTS.name), issued_events.numbered(events, numbers))

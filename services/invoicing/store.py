@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -19,6 +19,8 @@ ON CONFLICT (account_id) DO NOTHING
 """
 
 ACCOUNTS_BY_ID = "SELECT * FROM accounts WHERE account_id = ANY($1::text[])"
+# issuing reads the issuer only (a whole row's decoding costs 1.5 µs more an invoice)
+ISSUERS_OF = "SELECT account_id, issuer FROM accounts WHERE account_id = ANY($1::text[])"
 
 # the SQL only narrows the candidates (accounts not yet requested for the UTC month or the next
 # one); domain.runs_due decides, in each account's zone. Accounts without automatic runs are
@@ -70,13 +72,16 @@ JOIN unnest($1::text[], $2::text[]) AS k(account_id, month) USING (account_id, m
 # filtered out before, but a replica that raced to the same account and month fails the unique
 # (account_id, month), and a COPY the server refuses midway can leave asyncpg's connection hung
 # (a fresh-clone CI run hung in tests/integration/test_invoicing_race.py); the INSERT fails
-# cleanly and the batch is issued again charge by charge
+# cleanly and the batch is issued again charge by charge. The totals go as text, cast by the
+# server, and the instant once: asyncpg's binary numeric and timestamptz encodings cost about a
+# microsecond a value (the statement's arguments: 7.8 -> 5.7 µs of client CPU an invoice)
 INVOICE_COLUMNS = ("invoice_number", "issuer", "sequence", "account_id", "month", "run_id", "currency",
-                   "issue_date", "due_date", "total", "lines", "issued_at", "source_event_id")
+                   "issue_date", "due_date", "total", "lines", "source_event_id")
 INSERT_INVOICES = f"""
-INSERT INTO invoices ({", ".join(INVOICE_COLUMNS)})
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::date[], $9::date[], $10::numeric[], $11::json[], $12::timestamptz[], $13::uuid[])
+INSERT INTO invoices ({", ".join(INVOICE_COLUMNS)}, issued_at)
+SELECT *, $13::timestamptz FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                                       $7::text[], $8::date[], $9::date[], $10::text[]::numeric[], $11::json[],
+                                       $12::uuid[])
 """
 
 GET_INVOICE = "SELECT * FROM invoices WHERE invoice_number = $1"
@@ -213,6 +218,11 @@ async def accounts_by_id(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[s
     return {r["account_id"]: r for r in await conn.fetch(ACCOUNTS_BY_ID, list(ids))}
 
 
+async def issuers_of(conn: asyncpg.Connection, ids: Collection[str]) -> dict[str, str]:
+    """The issuer of each known account of `ids`."""
+    return {r["account_id"]: r["issuer"] for r in await conn.fetch(ISSUERS_OF, list(ids))}
+
+
 async def ensure_sequences(conn: asyncpg.Connection, issuers: Sequence[str]) -> None:
     """Create the counters of issuers that have none (without waiting for those that have one)."""
     await conn.execute(ENSURE_SEQUENCES, sorted(issuers))
@@ -227,9 +237,10 @@ async def reserve_numbers(conn: asyncpg.Connection, counts: dict[str, int]) -> d
     return {r["issuer"]: r["last_number"] for r in rows}
 
 
-async def insert_invoices(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
-    """Insert invoices given as tuples in INVOICE_COLUMNS' order (lines: JSON, e.g. an orjson.Fragment)."""
-    await conn.execute(INSERT_INVOICES, *map(list, zip(*rows)))
+async def insert_invoices(conn: asyncpg.Connection, rows: Sequence[tuple], issued_at: datetime) -> None:
+    """Insert invoices issued at `issued_at`, given as tuples in INVOICE_COLUMNS' order (total: its
+    text; lines: JSON, e.g. an orjson.Fragment)."""
+    await conn.execute(INSERT_INVOICES, *map(list, zip(*rows)), issued_at)
 
 
 async def existing_invoices(conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.charges import expand
+from contracts.charges import expand, parse_lean
 from contracts.registry import parse
 from services.invoicing import service
 from shared import db as kit_db
@@ -31,9 +31,9 @@ async def test_a_racing_replica_issues_nothing_twice_and_skips_no_number(infra, 
                                                          (opened("acct-a"), opened("acct-b"), opened("acct-c"))], T0)
             # the counter row exists: the racing replica waits on its lock, not on its creation
             # charges as invoicing's handler passes them on (each account's own, `expand`)
-            assert await service.issue_invoices(conn, settings, expand([(e, parse(e)) for e in
+            assert await service.issue_invoices(conn, settings, expand([(e, parse_lean(e)) for e in
                                                                          [charges("r0", "acct-c", ["1.00"])]]), T0) == 1
-        twice = expand([(e, parse(e)) for e in (charges("r1", "acct-a", ["10.00"]), charges("r1", "acct-b", ["5.00"]))])
+        twice = expand([(e, parse_lean(e)) for e in (charges("r1", "acct-a", ["10.00"]), charges("r1", "acct-b", ["5.00"]))])
         first, second = await pool.acquire(), await pool.acquire()
         try:
             async with first.transaction():
