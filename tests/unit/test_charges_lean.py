@@ -7,6 +7,7 @@ import copy
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import orjson
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -22,7 +23,8 @@ NOW = datetime(2026, 4, 1, 6, tzinfo=timezone.utc)
 
 
 def _payload() -> dict:
-    item = wire.charges_item("run-1", "2026-04", sample_rating(), NOW)
+    """A batch's payload as a consumer reads it (rating writes its lines as JSON text)."""
+    item = orjson.loads(orjson.dumps(wire.charges_item("run-1", "2026-04", sample_rating(), NOW)))
     return {"items": [item, dict(item, account_id="other", settlement="prepaid")]}
 
 
