@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 
-# the services the workload runs on (the poison fault starts every service)
-CORE = ("rating", "invoicing", "prepaid_credit")
+from cli.ops import SERVICES
+
+# every service that consumes Kafka: each fault runs them all, and each is killed around its commit
+KILLED = SERVICES
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class Fault:
 def catalogue(rng: random.Random) -> list[Fault]:
     """Every fault of the suite, with its pass count drawn from `rng` (small enough to fire)."""
     faults = []
-    for service in CORE:
+    for service in KILLED:
         for point in ("before-commit", "after-commit"):
             # consumers take batches: a few passes in all, so the first two always come
             faults.append(Fault(f"kill-{service}-{point}", "kill", service, point, rng.randint(1, 2)))
@@ -43,7 +45,7 @@ def catalogue(rng: random.Random) -> list[Fault]:
         faults.append(Fault(f"kill-{service}-mid-relay", "kill", service, "relay-published", rng.randint(1, 3)))
     faults.append(Fault("kafka-restart", "kafka-restart"))
     faults.append(Fault("postgres-restart", "postgres-restart"))
-    faults.append(Fault("group-reset", "group-reset", rng.choice(CORE)))
+    faults.append(Fault("group-reset", "group-reset", rng.choice(KILLED)))
     faults.append(Fault("poison", "poison"))
     return faults
 
