@@ -35,8 +35,8 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
     def mark(phase: str) -> None:
         phases[phase] = round(time.perf_counter() - began - sum(phases.values()), 1)
     try:
-        await platform.start(fault.service if fault.kind == "kill" else "",
-                             fault.env if fault.kind == "kill" else "")
+        at_start = fault.kind == "kill" and not fault.phase
+        await platform.start(fault.service if at_start else "", fault.env if at_start else "")
         mark("started")
         if fault.kind == "poison":
             await _poison(platform)
@@ -48,6 +48,9 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
         db = await asyncpg.connect(platform.database)  # after the run: a PostgreSQL restart cut none
         await platform.quiesce(db)
         mark("settled")
+        if fault.phase == "disputes":  # armed now: its n counts the passes of the disputes only
+            await platform.stop_one(fault.service)
+            await platform.start_one(fault.service, fault.env)
         asked = await disputes.dispute(platform, db, workload)
         await platform.quiesce(db)
         mark("disputed")

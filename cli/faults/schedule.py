@@ -15,13 +15,16 @@ KILLED = SERVICES
 class Fault:
     """One fault: `kind` is `kill` (BILLING_FAULT=<service>:<point>:<n>), `kafka-restart`,
     `postgres-restart` (mid-run), `group-reset` (a service's consumer group back to offset 0
-    after the run) or `poison` (an undecodable record on every consumed topic)."""
+    after the run) or `poison` (an undecodable record on every consumed topic). A kill with
+    `phase` "disputes" is armed only once the run settled (the service restarted with it), so
+    its n counts the passes while the disputes are paid, opened and resolved."""
 
     name: str
     kind: str
     service: str = ""
     point: str = ""
     n: int = 0
+    phase: str = ""
 
     @property
     def env(self) -> str:
@@ -43,6 +46,12 @@ def catalogue(rng: random.Random) -> list[Fault]:
     faults.append(Fault("kill-invoicing-mid-run", "kill", "invoicing", "invoices-issued", rng.randint(1, 2)))
     for service in ("rating", "invoicing"):  # mid-relay: published, rows not yet deleted
         faults.append(Fault(f"kill-{service}-mid-relay", "kill", service, "relay-published", rng.randint(1, 3)))
+    # while disputes are resolved: invoicing issues credit notes and refunds from disputes.events,
+    # disputes applies the resolutions sent on disputes.commands (and sees invoicing.events pass)
+    faults.append(Fault("kill-invoicing-mid-disputes", "kill", "invoicing", "after-commit", rng.randint(2, 6),
+                        "disputes"))
+    faults.append(Fault("kill-disputes-mid-disputes", "kill", "disputes", "after-commit", rng.randint(1, 3),
+                        "disputes"))
     faults.append(Fault("kafka-restart", "kafka-restart"))
     faults.append(Fault("postgres-restart", "postgres-restart"))
     faults.append(Fault("group-reset", "group-reset", rng.choice(KILLED)))
