@@ -215,6 +215,9 @@ def test_every_consuming_service_is_killed_before_and_after_its_commit():
     for service in SERVICES:
         assert {(service, "before-commit"), (service, "after-commit")} <= kills, service
     assert {f.name for f in schedule.draw(1)} == {f.name for f in schedule.draw(2)}  # a seed orders, never drops
+    armed_late = {f.name: f.env for f in schedule.draw(1) if f.phase == "disputes"}
+    assert set(armed_late) == {"kill-invoicing-mid-disputes", "kill-disputes-mid-disputes"}
+    assert all(env.split(":")[1] == "after-commit" for env in armed_late.values())
 
 
 def test_a_seed_replays_its_schedule_and_workload():
