@@ -134,7 +134,8 @@ def totals_equal_lines(s: Snapshot) -> list[str]:
 
 
 def run_reconciled(s: Snapshot) -> list[str]:
-    """The run reconciled, and its invoices are exactly rating's invoice-settled accounts with lines."""
+    """The run reconciled, its invoices are exactly rating's invoice-settled accounts with lines,
+    and it invoiced every invoiced account of the workload (each has subscriptions)."""
     out = []
     if s.run.get("status") != "reconciled":
         out.append(f"run {s.run.get('run_id')} is {s.run.get('status')!r}, not reconciled")
@@ -145,6 +146,9 @@ def run_reconciled(s: Snapshot) -> list[str]:
     if len(invoiced) != len(set(invoiced)) or set(invoiced) != rated:
         out.append(f"run {run_id}: {len(invoiced)} invoices for {len(rated)} rated accounts; "
                    f"differ in {sorted({a for a, _ in set(invoiced) ^ rated})[:10]}")
+    missed = sorted(s.postpaid_accounts - {a for a, _ in invoiced})
+    if missed:
+        out.append(f"run {run_id}: no invoice for {len(missed)} accounts: {missed[:10]}")
     return out
 
 

@@ -116,6 +116,9 @@ def test_a_run_not_reconciled_or_missing_an_invoice():
     assert "run_reconciled" in _failing(dataclasses.replace(good, run={"run_id": "r1", "status": "mismatch"}))
     missing = dataclasses.replace(good, invoices=good.invoices[:1], last_numbers={"platform": 1})
     assert invariants.run_reconciled(missing)[0].startswith("run r1: 1 invoices for 2 rated accounts")
+    other_run = [{**i, "run_id": "r0"} for i in good.invoices]  # billed by another run: r1 billed nobody
+    assert invariants.run_reconciled(dataclasses.replace(good, invoices=other_run, account_runs=[])) == [
+        "run r1: no invoice for 2 accounts: ['a', 'b']"]
 
 
 def test_a_negative_balance_and_an_unbalanced_ledger():
