@@ -35,8 +35,18 @@ class Snapshot:
     entries: list[dict] = field(default_factory=list)           # the credit ledger
     lots: list[dict] = field(default_factory=list)
     draws: list[dict] = field(default_factory=list)
-    credit_notes: list[dict] = field(default_factory=list)      # dispute_id, issuer, sequence
-    refunds: list[dict] = field(default_factory=list)           # dispute_id
+    # invoices also carry paid_total, surcharge_total, credited_total, refunded_total, disputed_open
+    # credit_note_number, dispute_id, issuer, sequence, invoice_number, amount
+    credit_notes: list[dict] = field(default_factory=list)
+    credit_note_last_numbers: dict[str, int] | None = None      # issuer -> credit_note_sequences.last_number
+    refunds: list[dict] = field(default_factory=list)           # refund_id, dispute_id, invoice_number, amount
+    # the disputes service's: dispute_id, invoice_number, amount, outcome, credited
+    disputes: list[dict] = field(default_factory=list)
+    # what the workload asked: dispute_id -> invoice_number, amount, outcome, credited (0 when rejected)
+    asked_disputes: dict[str, dict] = field(default_factory=dict)
+    licence_users: dict[tuple[str, str], str] = field(default_factory=dict)  # (customer, user) -> account
+    # provisioning's ins-* subscriptions: subscription_id, account_id, customer_id, ended_at
+    licences: list[dict] = field(default_factory=list)
 
 
 def usage_rated_once(s: Snapshot) -> list[str]:
@@ -109,8 +119,9 @@ def _gapless(kind: str, rows: list[dict], last: dict[str, int] | None) -> list[s
 
 
 def gapless_numbers(s: Snapshot) -> list[str]:
-    """Invoice and credit-note numbers run 1..N per issuer, and the counter stands at N."""
-    return _gapless("invoice", s.invoices, s.last_numbers) + _gapless("credit note", s.credit_notes, None)
+    """Invoice and credit-note numbers run 1..N per issuer, and each counter stands at its N."""
+    return (_gapless("invoice", s.invoices, s.last_numbers)
+            + _gapless("credit note", s.credit_notes, s.credit_note_last_numbers))
 
 
 def totals_equal_lines(s: Snapshot) -> list[str]:
@@ -123,7 +134,8 @@ def totals_equal_lines(s: Snapshot) -> list[str]:
 
 
 def run_reconciled(s: Snapshot) -> list[str]:
-    """The run reconciled, and its invoices are exactly rating's invoice-settled accounts with lines."""
+    """The run reconciled, its invoices are exactly rating's invoice-settled accounts with lines,
+    and it invoiced every invoiced account of the workload (each has subscriptions)."""
     out = []
     if s.run.get("status") != "reconciled":
         out.append(f"run {s.run.get('run_id')} is {s.run.get('status')!r}, not reconciled")
@@ -134,6 +146,9 @@ def run_reconciled(s: Snapshot) -> list[str]:
     if len(invoiced) != len(set(invoiced)) or set(invoiced) != rated:
         out.append(f"run {run_id}: {len(invoiced)} invoices for {len(rated)} rated accounts; "
                    f"differ in {sorted({a for a, _ in set(invoiced) ^ rated})[:10]}")
+    missed = sorted(s.postpaid_accounts - {a for a, _ in invoiced})
+    if missed:
+        out.append(f"run {run_id}: no invoice for {len(missed)} accounts: {missed[:10]}")
     return out
 
 
@@ -175,8 +190,90 @@ def ledgers_balanced(s: Snapshot) -> list[str]:
 
 
 def no_second_credit_note_or_refund(s: Snapshot) -> list[str]:
+    """At most one credit note and one refund per dispute, and none for a dispute disputes does
+    not hold as upheld."""
     out = [f"dispute {d}: {n} credit notes" for d, n in Counter(c["dispute_id"] for c in s.credit_notes).items() if n > 1]
     out += [f"dispute {d}: {n} refunds" for d, n in Counter(r["dispute_id"] for r in s.refunds).items() if n > 1]
+    upheld = {d["dispute_id"] for d in s.disputes if d["outcome"] == "upheld"}
+    out += [f"{kind} for dispute {row['dispute_id']}, which is not upheld"
+            for kind, rows in (("credit note", s.credit_notes), ("refund", s.refunds))
+            for row in rows if row["dispute_id"] not in upheld]
+    return out
+
+
+def _money(row: dict, key: str) -> Decimal:
+    return Decimal(str(row.get(key) or 0))
+
+
+def disputes_resolved_as_asked(s: Snapshot) -> list[str]:
+    """Each dispute the workload asked for is resolved as asked (invoice, amount, outcome,
+    credited) with exactly the credit note of its credit (none when rejected); per invoice, the
+    running sums equal its credit notes and refunds, nothing is held back once its disputes are
+    resolved, and what it was paid beyond what it owes after the credits was refunded (the
+    workload pays before it disputes)."""
+    out = []
+    rows = {d["dispute_id"]: d for d in s.disputes}
+    notes: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for c in s.credit_notes:
+        notes[c["dispute_id"]].append((c["invoice_number"], _money(c, "amount")))
+    for did, asked in sorted(s.asked_disputes.items()):
+        got = rows.get(did)
+        if got is None:
+            out.append(f"dispute {did}: unknown to disputes")
+            continue
+        for key in ("invoice_number", "amount", "outcome", "credited"):
+            same = (got[key] == asked[key] if key in ("invoice_number", "outcome")
+                    else _money(got, key) == _money(asked, key))
+            if not same:
+                out.append(f"dispute {did}: {key} {got[key]}, asked {asked[key]}")
+        wanted = [(asked["invoice_number"], _money(asked, "credited"))] if asked["outcome"] == "upheld" else []
+        if sorted(notes[did]) != wanted:
+            out.append(f"dispute {did}: credit notes {notes[did]}, expected {wanted}")
+    credited, refunded, held = (defaultdict(lambda: ZERO) for _ in range(3))
+    for c in s.credit_notes:
+        credited[c["invoice_number"]] += _money(c, "amount")
+    for r in s.refunds:
+        refunded[r["invoice_number"]] += _money(r, "amount")
+    for d in s.disputes:
+        if d["outcome"] is None:
+            held[d["invoice_number"]] += _money(d, "amount")
+    for invoice in s.invoices:
+        number = invoice["invoice_number"]
+        for key, want in (("credited_total", credited[number]), ("refunded_total", refunded[number]),
+                          ("disputed_open", held[number])):
+            if _money(invoice, key) != want:
+                out.append(f"invoice {number}: {key} {invoice.get(key)}, its rows add to {want}")
+        owes = _money(invoice, "total") - credited[number] + _money(invoice, "surcharge_total")
+        overpaid = max(ZERO, _money(invoice, "paid_total") - owes)
+        if refunded[number] != overpaid:
+            out.append(f"invoice {number}: refunded {refunded[number]}, overpaid {overpaid}")
+    return out
+
+
+def one_licence_per_user(s: Snapshot) -> list[str]:
+    """Each platform user of the workload's customers holds exactly one Insights User licence in
+    provisioning (`ins-<customer>-<user>-<n>`), still running, on its account and invoiced; no
+    licence belongs to anyone else."""
+    out, held = [], defaultdict(list)
+    invoiced = {line.get("subscription_id") for invoice in s.invoices for line in invoice["lines"]}
+    for licence in s.licences:
+        sid = licence["subscription_id"]
+        owner = next((key for key in s.licence_users if sid.startswith(f"ins-{key[0]}-{key[1]}-")), None)
+        if owner is None:
+            out.append(f"licence {sid}: no user of the workload holds it")
+        else:
+            held[owner].append(licence)
+    for (customer, user), account in sorted(s.licence_users.items()):
+        licences = held[(customer, user)]
+        if len(licences) != 1:
+            ids = [x["subscription_id"] for x in licences]
+            out.append(f"user {user} of {customer}: {len(licences)} licences {ids}")
+            continue
+        licence = licences[0]
+        if licence["ended_at"] is not None or licence["account_id"] != account:
+            out.append(f"licence {licence['subscription_id']}: on {licence['account_id']}, ended {licence['ended_at']}")
+        if licence["subscription_id"] not in invoiced:
+            out.append(f"licence {licence['subscription_id']}: never invoiced")
     return out
 
 
@@ -190,6 +287,8 @@ CHECKS: dict[str, Callable[[Snapshot], list[str]]] = {
     "no_negative_balance": no_negative_balance,
     "ledgers_balanced": ledgers_balanced,
     "no_second_credit_note_or_refund": no_second_credit_note_or_refund,
+    "disputes_resolved_as_asked": disputes_resolved_as_asked,
+    "one_licence_per_user": one_licence_per_user,
 }
 
 

@@ -72,8 +72,9 @@ class Platform:
         self._watcher.cancel()
         await asyncio.to_thread(self.procs[name].stop)
 
-    async def start_one(self, name: str) -> None:
-        await asyncio.to_thread(self.procs[name].start, {}, 120)
+    async def start_one(self, name: str, fault_env: str = "") -> None:
+        """Start `name` again (with BILLING_FAULT=`fault_env` if given) and watch it again."""
+        await asyncio.to_thread(self.procs[name].start, {"BILLING_FAULT": fault_env} if fault_env else {}, 120)
         self._watcher = asyncio.create_task(self._watch())
 
     # ------------------------------------------------------------------ Kafka

@@ -1,5 +1,5 @@
 """One fault, end to end: a fresh namespace, the workload, the billing run, the fault at its
-point, the platform left to settle, then the invariants; returns the fault's summary."""
+point, the platform left to settle, the disputes, then the invariants; returns the fault's summary."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from cli.faults import invariants, snapshot
+from cli.faults import disputes, invariants, snapshot
 from cli.faults.infra import OwnInfra
 from cli.faults.platform import Platform, consumed
-from cli.faults.schedule import CORE, Fault
-from cli.faults.workload import Workload
+from cli.faults.schedule import Fault
+from cli.faults.workload import PRODUCTS, Workload
 from cli.namespace import drop_namespace
 from cli.ops import SERVICES
 from shared.kafka_security import KafkaSecurity
@@ -27,8 +27,7 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
     prefix = f"f{seed % 100000}x{index}_{uuid.uuid4().hex[:4]}_"  # unique: two runs of a seed may overlap
     rng = random.Random(f"{seed}/{fault.name}")  # the fault's own stream: --only replays it alike
     workload = Workload.draw(rng, prefix, datetime.now(timezone.utc), accounts)
-    services = tuple(SERVICES) if fault.kind == "poison" else CORE
-    platform = Platform(prefix, services, log_root / prefix, api_key, keys_file)
+    platform = Platform(prefix, tuple(SERVICES), log_root / prefix, api_key, keys_file)
     db = None
     result = {"seed": seed, **fault.as_dict(), "namespace": prefix}
     phases = result["phases"] = {}  # seconds each step took (where a slow fault spends its time)
@@ -36,28 +35,31 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
     def mark(phase: str) -> None:
         phases[phase] = round(time.perf_counter() - began - sum(phases.values()), 1)
     try:
-        await platform.start(fault.service if fault.kind == "kill" else "",
-                             fault.env if fault.kind == "kill" else "")
+        at_start = fault.kind == "kill" and not fault.phase
+        await platform.start(fault.service if at_start else "", fault.env if at_start else "")
         mark("started")
         if fault.kind == "poison":
             await _poison(platform)
-        events, usage = workload.facts()
-        await platform.publish("provisioning.events", [(e.key, e.encode()) for e in events])
-        await platform.publish("usage.records", [(e.key, e.encode()) for e in usage])
-        for name in CORE:
-            await platform.wait_consumed(name)
+        await _feed(platform, workload)
         await _vouchers(platform, workload)
         mark("fed")
         run = await _billing_run(platform, workload, fault, infra, result)
         mark("run")
         db = await asyncpg.connect(platform.database)  # after the run: a PostgreSQL restart cut none
         await platform.quiesce(db)
-        if fault.kind == "group-reset":
+        mark("settled")
+        if fault.phase == "disputes":  # armed now: its n counts the passes of the disputes only
+            await platform.stop_one(fault.service)
+            await platform.start_one(fault.service, fault.env)
+        asked = await disputes.dispute(platform, db, workload)
+        await platform.quiesce(db)
+        mark("disputed")
+        if fault.kind == "group-reset":  # after the disputes: the replay meets their resolutions
             await _reset_group(platform, fault.service)
             await platform.quiesce(db)
+            mark("replayed")
         run = (await platform.call("invoicing", "GET", f"/v1/runs/{run['run_id']}")).json()
-        mark("settled")
-        snap = await snapshot.load(platform.database, prefix, workload, run)
+        snap = await snapshot.load(platform.database, prefix, workload, run, asked)
         found = invariants.check(snap)
         if fault.kind == "poison":
             found["poison_dead_lettered"] = await _poison_missing(db, platform)
@@ -65,6 +67,9 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
             "fired": any(code == -9 for _, code in platform.exits) if fault.kind == "kill" else True,
             "restarts": len(platform.exits),
             "invoices": len(snap.invoices),
+            # what the money and licence checks had to check (none: they checked nothing)
+            "disputes": len(asked), "credit_notes": len(snap.credit_notes), "refunds": len(snap.refunds),
+            "licences": len(snap.licences),
             "invariants": {name: "ok" if not bad else bad for name, bad in found.items()},
             "ok": not any(found.values()),
         }
@@ -81,6 +86,26 @@ async def run_fault(seed: int, index: int, fault: Fault, infra: OwnInfra, log_ro
                 pass
     result["seconds"] = round(time.perf_counter() - began, 1)
     return result
+
+
+async def _feed(platform: Platform, workload: Workload) -> None:
+    """Publish the workload: the catalogue also through provisioning (the routed accounts' commands
+    need it), the facts, the routed accounts' commands; once provisioning has opened those, their
+    platform users (auto_provisioning asks provisioning for their licences) and the usage."""
+    r = await platform.call("provisioning", "PUT", "/v1/catalog",
+                            json={"currency": "USD", "products": [p.model_dump(mode="json") for p in PRODUCTS]})
+    assert r.status_code == 200, r.text
+    events, usage = workload.facts()
+    await platform.publish("provisioning.events", [(e.key, e.encode()) for e in events])
+    await platform.publish("provisioning.commands", [(e.key, e.encode()) for e in workload.commands()])
+    db = await asyncpg.connect(platform.database)  # its own: a PostgreSQL restart comes later
+    try:
+        await platform.quiesce(db)  # a licence for a customer provisioning does not know yet is refused
+        await platform.publish("platform.users", [(e.key, e.encode()) for e in workload.platform_users()])
+        await platform.publish("usage.records", [(e.key, e.encode()) for e in usage])
+        await platform.quiesce(db)
+    finally:
+        await db.close()
 
 
 async def _vouchers(platform: Platform, workload: Workload) -> None:

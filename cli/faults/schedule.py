@@ -5,21 +5,26 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 
-# the services the workload runs on (the poison fault starts every service)
-CORE = ("rating", "invoicing", "prepaid_credit")
+from cli.ops import SERVICES
+
+# every service that consumes Kafka: each fault runs them all, and each is killed around its commit
+KILLED = SERVICES
 
 
 @dataclass(frozen=True)
 class Fault:
     """One fault: `kind` is `kill` (BILLING_FAULT=<service>:<point>:<n>), `kafka-restart`,
     `postgres-restart` (mid-run), `group-reset` (a service's consumer group back to offset 0
-    after the run) or `poison` (an undecodable record on every consumed topic)."""
+    after the run) or `poison` (an undecodable record on every consumed topic). A kill with
+    `phase` "disputes" is armed only once the run settled (the service restarted with it), so
+    its n counts the passes while the disputes are paid, opened and resolved."""
 
     name: str
     kind: str
     service: str = ""
     point: str = ""
     n: int = 0
+    phase: str = ""
 
     @property
     def env(self) -> str:
@@ -32,7 +37,7 @@ class Fault:
 def catalogue(rng: random.Random) -> list[Fault]:
     """Every fault of the suite, with its pass count drawn from `rng` (small enough to fire)."""
     faults = []
-    for service in CORE:
+    for service in KILLED:
         for point in ("before-commit", "after-commit"):
             # consumers take batches: a few passes in all, so the first two always come
             faults.append(Fault(f"kill-{service}-{point}", "kill", service, point, rng.randint(1, 2)))
@@ -41,9 +46,15 @@ def catalogue(rng: random.Random) -> list[Fault]:
     faults.append(Fault("kill-invoicing-mid-run", "kill", "invoicing", "invoices-issued", rng.randint(1, 2)))
     for service in ("rating", "invoicing"):  # mid-relay: published, rows not yet deleted
         faults.append(Fault(f"kill-{service}-mid-relay", "kill", service, "relay-published", rng.randint(1, 3)))
+    # while disputes are resolved: invoicing issues credit notes and refunds from disputes.events,
+    # disputes applies the resolutions sent on disputes.commands (and sees invoicing.events pass)
+    faults.append(Fault("kill-invoicing-mid-disputes", "kill", "invoicing", "after-commit", rng.randint(2, 6),
+                        "disputes"))
+    faults.append(Fault("kill-disputes-mid-disputes", "kill", "disputes", "after-commit", rng.randint(1, 3),
+                        "disputes"))
     faults.append(Fault("kafka-restart", "kafka-restart"))
     faults.append(Fault("postgres-restart", "postgres-restart"))
-    faults.append(Fault("group-reset", "group-reset", rng.choice(CORE)))
+    faults.append(Fault("group-reset", "group-reset", rng.choice(KILLED)))
     faults.append(Fault("poison", "poison"))
     return faults
 

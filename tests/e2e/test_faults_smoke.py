@@ -1,5 +1,6 @@
 """The fault suite's reduced run (the whole one is `make faults`, nightly): one seed, a kill of
-rating mid-run, then every invariant, on the test infrastructure (never restarted here)."""
+rating mid-run, the workload's licences and disputes, then every invariant, on the test
+infrastructure (never restarted here)."""
 
 from __future__ import annotations
 
@@ -23,4 +24,5 @@ async def test_a_kill_mid_run_leaves_every_invariant_true(infra, api_keys, monke
                              accounts=12)
     assert result["ok"], result
     assert result["fired"] and result["invoices"] > 0
+    assert result["disputes"] == 4 and result["credit_notes"] == 3 and result["refunds"] == 2 and result["licences"]
     assert set(result["invariants"].values()) == {"ok"}

@@ -13,6 +13,7 @@ import pytest
 from cli.faults import invariants, schedule
 from cli.faults.invariants import Snapshot
 from cli.faults.workload import Workload
+from cli.ops import SERVICES
 from shared import faults
 
 
@@ -115,6 +116,9 @@ def test_a_run_not_reconciled_or_missing_an_invoice():
     assert "run_reconciled" in _failing(dataclasses.replace(good, run={"run_id": "r1", "status": "mismatch"}))
     missing = dataclasses.replace(good, invoices=good.invoices[:1], last_numbers={"platform": 1})
     assert invariants.run_reconciled(missing)[0].startswith("run r1: 1 invoices for 2 rated accounts")
+    other_run = [{**i, "run_id": "r0"} for i in good.invoices]  # billed by another run: r1 billed nobody
+    assert invariants.run_reconciled(dataclasses.replace(good, invoices=other_run, account_runs=[])) == [
+        "run r1: no invoice for 2 accounts: ['a', 'b']"]
 
 
 def test_a_negative_balance_and_an_unbalanced_ledger():
@@ -129,15 +133,94 @@ def test_a_negative_balance_and_an_unbalanced_ledger():
     assert invariants.ledgers_balanced(lot_off) == ["p: ledger says 38.00, account 38.00, lots 50.00"]
 
 
-def test_a_second_credit_note_or_refund_for_one_dispute():
+def _disputed() -> Snapshot:
+    """_good, with INV-1 (14.00) paid in full and disputed by d1 (4.00, upheld crediting 3.00: a
+    credit note and a refund of 3.00) and INV-2 disputed by d2 (rejected: neither)."""
     good = _good()
-    notes = [{"dispute_id": "d1", "issuer": "platform", "sequence": 1},
-             {"dispute_id": "d1", "issuer": "platform", "sequence": 2}]
+    asked = {"d1": {"invoice_number": "INV-1", "amount": Decimal("4.00"), "outcome": "upheld",
+                    "credited": Decimal("3.00")},
+             "d2": {"invoice_number": "INV-2", "amount": Decimal("150.00"), "outcome": "rejected",
+                    "credited": Decimal("0")}}
+    return dataclasses.replace(
+        good, asked_disputes=asked, disputes=[{"dispute_id": d, **a} for d, a in asked.items()],
+        invoices=[{**good.invoices[0], "paid_total": Decimal("14.00"), "credited_total": Decimal("3.00"),
+                   "refunded_total": Decimal("3.00"), "disputed_open": Decimal("0")}, good.invoices[1]],
+        credit_notes=[{"credit_note_number": "PLATFORM-CN-000001", "dispute_id": "d1", "issuer": "platform",
+                       "sequence": 1, "invoice_number": "INV-1", "amount": Decimal("3.00")}],
+        credit_note_last_numbers={"platform": 1},
+        refunds=[{"refund_id": "RF-d1", "dispute_id": "d1", "invoice_number": "INV-1", "amount": Decimal("3.00")}])
+
+
+def test_resolved_disputes_with_their_credit_note_and_refund_pass():
+    assert _failing(_disputed()) == set()
+
+
+def test_a_second_credit_note_or_refund_for_one_dispute():
+    good = _disputed()
+    notes = good.credit_notes + [{**good.credit_notes[0], "sequence": 2}]
     assert invariants.no_second_credit_note_or_refund(dataclasses.replace(good, credit_notes=notes)) == [
         "dispute d1: 2 credit notes"]
-    refunds = [{"dispute_id": "d1"}, {"dispute_id": "d1"}]
+    refunds = good.refunds + good.refunds
     assert invariants.no_second_credit_note_or_refund(dataclasses.replace(good, refunds=refunds)) == [
         "dispute d1: 2 refunds"]
+    rejected = [{**good.credit_notes[0], "dispute_id": "d2", "invoice_number": "INV-2"}]
+    assert invariants.no_second_credit_note_or_refund(dataclasses.replace(good, credit_notes=rejected)) == [
+        "credit note for dispute d2, which is not upheld"]
+
+
+def test_a_dispute_resolved_otherwise_than_asked_or_its_money_off():
+    good = _disputed()
+    other = dataclasses.replace(good, disputes=[{**good.disputes[0], "credited": Decimal("4.00")}, good.disputes[1]])
+    assert invariants.disputes_resolved_as_asked(other) == ["dispute d1: credited 4.00, asked 3.00"]
+    no_note = dataclasses.replace(good, credit_notes=[])
+    assert invariants.disputes_resolved_as_asked(no_note) == [
+        "dispute d1: credit notes [], expected [('INV-1', Decimal('3.00'))]",
+        "invoice INV-1: credited_total 3.00, its rows add to 0", "invoice INV-1: refunded 3.00, overpaid 0"]
+    no_refund = dataclasses.replace(good, refunds=[], invoices=[{**good.invoices[0], "refunded_total": 0},
+                                                                good.invoices[1]])
+    assert invariants.disputes_resolved_as_asked(no_refund) == ["invoice INV-1: refunded 0, overpaid 3.00"]
+    held = dataclasses.replace(good, disputes=good.disputes + [
+        {"dispute_id": "d3", "invoice_number": "INV-2", "amount": Decimal("5"), "outcome": None, "credited": None}])
+    assert invariants.disputes_resolved_as_asked(held) == ["invoice INV-2: disputed_open None, its rows add to 5"]
+    lost = dataclasses.replace(good, disputes=good.disputes[:1])
+    assert invariants.disputes_resolved_as_asked(lost) == ["dispute d2: unknown to disputes"]
+
+
+def test_a_credit_note_counter_ahead_of_its_numbers():
+    ahead = dataclasses.replace(_disputed(), credit_note_last_numbers={"platform": 2})
+    assert invariants.gapless_numbers(ahead) == ["credit note numbers of platform: counter at 2, 1 issued"]
+
+
+def test_each_user_holds_one_invoiced_licence():
+    good = _good()
+    users = {("c1", "u0"): "a", ("c1", "u1"): "a"}
+    licences = [{"subscription_id": f"ins-c1-{u}-1", "account_id": "a", "customer_id": "c1", "ended_at": None}
+                for u in ("u0", "u1")]
+    lines = [_line("12.00", x["subscription_id"]) for x in licences]
+    billed = dataclasses.replace(good, licence_users=users, licences=licences,
+                                 invoices=[{**good.invoices[0], "lines": good.invoices[0]["lines"] + lines},
+                                           good.invoices[1]])
+    assert invariants.one_licence_per_user(billed) == []
+    second = {**licences[0], "subscription_id": "ins-c1-u0-2"}
+    assert invariants.one_licence_per_user(dataclasses.replace(billed, licences=licences + [second])) == [
+        "user u0 of c1: 2 licences ['ins-c1-u0-1', 'ins-c1-u0-2']"]
+    assert invariants.one_licence_per_user(dataclasses.replace(billed, licences=licences[:1])) == [
+        "user u1 of c1: 0 licences []"]
+    assert invariants.one_licence_per_user(dataclasses.replace(billed, invoices=good.invoices)) == [
+        "licence ins-c1-u0-1: never invoiced", "licence ins-c1-u1-1: never invoiced"]
+    stranger = {**licences[0], "subscription_id": "ins-c1-u9-1"}
+    assert invariants.one_licence_per_user(dataclasses.replace(billed, licences=licences + [stranger])) == [
+        "licence ins-c1-u9-1: no user of the workload holds it"]
+
+
+def test_every_consuming_service_is_killed_before_and_after_its_commit():
+    kills = {(f.service, f.point) for f in schedule.draw(1) if f.kind == "kill"}
+    for service in SERVICES:
+        assert {(service, "before-commit"), (service, "after-commit")} <= kills, service
+    assert {f.name for f in schedule.draw(1)} == {f.name for f in schedule.draw(2)}  # a seed orders, never drops
+    armed_late = {f.name: f.env for f in schedule.draw(1) if f.phase == "disputes"}
+    assert set(armed_late) == {"kill-invoicing-mid-disputes", "kill-disputes-mid-disputes"}
+    assert all(env.split(":")[1] == "after-commit" for env in armed_late.values())
 
 
 def test_a_seed_replays_its_schedule_and_workload():
@@ -150,6 +233,20 @@ def test_a_seed_replays_its_schedule_and_workload():
     one, two = (Workload.draw(random.Random("42/x"), "p_", now) for _ in range(2))
     assert one.facts()[0][1:] and [e.payload for e in one.facts()[1]] == [e.payload for e in two.facts()[1]]
     assert one.month == "2026-11" and one.start == datetime(2026, 10, 10, 9, tzinfo=timezone.utc)
+    assert one.disputes == two.disputes and one.licence_users() == two.licence_users()
+    assert [e.payload for e in one.commands() + one.platform_users()] == [
+        e.payload for e in two.commands() + two.platform_users()]
+
+
+def test_routed_accounts_are_opened_by_provisioning_only_and_disputes_vary():
+    w = Workload.draw(random.Random("7/x"), "p_", datetime(2026, 11, 29, 12, tzinfo=timezone.utc))
+    routed = {a.account_id for a in w.routed()}
+    assert len(routed) == 3 and w.licence_users()
+    opened = [e.payload["account_id"] for e in w.facts()[0] if e.type == "provisioning.account.opened"]
+    assert not routed & set(opened) and len(opened) + len(routed) == len(w.accounts)
+    assert [e.type for e in w.commands()].count("provisioning.account.open") == 3
+    assert {(d.outcome, d.paid) for d in w.disputes} == {("upheld", True), ("upheld", False), ("rejected", True)}
+    assert {d.via for d in w.disputes} == {"http", "command"} and set(routed) <= set(w.postpaid_accounts())
 
 
 @pytest.mark.parametrize("text", ["rating:after-commit", "rating:nowhere:1", "rating:after-commit:0"])
