@@ -95,13 +95,17 @@ def accounts(envelope: Envelope, batch: AccountChargesRatedV2,
         return [(envelope, item) for item in batch.items if settlement in (None, item.settlement)]
     pairs = [(item, wire) for item, wire in zip(batch.items, envelope.payload["items"])
              if settlement in (None, item.settlement)]
-    batch_id, occurred_at, producer, correlation_id = (envelope.event_id, envelope.occurred_at, envelope.producer,
-                                                      envelope.correlation_id)
-    ids = _derived_ids(batch_id, [item.account_id for item, _ in pairs])
-    return [(envelope_of(event_id=event_id, type=_V1[0], schema_version=_V1[1], occurred_at=occurred_at,
-                         producer=producer, key=item.account_id, correlation_id=correlation_id,
-                         causation_id=batch_id, payload=wire), item)
+    ids = _derived_ids(envelope.event_id, [item.account_id for item, _ in pairs])
+    return [(_item_event(envelope, event_id, _V1[1], item.account_id, wire), item)
             for event_id, (item, wire) in zip(ids, pairs)]
+
+
+def _item_event(batch: Envelope, event_id: UUID, schema_version: int, key: str, payload: dict) -> Envelope:
+    """One item of `batch` as its own event of the batch's type at `schema_version`: instant,
+    producer and correlation the batch's, caused by the batch."""
+    return envelope_of(event_id=event_id, type=batch.type, schema_version=schema_version,
+                       occurred_at=batch.occurred_at, producer=batch.producer, key=key,
+                       correlation_id=batch.correlation_id, causation_id=batch.event_id, payload=payload)
 
 
 def expand(batch: list[tuple[Envelope, Contract]], settlement: str | None = None) -> list[tuple[Envelope, Contract]]:
@@ -125,7 +129,5 @@ def usage_item(envelope: Envelope, index: int) -> Envelope:
     if envelope.schema_version < _USAGE_V2[1]:
         return envelope
     wire = envelope.payload["items"][index]
-    return envelope.model_copy(update={
-        "event_id": uuid5(envelope.event_id, f"{wire['account_id']}@{wire['at']}"),
-        "schema_version": _USAGE_V1[1], "key": wire["account_id"], "causation_id": envelope.event_id,
-        "payload": wire})
+    return _item_event(envelope, uuid5(envelope.event_id, f"{wire['account_id']}@{wire['at']}"), _USAGE_V1[1],
+                       wire["account_id"], wire)
