@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # Debian's python3.11 where it can make a venv, else the first python3 on the PATH. Debian builds
 # its interpreter with profile-guided and link-time optimisation, as the python:3.11-slim image
 # the services ship in is built (deploy/Dockerfile); an interpreter built without them (pyenv's
-# default) runs the services' own code about a sixth slower (README, "Billing runs at scale").
+# default) costs the services about a fifth more CPU (README, "Billing runs at scale").
 PYTHON ?= $(or $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11),python3)
 VENV := .venv
 BIN := $(VENV)/bin
