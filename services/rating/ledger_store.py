@@ -69,18 +69,24 @@ async def save_ledger(conn: asyncpg.Connection, month: str, through: list[tuple[
     row meanwhile (units of an account in prepaid mode, whose usage a run does not bill: a mode
     switch racing the run); then the insert fails the chunk, which is rated again in parts on
     facts loaded anew: never a piece or a unit billed twice, nor one lost."""
-    units = _as_text(units)
     if known is None:
         if through:
             await conn.execute(SAVE_BILLED_THROUGH, *map(list, zip(*through)))
-        if units:
-            await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*units)))
+        await add_usage_units(conn, units)
     else:
         await _insert_or_update(conn, INSERT_BILLED_THROUGH, MOVE_BILLED_THROUGH,
                                 through, [t[0] in known.subscriptions for t in through])
-        await _insert_or_update(conn, INSERT_USAGE_UNITS, ADD_USAGE_UNITS, units, [u[:3] in known.units for u in units])
+        await _insert_or_update(conn, INSERT_USAGE_UNITS, ADD_USAGE_UNITS, _as_text(units),
+                                [u[:3] in known.units for u in units])
     if rated_ids:
         await conn.execute(MARK_USAGE_RATED, rated_ids, month)
+
+
+async def add_usage_units(conn: asyncpg.Connection, units: list[tuple[str, str, date, Decimal]]) -> None:
+    """Add units (account, part number, usage month, units) to the ledger, by upsert: a run's
+    without the loaded rows at hand, prepaid's midnights."""
+    if units:
+        await conn.execute(SAVE_USAGE_UNITS, *map(list, zip(*_as_text(units))))
 
 
 async def _insert_or_update(conn: asyncpg.Connection, insert: str, update: str,

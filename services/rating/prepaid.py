@@ -155,10 +155,7 @@ async def debit_due_midnights(pool: asyncpg.Pool, settings: Settings, now: datet
             await conn.execute(SAVE_MIDNIGHTS, [m[0] for m in moved], [m[1] for m in moved])
         if debited:
             await conn.execute(MARK_DEBITED, [d[0] for d in debited], [d[1] for d in debited])
-        if added:
-            keys = list(added)
-            await conn.execute(ledger_store.SAVE_USAGE_UNITS, [k[0] for k in keys], [k[1] for k in keys],
-                               [k[2] for k in keys], [str(added[k]) for k in keys])  # the statement's text[]
+        await ledger_store.add_usage_units(conn, [(*k, n) for k, n in added.items()])
         await outbox.add(conn, settings.topic(RATING_CHARGES.name), batches(items, parts, settings.service, now))
         await task_failures.record(conn, TASK, failed, now)
         await task_failures.clear(conn, TASK, done)
