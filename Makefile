@@ -49,7 +49,7 @@ browser-deps:
 TEST_WORKERS ?= 3
 test: setup browser-deps
 	deploy/local/infra.sh up
-	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15 --tb=short tests
 
 # the pure tiers only (no Kafka, no PostgreSQL)
 test-fast: setup

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from shared.kafka_security import client_options
 
 
@@ -48,6 +49,32 @@ async def behind(admin: AIOKafkaAdminClient, group: str, wanted: Mapping[TopicPa
     return [tp for tp, off in wanted.items() if tp not in committed or committed[tp].offset < off]
 
 
+async def group_report(admin: AIOKafkaAdminClient, group: str, wanted: Mapping[TopicPartition, int],
+                       lagging: Iterable[TopicPartition], limit: int = 6) -> str:
+    """Why a wait failed, in a line: each lagging partition's committed offset against the one
+    wanted and the member holding it, then the group's state and members (a partition no member
+    holds is never consumed; one held but not moving is a stuck consumer)."""
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        [response, *_] = await admin.describe_consumer_groups([group])
+        described = response.to_object()["groups"][0]
+    except Exception as exc:  # a report must not hide the timeout it explains
+        return f"(group {group} not described: {exc!r})"
+    holders = {}
+    for member in described["members"]:
+        if member["member_assignment"]:
+            for tp in ConsumerProtocolMemberAssignment.decode(member["member_assignment"]).partitions():
+                # "<client id>-<uuid>": the uuid's first group tells the members apart
+                holders[tp] = member["member_id"][:len(member["client_id"]) + 9]
+    lagging = sorted(lagging)
+    parts = [f"{tp.topic}[{tp.partition}] at {committed[tp].offset if tp in committed else 'none'} of "
+             f"{wanted[tp]}, held by {holders.get(tp, 'no member')}" for tp in lagging[:limit]]
+    if len(lagging) > limit:
+        parts.append(f"and {len(lagging) - limit} more")
+    return (f"{'; '.join(parts)}; group {described['state']} with {len(described['members'])} members, "
+            f"{len(holders)} partitions assigned")
+
+
 async def wait_consumed(bootstrap: str, group: str, targets: Mapping[TopicPartition, int],
                         timeout: float = 120, what: str = "") -> None:
     """Wait until `group` has committed at least `targets[tp]` on every partition (offsets are
@@ -62,8 +89,8 @@ async def wait_consumed(bootstrap: str, group: str, targets: Mapping[TopicPartit
             if not lagging:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"group {group} has not consumed {what or sorted(map(str, lagging))} "
-                                   f"within {timeout}s")
+                raise TimeoutError(f"group {group} has not consumed {what or 'the records wanted'} within "
+                                   f"{timeout:.1f}s: {await group_report(admin, group, wanted, lagging)}")
             await asyncio.sleep(0.1)
     finally:
         await admin.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -59,6 +60,25 @@ class ServiceProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[self._mark:]
+
+    def problems(self, limit: int = 5) -> list[str]:
+        """The last `limit` warnings and errors this start logged (JSON lines), for a failure's
+        message; a group's routine rebalancing notices are left out."""
+        found = []
+        for line in self.log().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                if line.startswith("Traceback") or "Error" in line[:80]:
+                    found.append(line[:300])
+                continue
+            if not isinstance(record, dict) or record.get("level") not in ("WARNING", "ERROR", "CRITICAL"):
+                continue
+            message = str(record.get("message", ""))
+            if "Heartbeat failed" in message or "rebalanc" in message:
+                continue
+            found.append(f"{record.get('time', '')[11:23]} {record['level']} {message[:300]}")
+        return found[-limit:]
 
     def wait_for_log(self, text: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

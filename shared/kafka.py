@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from faststream import AckPolicy
@@ -70,8 +71,49 @@ async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "
             if refused:
                 log.warning("not authorized to create %s: topics are created by `billing create-topics`",
                             ", ".join(refused))
+        await until_led(bootstrap, admin, [t.name for t in wanted])
     finally:
         await admin.close()
+
+
+async def until_led(bootstrap: str, admin: AIOKafkaAdminClient, names: Sequence[str],
+                    timeout: float = 30) -> list[str]:
+    """Wait until every partition of `names` has a leader that answers; returns the topics still
+    waiting after `timeout` (logged, not raised: the clients retry on their own).
+
+    A topic just created (by this process or a sibling starting beside it) is not served at once:
+    first the broker's metadata lacks it, then its partitions' leaders refuse offset requests for a
+    moment. A consumer subscribing then logs errors ("not found in cluster metadata", "not leader")
+    and retries, and a group's assignment may be made without the topic. Topics this principal
+    may not describe (ACLs) are not waited for."""
+    deadline = time.monotonic() + timeout
+    waiting, led = list(names), []
+    while waiting:
+        described = await admin.describe_topics(waiting)
+        ready = [t for t in described if t["error_code"] == 0 and t["partitions"]
+                 and all(p["error_code"] == 0 and p["leader"] >= 0 for p in t["partitions"])]
+        led += [TopicPartition(t["topic"], p["partition"]) for t in ready for p in t["partitions"]]
+        refused = [t for t in described if t["error_code"] == TopicAuthorizationFailedError.errno]
+        waiting = sorted(set(waiting) - {t["topic"] for t in ready + refused})
+        if waiting and time.monotonic() > deadline:
+            log.warning("topics without a leader after %.0f s: %s", timeout, ", ".join(waiting))
+            return waiting
+        if waiting:
+            await asyncio.sleep(0.05)
+    if led:  # the leaders answer an offset request (the consumer retries "not leader" quietly)
+        # a short backoff: the probe learns of one more topic's metadata at each retry
+        probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                 retry_backoff_ms=10, **client_options(),
+                                 request_timeout_ms=int(max(1.0, deadline - time.monotonic()) * 1000))
+        await probe.start()
+        try:
+            await probe.end_offsets(led)
+        except Exception as exc:  # noqa: BLE001: the clients retry on their own
+            log.warning("topics not served after %.0f s: %r", timeout, exc)
+            return sorted({tp.topic for tp in led})
+        finally:
+            await probe.stop()
+    return []
 
 
 class PoisonMessage(Exception):

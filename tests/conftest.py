@@ -14,6 +14,19 @@ from tests.support.infra import ROOT, Infra, infrastructure
 from tests.support.processes import ServiceProcess
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed portal test reports what its platform's services warned of (CI keeps no logs)."""
+    report = yield
+    platform = getattr(item, "funcargs", {}).get("portal_platform")
+    if report.failed and platform is not None:
+        from tests.support.browser import services_said
+
+        said = services_said(platform.services)
+        report.sections.append(("the portal platform's services warned", "\n".join(said) or "nothing"))
+    return report
+
+
 @pytest.fixture(scope="session")
 def infra() -> Infra:
     with infrastructure() as found:

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cli.clock import ClockRefused, move_clocks, read_clocks
-from cli.consumption import behind, partitions_of
+from cli.consumption import behind, group_report, partitions_of
 from shared.kafka_acl import ACCESS
 from shared.kafka_security import client_options
 
@@ -128,6 +128,6 @@ class Settler:
                 if not lagging:
                     break
                 if time.monotonic() > deadline:
-                    raise SettleError(f"{service} has not consumed {sorted(map(str, lagging))} by the stop at "
-                                      f"{at.isoformat()} (timeout)")
+                    raise SettleError(f"{service} has not consumed everything by the stop at {at.isoformat()} "
+                                      f"(timeout): {await group_report(self.admin, group, wanted, lagging)}")
                 await asyncio.sleep(0.05)

@@ -227,3 +227,76 @@ async def test_duplicate_deliveries_apply_once(infra, namespace, kit):
             assert await conn.fetchval("SELECT count(*) FROM applied WHERE sub = 'once'") == 1
     finally:
         await broker.stop()
+
+
+async def test_a_wait_that_times_out_says_which_partition_lags_and_who_holds_it(infra, db, namespace):
+    """`wait_consumed`'s timeout names each lagging partition, its committed offset against the
+    one wanted and the member holding it (or none), and the group's state: CI keeps no logs."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from cli.consumption import wait_consumed
+    from shared.kafka_security import client_options
+
+    topic = Topic(name="lag.report", description="a test's", partitions=2, retention_ms=3_600_000)
+    await ensure_topics(infra.kafka, [topic], namespace)
+    name = namespace + topic.name
+    await publish(infra.kafka, name, [("k", b"x")])
+    held, unheld = TopicPartition(name, 0), TopicPartition(name, 1)
+    with pytest.raises(TimeoutError) as nobody:
+        await wait_consumed(infra.kafka, namespace + "g", {held: 3}, 0.2, "the test's records")
+    assert f"{name}[0] at none of 3, held by no member" in str(nobody.value)
+    assert "the test's records within 0.2s" in str(nobody.value)
+
+    consumer = AIOKafkaConsumer(name, bootstrap_servers=infra.kafka, group_id=namespace + "g",
+                                client_id="reporter", enable_auto_commit=False, **client_options())
+    await consumer.start()
+    try:
+        async def assigned() -> bool:
+            return len(consumer.assignment()) == 2
+
+        await eventually(assigned, 30, what="the partitions assigned")
+        await consumer.commit({held: 1})
+        with pytest.raises(TimeoutError) as stuck:
+            await wait_consumed(infra.kafka, namespace + "g", {held: 3, unheld: 2}, 0.2)
+    finally:
+        await consumer.stop()
+    message = str(stuck.value)
+    assert f"{name}[0] at 1 of 3, held by reporter-" in message
+    assert f"{name}[1] at none of 2, held by reporter-" in message
+    assert "group Stable with 1 members, 2 partitions assigned" in message
+
+
+async def test_ensure_topics_returns_once_every_partition_is_served(infra, db, namespace, caplog):
+    """Services start side by side and subscribe right after `ensure_topics`: it returns only once
+    every partition has a leader answering offset requests, so no subscriber meets a topic that is
+    "not found" or "not leader" (and no group is assigned without it). A topic that never comes is
+    given up on after the timeout, with a warning, not an error: the clients retry on their own."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.kafka import until_led
+    from shared.kafka_security import client_options
+
+    topics = [Topic(name=f"ready.{i}", description="a test's", partitions=4) for i in range(3)]
+    await ensure_topics(infra.kafka, topics, namespace)
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, **client_options())
+    await admin.start()
+    try:
+        names = [namespace + t.name for t in topics]
+        for described in await admin.describe_topics(names):
+            assert [p["leader"] >= 0 for p in described["partitions"]] == [True] * 4
+        assert await until_led(infra.kafka, admin, names) == []
+        missing = namespace + "never.made"
+        assert await until_led(infra.kafka, admin, [missing], timeout=0.3) == [missing]
+        assert f"topics without a leader after 0 s: {missing}" in caplog.text
+    finally:
+        await admin.close()
+    # a consumer assigned at once has every partition's offsets, first time
+    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka, group_id=None, request_timeout_ms=5000,
+                                **client_options())
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(name, p) for name in names for p in range(4)]
+        assert set((await consumer.end_offsets(partitions)).values()) == {0}
+    finally:
+        await consumer.stop()

@@ -109,6 +109,11 @@ def _replay(scenario, endpoints: Endpoints, settings: Settings, prefix: str) -> 
     asyncio.run(Replay(scenario, endpoints, settings, prefix).run())
 
 
+def services_said(services: dict[str, ServiceProcess]) -> list[str]:
+    """Each service's last warnings and errors, a line each (a failure's report: CI keeps no logs)."""
+    return [f"{name}: {line}" for name, proc in services.items() for line in proc.problems()]
+
+
 @contextlib.contextmanager
 def start_portal_platform(infra: Infra, keys: TestKeys, tmp: Path,
                           services: tuple[str, ...] = PLATFORM) -> Iterator[PortalPlatform]:
@@ -144,7 +149,12 @@ def start_portal_platform(infra: Infra, keys: TestKeys, tmp: Path,
         numbers = {}
         for prefix, scenario in (("demo-", load_scenario(DEMO)), ("other-", _other_scenario())):
             began = time.monotonic()
-            _replay(scenario, endpoints, replay_settings, prefix)
+            try:
+                _replay(scenario, endpoints, replay_settings, prefix)
+            except Exception as exc:
+                # CI keeps no logs: the failure carries what the services said
+                raise RuntimeError("\n".join([f"{type(exc).__name__}: {exc} (replaying {prefix})",
+                                              *services_said(started)])) from exc
             log.info("portal platform: %s replayed in %.1f s", prefix, time.monotonic() - began)
             answer = httpx.get(f"{started['invoicing'].url}/v1/accounts/{prefix}partner/invoices",
                                headers=bearer(keys.operator), timeout=30)
