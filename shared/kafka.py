@@ -47,7 +47,8 @@ def make_broker(settings: Settings) -> KafkaBroker:
 
 async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "",
                         services: Sequence[str] = ()) -> None:
-    """Create the registry's topics (and the services' dead-letter topics) where missing.
+    """Create the registry's topics (and the services' dead-letter topics) where missing, then
+    wait until the broker serves them all (`until_led`).
 
     A principal without CREATE (a service under ACLs: topics are the operator's, made by
     `billing create-topics` as the admin) creates nothing and goes on with the topics it finds.
@@ -64,8 +65,8 @@ async def ensure_topics(bootstrap: str, topics: Sequence[Topic], prefix: str = "
         if missing:
             try:
                 response = await admin.create_topics(missing)
-            except TopicAlreadyExistsError:  # another process got there first
-                return
+            except TopicAlreadyExistsError:  # another process got there first: wait for them too
+                response = None
             refused = [name for name, code, *_ in getattr(response, "topic_errors", ())
                        if code == TopicAuthorizationFailedError.errno]
             if refused:
@@ -105,8 +106,8 @@ async def until_led(bootstrap: str, admin: AIOKafkaAdminClient, names: Sequence[
         probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                  retry_backoff_ms=10, **client_options(),
                                  request_timeout_ms=int(max(1.0, deadline - time.monotonic()) * 1000))
-        await probe.start()
         try:
+            await probe.start()
             await probe.end_offsets(led)
         except Exception as exc:  # noqa: BLE001: the clients retry on their own
             log.warning("topics not served after %.0f s: %r", timeout, exc)

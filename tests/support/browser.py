@@ -222,15 +222,17 @@ def sign_in(driver, base_url: str, login: Login) -> None:
 def click_and_wait(driver, element, timeout: float = 30) -> None:
     """Click a link or button and wait until the next page replaced this one (the old page's
     elements are gone: reading them now would race the navigation) and has loaded."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    wait = WebDriverWait(driver, timeout)
-    wait.until(expected_conditions.staleness_of(page))
-    # and the next page parsed to its end (a redirect's target may still be loading)
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
+    # and the next page parsed to its end (a redirect's target may still be loading; a script
+    # run while the browser switches documents may fail: asked again)
+    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def heading(driver) -> str:
