@@ -28,6 +28,9 @@ async def test_bench_billing_run_issues_one_invoice_per_account(infra):
     processes = {"rating-1", "invoicing-1", "invoicing-2"}
     assert set(result["cpu_us_per_invoice"]) == set(result["peak_rss_mib"]) == processes
     assert all(mib > 0 for mib in result["peak_rss_mib"].values())
+    # every process together, and how fast the host ran the reference loop just before
+    assert result["cpu_us_per_invoice_all"] >= sum(result["cpu_us_per_invoice"].values())
+    assert result["host_reference_ms"] > 0
     conn = await asyncpg.connect(infra.database_url)
     try:  # the bench's schemas are gone (other benches may run beside it: only its own namespace counts)
         assert await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1",

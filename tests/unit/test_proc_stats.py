@@ -27,3 +27,7 @@ def test_infra_cpu_names_postgres_and_kafka():
     cpu = proc_stats.infra_cpu_seconds()
     assert set(cpu) == {"postgres", "kafka"}
     assert all(v >= 0 for v in cpu.values())
+
+
+def test_the_host_reference_is_a_median_in_milliseconds():
+    assert 1 < proc_stats.host_reference_ms(repeats=3) < 60_000
