@@ -41,6 +41,13 @@ MONTH = "2026-11"  # the November run: arrears + advance
 PROGRESS_EVERY = 30  # seconds between two progress lines during the run
 
 
+def _at_least_one(text: str) -> int:
+    runs = int(text)
+    if runs < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {runs}")
+    return runs
+
+
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the bench's schemas and topics")
@@ -51,7 +58,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", choices=("kafka", "sql"), default="kafka",
                         help="set-up through the topics (default) or written by the services' statements "
                              "(cli/bench_seed.py: the same rows, minutes faster at 1,000,000 accounts)")
-    parser.add_argument("--runs", type=int, default=1,
+    parser.add_argument("--runs", type=_at_least_one, default=1,
                         help="runs in a row, each in a namespace of its own; after the runs' lines, a "
                              "summary line with their median (default 1: no summary)")
 
@@ -187,8 +194,6 @@ def summary(results: list[dict]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.runs < 1:
-        raise SystemExit("--runs: at least 1")
     results = []
     for _ in range(args.runs):
         reference = proc_stats.host_reference_ms()  # before this run's services start

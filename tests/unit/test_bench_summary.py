@@ -29,6 +29,11 @@ def test_an_even_number_of_runs_takes_the_middle_twos_mean():
     assert summary["invoices_per_second"]["median"] == 4_500
 
 
-def test_fewer_than_one_run_is_refused():
-    with pytest.raises(SystemExit, match="at least 1"):
-        bench_billing_run.run(argparse.Namespace(runs=0))
+@pytest.mark.parametrize("runs", ["0", "-3", "two"])
+def test_fewer_than_one_run_is_refused(runs, capsys):
+    parser = argparse.ArgumentParser()
+    bench_billing_run.arguments(parser)
+    with pytest.raises(SystemExit) as refused:
+        parser.parse_args(["--runs", runs])
+    assert refused.value.code == 2 and "--runs" in capsys.readouterr().err
+    assert parser.parse_args(["--runs", "3"]).runs == 3
