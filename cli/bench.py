@@ -21,10 +21,18 @@ def register(subparsers) -> None:
         parser.set_defaults(func=func)
 
 
+def at_least_one(text: str) -> int:
+    """An argument's count of runs: 1 or more (argparse refuses anything else with its reason)."""
+    runs = int(text)
+    if runs < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {runs}")
+    return runs
+
+
 def _rating_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--subscriptions", type=int, default=5, help="whole-month recurring items per account")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=at_least_one, default=5)
     parser.add_argument("--wire", choices=("fast", "checked"), default=None,
                         help="also build and encode each account's AccountChargesRatedV1 envelope: rating's "
                              "fast wire builder, or the same through the validated contract")

@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 
 from cli import bench_seed, proc_stats
 from cli import http as cli_http
+from cli.bench import at_least_one
 from cli.consumption import end_offsets, wait_consumed
 from cli.namespace import end_bench
 from cli.processes import ROOT, ServiceProcess
@@ -41,13 +42,6 @@ MONTH = "2026-11"  # the November run: arrears + advance
 PROGRESS_EVERY = 30  # seconds between two progress lines during the run
 
 
-def _at_least_one(text: str) -> int:
-    runs = int(text)
-    if runs < 1:
-        raise argparse.ArgumentTypeError(f"at least 1, not {runs}")
-    return runs
-
-
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the bench's schemas and topics")
@@ -58,7 +52,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", choices=("kafka", "sql"), default="kafka",
                         help="set-up through the topics (default) or written by the services' statements "
                              "(cli/bench_seed.py: the same rows, minutes faster at 1,000,000 accounts)")
-    parser.add_argument("--runs", type=_at_least_one, default=1,
+    parser.add_argument("--runs", type=at_least_one, default=1,
                         help="runs in a row, each in a namespace of its own; after the runs' lines, a "
                              "summary line with their median (default 1: no summary)")
 
@@ -153,22 +147,23 @@ async def _bench(args: argparse.Namespace) -> dict:
         invoices = run.get("invoices", run.get("received_accounts", args.accounts))
         after, infra_after, ticks_after = _usage(services), proc_stats.infra_cpu_seconds(), proc_stats.machine_ticks()
         busy, total = (b - a for a, b in zip(ticks_before, ticks_after))
+        used = {p: u["cpu"] - before[p]["cpu"] for p, u in after.items()}  # CPU seconds during the run
+        infra_used = {p: infra_after[p] - infra_before[p] for p in infra_after}
+
+        def per_invoice(cpu_seconds: float) -> int:
+            return round(cpu_seconds / max(invoices, 1) * 1e6)
         # CPU of the services' own processes during the run (PostgreSQL's and Kafka's apart, below),
         # and each process's peak memory since it started (the set-up included)
         return {"bench": "billing-run", "namespace": ns, "accounts": args.accounts, "replicas": replicas,
                 "seed": args.seed, "invoices": invoices, "seconds": round(seconds, 2),
                 "invoices_per_second": round(invoices / seconds),
-                "cpu_us_per_invoice": {p: round((u["cpu"] - before[p]["cpu"]) / max(invoices, 1) * 1e6)
-                                       for p, u in after.items()},
+                "cpu_us_per_invoice": {p: per_invoice(cpu) for p, cpu in used.items()},
                 "peak_rss_mib": {p: round(u["peak_rss_mib"]) for p, u in after.items()},
                 # where the rest of the machine went: the local PostgreSQL's and Kafka's CPU, and
                 # how busy the whole machine was (everything on it counts, not only this run)
-                "infra_cpu_us_per_invoice": {p: round((infra_after[p] - infra_before[p]) / max(invoices, 1) * 1e6)
-                                             for p in infra_after},
+                "infra_cpu_us_per_invoice": {p: per_invoice(cpu) for p, cpu in infra_used.items()},
                 # every process counted: what an invoice cost the machine
-                "cpu_us_per_invoice_all": round((sum(u["cpu"] - before[p]["cpu"] for p, u in after.items())
-                                                 + sum(infra_after[p] - infra_before[p] for p in infra_after))
-                                                / max(invoices, 1) * 1e6),
+                "cpu_us_per_invoice_all": per_invoice(sum(used.values()) + sum(infra_used.values())),
                 "machine_busy_percent": round(100 * busy / total) if total else None,
                 "load_average": round(os.getloadavg()[0], 1)}
     finally:

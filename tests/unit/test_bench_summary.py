@@ -1,10 +1,11 @@
-"""`billing bench billing-run --runs N`: the summary line of several runs (their medians)."""
+"""`billing bench billing-run --runs N`: the summary line of several runs (their medians); the
+benches' `--runs` at least 1."""
 
 import argparse
 
 import pytest
 
-from cli import bench_billing_run
+from cli import bench, bench_billing_run
 
 
 def _run(rate: int, seconds: float, cpu: int, reference: float) -> dict:
@@ -29,10 +30,11 @@ def test_an_even_number_of_runs_takes_the_middle_twos_mean():
     assert summary["invoices_per_second"]["median"] == 4_500
 
 
+@pytest.mark.parametrize("add_arguments", [bench_billing_run.arguments, bench._rating_arguments])
 @pytest.mark.parametrize("runs", ["0", "-3", "two"])
-def test_fewer_than_one_run_is_refused(runs, capsys):
+def test_fewer_than_one_run_is_refused(add_arguments, runs, capsys):
     parser = argparse.ArgumentParser()
-    bench_billing_run.arguments(parser)
+    add_arguments(parser)
     with pytest.raises(SystemExit) as refused:
         parser.parse_args(["--runs", runs])
     assert refused.value.code == 2 and "--runs" in capsys.readouterr().err
