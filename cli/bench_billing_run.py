@@ -178,14 +178,13 @@ def summary(results: list[dict]) -> dict:
         return {"median": round(statistics.median(values), 2), "min": min(values), "max": max(values)}
 
     first = results[0]
+    rates, references = [r["invoices_per_second"] for r in results], [r["host_reference_ms"] for r in results]
     return {"bench": "billing-run", "summary": True, "runs": len(results), "accounts": first["accounts"],
             "replicas": first["replicas"], "seed": first["seed"],
-            "invoices_per_second": spread([r["invoices_per_second"] for r in results])
-            | {"each": [r["invoices_per_second"] for r in results]},
+            "invoices_per_second": spread(rates) | {"each": rates},
             "seconds": spread([r["seconds"] for r in results]),
             "cpu_us_per_invoice_all": spread([r["cpu_us_per_invoice_all"] for r in results]),
-            "host_reference_ms": spread([r["host_reference_ms"] for r in results])
-            | {"each": [r["host_reference_ms"] for r in results]}}
+            "host_reference_ms": spread(references) | {"each": references}}
 
 
 def run(args: argparse.Namespace) -> int:
