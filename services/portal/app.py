@@ -122,6 +122,10 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     async def health():
         return {"status": "ok", "service": "portal"}
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():  # for clients that ask by that name without reading the page's <link rel="icon">
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     # page areas, one line each
     app.include_router(auth.router)
     app.include_router(invoices.router)

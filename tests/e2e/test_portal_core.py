@@ -18,7 +18,7 @@ from tests.support.a11y import check_page
 from tests.support.http import bearer
 from selenium.webdriver.common.by import By
 
-from tests.support.browser import (browser, click_and_wait, csrf_of, heading, http_sign_in,  # noqa: F401
+from tests.support.browser import (browser, chrome, click_and_wait, csrf_of, heading, http_sign_in,  # noqa: F401
                                    portal_platform, screenshot, sign_in)
 
 pytestmark = pytest.mark.infra
@@ -243,6 +243,38 @@ def test_browser_sign_in_invoices_invoice_pdf_statement_and_isolation(browser, p
     # another partner's invoice does not exist for this one
     browser.get(portal.url + f"/invoices/{portal.numbers['other-partner'][0]}")
     assert heading(browser) == "Not found"
+
+
+def test_the_icon_is_served_and_named_by_every_page(demo):
+    """Browsers ask for an icon on every page: without one each page load logged a 404 (in the
+    console, and in the portal's own 4xx figures)."""
+    page = demo.get("/invoices").text
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    icon = demo.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")
+    with httpx.Client(base_url=demo.base_url, timeout=30) as anonymous:  # no session needed
+        by_name = anonymous.get("/favicon.ico")
+        assert by_name.status_code == 301 and by_name.headers["location"] == "/static/favicon.svg"
+        assert anonymous.get("/static/favicon.svg").status_code == 200
+
+
+def test_browser_pages_load_without_console_errors(portal_platform):
+    """Every page area, as a browser of its own loads it from the sign-in on (a browser asks for
+    the icon once and remembers the answer): nothing it asks for fails (styles, the icon) and
+    nothing breaks the content security policy."""
+    driver = chrome()
+    try:
+        sign_in(driver, portal_platform.url, portal_platform.demo)
+        # (the disputes pages need the disputes service, which this module's platform does not run)
+        for path in ("/dashboard", "/invoices", f"/invoices/{portal_platform.numbers['demo-partner'][0]}",
+                     "/statements", "/credit", "/customers", "/usage"):
+            driver.get(portal_platform.url + path)
+            assert heading(driver), path
+        errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
 
 
 def test_browser_sign_out_returns_to_sign_in(browser, portal_platform):
