@@ -38,7 +38,7 @@ from cli.portal import add_user
 from cli.scenarios import load_scenario
 from cli.scenarios.model import parse_scenario
 from cli.scenarios.replay import Endpoints, Replay
-from services.portal.settings import PortalSettings
+from services.portal.settings import API_PORTS, PortalSettings
 from shared.settings import Settings
 from tests.support.http import TestKeys, bearer
 from tests.support.infra import ROOT, Infra
@@ -135,6 +135,10 @@ def start_portal_platform(infra: Infra, keys: TestKeys, tmp: Path,
         ports = {name: free_port() for name in (*services, "portal")}
         env.update({f"{name.upper()}_HTTP_PORT": str(port) for name, port in ports.items()})
         env.update({f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in services})
+        # an API this platform does not run answers nowhere (a free port), never the default
+        # port, where a platform of `make up` may be listening with other keys and data
+        env.update({f"{name.upper()}_URL": f"http://127.0.0.1:{free_port()}" for name in API_PORTS
+                    if name not in services})
         began = time.monotonic()
         procs = {name: ServiceProcess(name, env, logs) for name in (*services, "portal")}
         started.update(procs)  # stopped afterwards whatever happens (stop() skips one never started)
