@@ -69,7 +69,8 @@ async def test_metrics_are_served_without_a_key_and_left_out_of_openapi(name):
         r = await http.get("/metrics")
     assert r.status_code == 200 and "billing_http_requests_total" in r.text
 # ------------------------------------------------------------------ the portal: sessions, not keys
-PORTAL_OPEN = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/health")}
+PORTAL_OPEN = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/health"),
+               ("GET", "/favicon.ico")}  # a redirect to the icon in /static
 
 
 def _portal(tmp_path):
