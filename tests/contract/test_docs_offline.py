@@ -51,6 +51,8 @@ async def test_docs_page_and_every_asset_come_from_the_service(name, page):
             assert urlsplit(absolute).netloc == urlsplit(BASE).netloc, f"{page} loads {url} off-host"
             asset = await http.get(absolute)
             assert asset.status_code == 200 and asset.content, (url, asset.status_code)
+            # nor do the scripts fetch anything from a CDN (ReDoc's drew Redocly's logo from one)
+            assert b"cdn." not in asset.content, f"{url} names a CDN"
         assert "cdn" not in r.text.lower() and "fonts.googleapis" not in r.text
         spec = await http.get("/openapi.json")
         assert spec.status_code == 200
