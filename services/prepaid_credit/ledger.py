@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
-import orjson
 
 from contracts.envelope import Envelope
 from contracts.topics import PREPAID_CREDIT_EVENTS
@@ -76,8 +75,9 @@ class Book:
         self.redeemed.update(e.ref for e in step.entries if e.kind == "redeemed")
         for e in step.entries:
             detail = (details or {}).get(e.ref)
-            self.entries.append((aid, e.seq, e.at, e.kind, e.amount, e.balance, e.shortfall, e.ref,
-                                 orjson.dumps(detail).decode() if detail else None))
+            # the detail as the object it is (the jsonb codec writes it as JSON once; its text here
+            # was stored as a JSON string holding the object, migration 0004 repairs those rows)
+            self.entries.append((aid, e.seq, e.at, e.kind, e.amount, e.balance, e.shortfall, e.ref, detail or None))
             self.draws += [(aid, e.seq, d.lot, d.amount) for d in e.draws]
             payload = self._payload(aid, e, settled.get(e.ref) if e.kind == "redeemed" else None, detail)
             if payload is not None:

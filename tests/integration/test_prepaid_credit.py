@@ -82,6 +82,14 @@ async def test_the_worked_example_of_section_8(prepaid, db):
     credit = await _credit(prepaid, "fax-co")
     assert (credit["balance"], credit["lifetime_estimate"], credit["lots"]) == ("0.00", None, [])
     assert [h["kind"] for h in credit["history"]][0] == "expired"  # newest first
+    # a line's detail is an object, in the database and in the answer (it was once stored as a
+    # JSON string holding the object)
+    recurring = [h for h in credit["history"] if h["kind"] == "recurring"]
+    assert recurring and all(set(h["detail"]) == {"part_number", "from", "to", "quantity"} for h in recurring)
+    assert {h["detail"]["part_number"] for h in recurring} >= {"XDM00020"}
+    kinds = await db.fetch(f"SELECT DISTINCT jsonb_typeof(detail) AS t FROM {prepaid.schema}.entries "
+                           "WHERE detail IS NOT NULL")
+    assert [r["t"] for r in kinds] == ["object"]
     draws = await db.fetch(f"SELECT lot, amount FROM {prepaid.schema}.draws WHERE account_id = 'fax-co'")
     assert {d["lot"] for d in draws} == {"FAXCO500"} and sum(d["amount"] for d in draws) == 500
 
