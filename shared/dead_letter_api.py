@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.registry import redrive_topic
 from shared import auth, dead_letters
@@ -27,6 +27,56 @@ class Action(BaseModel):
     note: str | None = Field(default=None, max_length=1000, pattern=r"^[^\x00]*$")
 
 
+class DeadLetterSummaryOut(BaseModel):
+    """A dead letter as listed: where the message came from, why its consumer gave up on it, and
+    what an operator did with it (shared/dead_letters.py `_summary`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    state: Literal["dead", "redriven", "discarded"] = Field(
+        description="`dead` until an operator redrives or discards it")
+    consumer: str = Field(description="the subscriber that gave up on the message")
+    topic: str = Field(description="the source topic's physical name")
+    partition: int
+    offset: int
+    key: str | None = Field(description="the record's key as text; null for a record without a key")
+    event_id: str | None = Field(description="the envelope's event id (a UUID), when the message decoded")
+    event_type: str | None = Field(description="the envelope's event type, when the message decoded")
+    error: str = Field(description="why the consumer gave up (at most 4,000 characters)")
+    recorded_at: str = Field(description="ISO 8601 instant")
+    state_at: str | None = Field(description="ISO 8601 instant of the redrive or discard; null while `dead`")
+    state_by: str | None = Field(description="who redrove or discarded it")
+    note: str | None
+    redrive_of: int | None = Field(description="the dead letter this one is a failed redrive of")
+    payload_bytes: int | None = Field(description="the payload's size; null for a record without a value")
+
+
+class DeadLetterPageOut(BaseModel):
+    """One page of dead letters, newest first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    items: list[DeadLetterSummaryOut]
+    next_before: int | None = Field(description="`before` for the next page; null on the last page")
+
+
+class DeadLetterOut(DeadLetterSummaryOut):
+    """One dead letter with its payload and, once redriven, what became of the redrive."""
+
+    payload_encoding: Literal["json", "text", "base64", "none"] = Field(
+        description="`json`: the payload parsed; `text`: UTF-8 that is not JSON (or nested too deep); "
+                    "`base64`: other bytes; `none`: a record without a value")
+    payload: Any = Field(description="the message's value as `payload_encoding` says: any JSON value, a "
+                                     "string, or null")
+    retried_as: list[int] = Field(default_factory=list,
+                                  description="only once `redriven` (absent otherwise): the dead letters its "
+                                              "redrive became, oldest first")
+    outcome: Literal["applied", "failed_again", "pending"] = Field(
+        default=None, description="only once `redriven` (absent otherwise, never null): `applied` (the "
+                                  "consumer took it), `failed_again` (see `retried_as`) or `pending`")
+
+
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "`unknown_dead_letter`"},
     409: {"model": ErrorBody, "description": "`already_redriven`, `already_discarded`, `empty_payload` "
@@ -35,7 +85,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 DeadLetterId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dead letter's id")]
 
 
-@router.get("", summary="Dead letters of this service, newest first")
+@router.get("", summary="Dead letters of this service, newest first", response_model=DeadLetterPageOut)
 async def list_dead_letters(
     request: Request,
     state: Literal["dead", "redriven", "discarded"] | None = None,
@@ -51,14 +101,16 @@ async def list_dead_letters(
         return await dead_letters.list_page(conn, state, topics, before, limit)
 
 
+# exclude_unset: `retried_as` and `outcome` stay absent on a dead letter not redriven, as before
 @router.get("/{dead_letter_id}", summary="One dead letter with its payload (JSON, text or base64)",
-            responses=REFUSALS)
+            responses=REFUSALS, response_model=DeadLetterOut, response_model_exclude_unset=True)
 async def show_dead_letter(request: Request, dead_letter_id: DeadLetterId):
     async with request.app.state.runtime.pool.acquire() as conn:  # refusals: shared.http's handler
         return await dead_letters.show(conn, dead_letter_id)
 
 
-@router.post("/{dead_letter_id}/redrive", status_code=202, responses=REFUSALS,
+@router.post("/{dead_letter_id}/redrive", status_code=202, responses=REFUSALS, response_model=DeadLetterOut,
+             response_model_exclude_unset=True,
              summary="Send the message once more to the consumer that gave up on it")
 async def redrive_dead_letter(request: Request, dead_letter_id: DeadLetterId,
                               action: Action | None = Body(default=None)):
@@ -68,7 +120,8 @@ async def redrive_dead_letter(request: Request, dead_letter_id: DeadLetterId,
     return await _act(request, dead_letter_id, action or Action(), redrive=True)
 
 
-@router.post("/{dead_letter_id}/discard", responses=REFUSALS,
+@router.post("/{dead_letter_id}/discard", responses=REFUSALS, response_model=DeadLetterOut,
+             response_model_exclude_unset=True,
              summary="Drop the message on purpose: it can no longer be redriven")
 async def discard_dead_letter(request: Request, dead_letter_id: DeadLetterId,
                               action: Action | None = Body(default=None)):

@@ -9,8 +9,24 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict, Field
 
 log = logging.getLogger(__name__)
+
+
+class TaskFailureOut(BaseModel):
+    """An account a periodic task skips because its own data makes the task fail: a row of `LIST`
+    as the services' `GET /v1/task-failures` answer it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    task: str
+    account_id: str
+    reason: str = Field(description="the exception's class")
+    error: str = Field(description="its message (at most 2,000 characters)")
+    first_at: str = Field(description="the first failure, ISO 8601")
+    last_at: str = Field(description="the latest failure, ISO 8601")
+    failures: int = Field(description="how many passes of the task failed for the account")
 
 RECORD = """
 INSERT INTO task_failures (task, account_id, reason, error, first_at, last_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import Contract, Envelope
 from contracts.platform import RequestMeteringV1
@@ -51,7 +51,38 @@ class MeteringIn(BaseModel):
     at: Instant | None = None
 
 
-@router.post("/metering", summary="Report each partner's voice-enabled users for the metering point at or before `at`")
+class UserCountOut(BaseModel):
+    """A partner's enterprise-voice users at a metering point (the `UserCountReportedV1` published)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    account_id: str
+    count: int
+    at: str = Field(description="the metering point, ISO 8601 instant")
+
+
+class MeteringOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    reported: list[UserCountOut] = Field(description="the counts published by this trigger; empty when each "
+                                                     "account's metering point was reported before")
+
+
+class UserOut(BaseModel):
+    """A customer's user as this service last saw it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    user_id: str
+    present: bool = Field(description="whether the platform's latest event has the user present")
+    voice_enabled: bool
+    last_event_at: str = Field(description="the event time of the state held, ISO 8601 instant")
+    licence: str | None = Field(description="the Insights User subscription held; null when none")
+    licence_at: str | None = Field(description="when the held licence started, ISO 8601 instant; null when none")
+
+
+@router.post("/metering", summary="Report each partner's voice-enabled users for the metering point at or before `at`",
+             response_model=MeteringOut)
 async def trigger_metering(request: Request, body: MeteringIn | None = None,
                            _: Caller = Depends(auth.OPERATOR)):
     rt: ServiceRuntime = request.app.state.runtime
@@ -62,13 +93,14 @@ async def trigger_metering(request: Request, body: MeteringIn | None = None,
 
 
 @router.get("/task-failures", summary="Accounts the metering task skips because their data makes it fail, "
-                                      "with the last error")
+                                      "with the last error", response_model=list[task_failures.TaskFailureOut])
 async def failures(request: Request, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
         return await task_failures.listing(conn)
 
 
-@router.get("/customers/{customer_id}/users", summary="A customer's users, voice flags and licences")
+@router.get("/customers/{customer_id}/users", summary="A customer's users, voice flags and licences",
+            response_model=list[UserOut])
 async def list_users(customer_id: Id, request: Request, caller: Caller = Depends(auth.allow("partner"))):
     async with request.app.state.runtime.pool.acquire() as conn:
         if caller.is_partner and not await auth.may_see(conn, caller,

@@ -183,7 +183,7 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
 
     http.install(app)  # DisputeRefused answers with its reason's status (domain.STATUS)
 
-    @app.get("/health")
+    @app.get("/health", response_model=http.HealthOut)
     async def health():
         return {"status": "ok", "service": runtime.settings.service}
 

@@ -21,6 +21,7 @@ from contracts.provisioning import (
 from contracts.registry import type_of
 from contracts.topics import REJECTIONS
 from contracts.types import Credits, Currency, Id, Instant
+from services.provisioning import api_models as api
 from services.provisioning import domain, queries, service
 from shared import auth, http, outbox
 from shared.auth import Caller
@@ -103,7 +104,8 @@ async def _read(request: Request, caller: Caller, query, *args, what: str, with_
 
 
 # ------------------------------------------------------------------ catalogue
-@router.put("/catalog", summary="Load products (added or updated) and publish the catalogue")
+@router.put("/catalog", response_model=api.CatalogEventsOut,
+            summary="Load products (added or updated) and publish the catalogue")
 async def put_catalog(body: CatalogIn, request: Request, _: Caller = OPERATOR):
     rt = _rt(request)
     catalog = CatalogPublishedV1(currency=body.currency, products=body.products, at=rt.clock.now())
@@ -112,14 +114,15 @@ async def put_catalog(body: CatalogIn, request: Request, _: Caller = OPERATOR):
     return _shown([catalog])
 
 
-@router.get("/catalog")
+@router.get("/catalog", response_model=api.CatalogOut)
 async def get_catalog(request: Request, _: Caller = READER):
     async with _rt(request).pool.acquire() as conn:
         return await queries.catalog(conn)
 
 
 # ------------------------------------------------------------------ accounts
-@router.post("/accounts", status_code=201, summary="Open a billing account (partner or child partner)")
+@router.post("/accounts", status_code=201, response_model=api.AccountOpenedEventsOut,
+             summary="Open a billing account (partner or child partner)")
 async def open_account(cmd: OpenAccountV1, request: Request, caller: Caller = READER):
     if caller.is_partner:  # a partner opens child partners under its tree, at the catalogue's prices
         if cmd.parent_account_id is None:
@@ -139,8 +142,8 @@ class AccountSettingsIn(BaseModel):
     low_balance_threshold: Credits | None = Field(default=None, examples=["300.00"])
 
 
-@router.patch("/accounts/{account_id}", summary="Switch an account's mode (at its next metering point) "
-                                                "or set its low-balance threshold")
+@router.patch("/accounts/{account_id}", response_model=api.AccountSettingsChangedEventsOut,
+               summary="Switch an account's mode (at its next metering point) or set its low-balance threshold")
 async def change_account(account_id: Id, body: AccountSettingsIn, request: Request, caller: Caller = READER):
     if not await _reaches(request, caller, account_id):
         return _hidden("account", account_id)
@@ -154,7 +157,7 @@ async def change_account(account_id: Id, body: AccountSettingsIn, request: Reque
     return _shown([event])
 
 
-@router.get("/accounts")
+@router.get("/accounts", response_model=list[api.AccountOut], response_model_exclude_unset=True)
 async def list_accounts(request: Request, caller: Caller = READER):
     async with _rt(request).pool.acquire() as conn:
         accounts = await queries.list_accounts(conn)
@@ -162,17 +165,19 @@ async def list_accounts(request: Request, caller: Caller = READER):
     return accounts if visible is None else [a for a in accounts if a["account_id"] in visible]
 
 
-@router.get("/accounts/{account_id}")
+@router.get("/accounts/{account_id}", response_model=api.AccountDetailOut, response_model_exclude_unset=True)
 async def show_account(account_id: Id, request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.show_account, account_id, what="account", with_now=True)
 
 
-@router.get("/accounts/{account_id}/customers")
+@router.get("/accounts/{account_id}/customers", response_model=list[api.CustomerOut],
+            response_model_exclude_unset=True)
 async def list_customers(account_id: Id, request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.list_customers, account_id, what="account")
 
 
-@router.get("/accounts/{account_id}/subscriptions")
+@router.get("/accounts/{account_id}/subscriptions", response_model=list[api.SubscriptionOut],
+            response_model_exclude_unset=True)
 async def list_subscriptions(account_id: Id, request: Request, part_number: Id | None = None,
                              role: Literal["feature", "brand", "region", "pack"] | None = None,
                              customer_id: Id | None = None, caller: Caller = READER):
@@ -181,7 +186,8 @@ async def list_subscriptions(account_id: Id, request: Request, part_number: Id |
     return await _read(request, caller, query, account_id, role, part_number, what="account", with_now=True)
 
 
-@router.get("/accounts/{account_id}/{kind}", summary="features, brands, regions or packs of an account")
+@router.get("/accounts/{account_id}/{kind}", response_model=list[api.SubscriptionOut],
+            response_model_exclude_unset=True, summary="features, brands, regions or packs of an account")
 async def list_by_kind(account_id: Id, kind: Literal["features", "brands", "regions", "packs"],
                        request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.list_subscriptions, account_id, queries.ROLES[kind], None,
@@ -189,14 +195,16 @@ async def list_by_kind(account_id: Id, kind: Literal["features", "brands", "regi
 
 
 # ------------------------------------------------------------------ customers
-@router.post("/customers", status_code=201, summary="Provision a customer, optionally on a brand and regions")
+@router.post("/customers", status_code=201, response_model=api.CustomerProvisionedEventsOut,
+             summary="Provision a customer, optionally on a brand and regions")
 async def provision_customer(cmd: ProvisionCustomerV1, request: Request, caller: Caller = COMMANDER):
     if not await _reaches(request, caller, cmd.account_id):
         return _hidden("account", cmd.account_id)
     return await _run(request, service.provision_customer, cmd)
 
 
-@router.put("/customers/{customer_id}/placement", status_code=201, summary="Place a customer on a brand and regions")
+@router.put("/customers/{customer_id}/placement", status_code=201,
+            response_model=api.CustomerProvisionedEventsOut, summary="Place a customer on a brand and regions")
 async def place_customer(customer_id: Id, body: Placement, request: Request, caller: Caller = COMMANDER):
     if not await _reaches(request, caller, customer_id, CUSTOMER_ACCOUNT):
         return _hidden("customer", customer_id)
@@ -210,7 +218,8 @@ async def place_customer(customer_id: Id, body: Placement, request: Request, cal
     return await _run(request, service.provision_customer, cmd, placement=True)
 
 
-@router.post("/customers/{customer_id}/removal", status_code=201, summary="Remove a customer")
+@router.post("/customers/{customer_id}/removal", status_code=201, response_model=api.CustomerRemovedEventsOut,
+             summary="Remove a customer")
 async def remove_customer(customer_id: Id, request: Request, body: When | None = None,
                           caller: Caller = COMMANDER):
     if not await _reaches(request, caller, customer_id, CUSTOMER_ACCOUNT):
@@ -219,36 +228,41 @@ async def remove_customer(customer_id: Id, request: Request, body: When | None =
                       RemoveCustomerV1(customer_id=customer_id, at=body.at if body else None))
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/customers/{customer_id}", response_model=api.CustomerOut, response_model_exclude_unset=True)
 async def show_customer(customer_id: Id, request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.show_customer, customer_id, what="customer",
                        lookup=CUSTOMER_ACCOUNT)
 
 
 # ------------------------------------------------------------------ subscriptions
-@router.post("/features", status_code=201, summary="Provision a feature by part number and quantity")
+@router.post("/features", status_code=201, response_model=api.FeatureProvisionedEventsOut,
+             summary="Provision a feature by part number and quantity")
 async def provision_feature(cmd: ProvisionFeatureV1, request: Request, caller: Caller = COMMANDER):
     if not await _reaches(request, caller, cmd.account_id):
         return _hidden("account", cmd.account_id)
     return await _run(request, service.provision_feature, cmd)
 
 
-@router.post("/brands", status_code=201, summary="A brand is Ready for Customisation on a cloud")
+@router.post("/brands", status_code=201, response_model=api.BrandReadyEventsOut,
+             summary="A brand is Ready for Customisation on a cloud")
 async def brand_ready(cmd: MarkBrandReadyV1, request: Request, _: Caller = PLATFORM):
     return await _run(request, service.mark_brand_ready, cmd)
 
 
-@router.post("/regions", status_code=201, summary="Activate an Additional Region for named Full Brands")
+@router.post("/regions", status_code=201, response_model=api.RegionActivatedEventsOut,
+             summary="Activate an Additional Region for named Full Brands")
 async def activate_region(cmd: ActivateRegionV1, request: Request, _: Caller = PLATFORM):
     return await _run(request, service.activate_region, cmd)
 
 
-@router.post("/packs", status_code=201, summary="Onboard a partner's user packs")
+@router.post("/packs", status_code=201, response_model=api.PartnerOnboardedEventsOut,
+             summary="Onboard a partner's user packs")
 async def onboard_partner(cmd: OnboardPartnerV1, request: Request, _: Caller = OPERATOR):
     return await _run(request, service.onboard_partner, cmd)
 
 
-@router.post("/subscriptions/{subscription_id}/removal", status_code=201, summary="Remove a feature")
+@router.post("/subscriptions/{subscription_id}/removal", status_code=201,
+             response_model=api.SubscriptionEndedEventsOut, summary="Remove a feature")
 async def remove_feature(subscription_id: Id, request: Request, body: When | None = None,
                          caller: Caller = COMMANDER):
     if not await _reaches(request, caller, subscription_id, SUBSCRIPTION_ACCOUNT):
@@ -258,6 +272,7 @@ async def remove_feature(subscription_id: Id, request: Request, body: When | Non
 
 
 @router.post("/subscriptions/{subscription_id}/termination", status_code=201,
+             response_model=api.SubscriptionEndedEventsOut,
              summary="Terminate a brand, region or pack (end of month, minimum term)")
 async def request_termination(subscription_id: Id, request: Request, body: When | None = None,
                               caller: Caller = COMMANDER):
@@ -267,7 +282,8 @@ async def request_termination(subscription_id: Id, request: Request, body: When 
                       RequestTerminationV1(subscription_id=subscription_id, at=body.at if body else None))
 
 
-@router.get("/subscriptions/{subscription_id}")
+@router.get("/subscriptions/{subscription_id}", response_model=api.SubscriptionOut,
+            response_model_exclude_unset=True)
 async def show_subscription(subscription_id: Id, request: Request, caller: Caller = READER):
     return await _read(request, caller, queries.show_subscription, subscription_id, what="subscription",
                        with_now=True, lookup=SUBSCRIPTION_ACCOUNT)

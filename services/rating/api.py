@@ -3,9 +3,10 @@ usage submitted over HTTP are in usage_api.py and ingest.py."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.types import Id, Month
 from services.rating import ingest, quarantine, usage_api
@@ -34,18 +35,105 @@ WHERE s.account_id = $1 ORDER BY s.started_at, s.subscription_id
 ACCOUNT_RUNS = "SELECT month, run_id, settlement, lines, total FROM account_runs WHERE account_id = $1 ORDER BY month"
 
 
+class RunOut(BaseModel):
+    """A billing run as rating sees it (`RUNS`): instants are ISO 8601 text."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    month: str = Field(description="the billed month, `YYYY-MM`")
+    requested_at: str
+    status: Literal["pending", "rated", "failed"]
+    error: str | None = Field(description="why the run failed; null unless `failed`")
+    rated_at: str | None = Field(description="when it was rated (or failed); null while `pending`")
+    accounts_rated: int = Field(description="accounts the run has rated so far")
+    lines: int = Field(description="charge lines of those accounts")
+
+
+class QuarantinedOfRunOut(BaseModel):
+    """An account a run set aside because rating it failed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    account_id: str
+    reason: str = Field(description="the failure's class: a short, stable code")
+    error: str = Field(description="its message, for the operator")
+    at: str
+    resolved_run: str | None = Field(description="the later run that rated the account; null while open")
+    resolved_at: str | None
+
+
+class RunDetailOut(RunOut):
+    quarantined_accounts: int = Field(description="how many accounts the run set aside")
+    quarantined: list[QuarantinedOfRunOut] = Field(description="those accounts, by id (the first 1,000)")
+
+
+class QuarantinedOut(QuarantinedOfRunOut):
+    """An account set aside by a run, with the run and month."""
+
+    run_id: str
+    month: str = Field(description="`YYYY-MM`")
+
+
+class AccountSubscriptionOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    subscription_id: str
+    kind: str
+    part_number: str
+    quantity: int
+    started_at: str
+    ended_at: str | None
+    termination_requested_at: str | None
+    termination_effective: str | None = Field(description="local date (`YYYY-MM-DD`) the termination takes effect")
+    billed_through: str | None = Field(description="local date (`YYYY-MM-DD`) billed up to; null before any")
+
+
+class RatedMonthOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    month: str = Field(description="`YYYY-MM`")
+    run_id: str = Field(description="the run that rated the month last")
+    settlement: str
+    lines: int
+    total: str = Field(description="the month's total, a decimal as text")
+
+
+class AccountOut(BaseModel):
+    """The account's row as rating keeps it, its subscriptions and its rated months."""
+
+    model_config = ConfigDict(extra="allow")
+
+    account_id: str
+    parent_account_id: str | None
+    time_zone: str
+    mode: Literal["subscription", "prepaid"]
+    currency: str
+    payment_terms_days: int
+    opened_at: str
+    price_book: dict[str, Any] | None = Field(description="the account's price book as provisioning set it: `id` "
+                                                         "and `prices` (part number to unit price, decimal text); "
+                                                         "null when it has none")
+    subscriptions: list[AccountSubscriptionOut]
+    rated_months: list[RatedMonthOut]
+
+
 def _jsonable(row) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if v is not None and not isinstance(v, (int, str, bool)) else v)
+    """A row's values as JSON values: instants and days as ISO 8601 text, decimals and ids as text,
+    JSON columns (objects, arrays: an account's price book) as they are."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat")
+                else str(v) if v is not None and not isinstance(v, (int, str, bool, dict, list)) else v)
             for k, v in dict(row).items()}
 
 
-@router.get("/runs", summary="Billing runs, newest first, with how many accounts each rated")
+@router.get("/runs", summary="Billing runs, newest first, with how many accounts each rated",
+            response_model=list[RunOut])
 async def runs(request: Request, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
         return [_jsonable(r) for r in await conn.fetch(RUNS, None)]
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunDetailOut)
 async def run(run_id: Id, request: Request, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
         rows = await conn.fetch(RUNS, run_id)
@@ -57,7 +145,8 @@ async def run(run_id: Id, request: Request, _: Caller = Depends(auth.OPERATOR)):
 
 
 @router.get("/quarantine", summary="Accounts set aside by runs because rating them failed, with why "
-                                   "(open ones; resolved=true adds those a later run rated)")
+                                   "(open ones; resolved=true adds those a later run rated)",
+            response_model=list[QuarantinedOut])
 async def quarantined(request: Request, month: Annotated[Month | None, Query()] = None,
                       account: str | None = Query(default=None, pattern=r"^[^\x00-\x1f\x7f]{1,200}$"),
                       resolved: bool = False, _: Caller = Depends(auth.OPERATOR)):
@@ -66,14 +155,16 @@ async def quarantined(request: Request, month: Annotated[Month | None, Query()] 
 
 
 @router.get("/task-failures", summary="Accounts the prepaid usage debits (task `prepaid_usage`) skip because "
-                                      "their data makes the task fail, with the last error")
+                                      "their data makes the task fail, with the last error",
+            response_model=list[task_failures.TaskFailureOut])
 async def failures(request: Request, _: Caller = Depends(auth.OPERATOR),
                    task: str | None = Query(default=None, pattern=r"^[a-z_]{1,64}$")):
     async with request.app.state.runtime.pool.acquire() as conn:
         return await task_failures.listing(conn, task)
 
 
-@router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months")
+@router.get("/accounts/{account_id}", summary="An account's subscriptions as rating sees them, and its rated months",
+            response_model=AccountOut)
 async def account(account_id: Id, request: Request, caller: Caller = Depends(auth.allow("partner"))):
     async with request.app.state.runtime.pool.acquire() as conn:
         found = await conn.fetchrow(ACCOUNT, account_id)
@@ -96,8 +187,8 @@ def http_app(runtime: ServiceRuntime) -> FastAPI:
     http.install(app)
     auth.install(app, runtime.settings)
 
-    @app.get("/health")
+    @app.get("/health", response_model=http.HealthOut)
     async def health():
-        return {"status": "ok"}
+        return {"status": "ok", "service": runtime.settings.service}
 
     return app
