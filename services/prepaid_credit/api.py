@@ -124,22 +124,12 @@ class LotOut(BaseModel):
     expires_at: str
 
 
-class HistoryEntryOut(BaseModel):
-    """One entry of the history (services/prepaid_credit/queries.py `credit`)."""
+class HistoryEntryOut(EntryOut):
+    """One entry of the history (services/prepaid_credit/queries.py `credit`): an entry and its detail."""
 
-    model_config = ConfigDict(extra="allow")
-
-    sequence: int
-    at: str = Field(description="ISO 8601 instant")
-    kind: Literal["redeemed", "usage", "recurring", "expired", "shortfall_settled"]
-    amount: str = Field(description="the signed change to the balance, a decimal as text")
-    balance: str = Field(description="the balance after it, a decimal as text")
-    shortfall: str = Field(description="the part of a debit that could not be drawn, a decimal as text")
-    ref: str
     detail: dict[str, Any] | None = Field(description="what the history keeps of a usage or recurring line: "
                                                       "`part_number`, `from`, `to` (days) and `quantity` (a "
                                                       "decimal as text); null for other entries")
-    draws: list[DrawOut]
 
 
 class CreditOut(BaseModel):
