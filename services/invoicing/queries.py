@@ -12,25 +12,30 @@ import asyncpg
 from services.invoicing import amounts, balances, credits, customers, domain, money_store, quarantine, store
 from services.invoicing.payments import NotFound
 from shared.calendar import local_midnight
+from shared.money import quantum
 
 LINE_COLUMNS = ("part_number", "product_name", "subscription_id", "from", "to", "quantity", "unit_price",
                 "price_version", "days", "month_days", "amount", "rule", "late", "explanation", "customer_id")
 USAGE_COLUMNS = ("record_id", "part_number", "quantity", "used_at", "received_at")
 
 
-def _money(value: Decimal) -> str:
-    return str(value)
+def _money(value: Decimal, currency: str) -> str:
+    """An amount as decimal text in `currency`'s minor units: amounts are stored rounded already,
+    so this only writes a stored 0 (an unpaid invoice's `paid_total`, an empty month) as `0.00`,
+    as the invoice's `amounts` and the events write it, not `0`."""
+    return str(value.quantize(quantum(currency)))
 
 
 def _invoice(row: asyncpg.Record, with_lines: bool = False) -> dict:
+    cur = row["currency"]
     out = {"invoice_number": row["invoice_number"], "issuer": row["issuer"], "account_id": row["account_id"],
            "month": row["month"], "run_id": row["run_id"], "currency": row["currency"],
            "issue_date": row["issue_date"].isoformat(), "due_date": row["due_date"].isoformat(),
-           "total": _money(row["total"]), "paid_total": _money(row["paid_total"]),
-           "surcharge_total": _money(row["surcharge_total"]), "status": row["status"],
+           "total": _money(row["total"], cur), "paid_total": _money(row["paid_total"], cur),
+           "surcharge_total": _money(row["surcharge_total"], cur), "status": row["status"],
            # section 7: due (total - credited) + surcharges - paid net of refunds
            "outstanding": _money(row["total"] - row["credited_total"] + row["surcharge_total"]
-                                 - row["paid_total"] + row["refunded_total"])}
+                                 - row["paid_total"] + row["refunded_total"], cur)}
     if with_lines:
         out["lines"] = row["lines"]
     return out
@@ -54,11 +59,11 @@ async def invoice(conn: asyncpg.Connection, number: str, group_by: str | None = 
     out["refunds"] = [credits.refund_json(r, now) for r in await conn.fetch(money_store.INVOICE_REFUNDS, number)]
     if group_by == "customer":
         out["customers"] = customers.by_customer(out["lines"])
-    out["payments"] = [{"payment_id": p["payment_id"], "amount": _money(p["amount"]), "method": p["method"],
-                        "paid_at": p["paid_at"].isoformat()}
+    out["payments"] = [{"payment_id": p["payment_id"], "amount": _money(p["amount"], row["currency"]),
+                        "method": p["method"], "paid_at": p["paid_at"].isoformat()}
                        for p in await conn.fetch(store.INVOICE_PAYMENTS, number)]
     out["surcharges"] = [{"surcharge_id": s["surcharge_id"], "payment_id": s["payment_id"],
-                          "amount": _money(s["amount"]), "charged_at": s["charged_at"].isoformat()}
+                          "amount": _money(s["amount"], row["currency"]), "charged_at": s["charged_at"].isoformat()}
                          for s in await conn.fetch(store.INVOICE_SURCHARGES, number)]
     return out
 
@@ -108,8 +113,8 @@ async def _run(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> 
             "invoices": sum(n for n, _ in received.values()),
             "accounts_without_lines": row["empty_accounts"],
             "expected_invoice_accounts": rec.expected_accounts,
-            "expected_totals": {c: _money(t) for c, t in rec.expected_totals.items()},
-            "received_totals": {c: _money(t) for c, t in rec.received_totals.items()},
+            "expected_totals": {c: _money(t, c) for c, t in rec.expected_totals.items()},
+            "received_totals": {c: _money(t, c) for c, t in rec.received_totals.items()},
             "problems": list(rec.problems),
             "quarantined": await _quarantined(conn, row["run_id"], summary)}
 
@@ -124,7 +129,8 @@ async def _quarantined(conn: asyncpg.Connection, run_id: str, summary: dict | No
             "invoice": since.get(q["account_id"])} for q in rated_aside]
     for q in await quarantine.of_run(conn, run_id):
         out.append({"account_id": q["account_id"], "stage": "invoicing", "reason": q["reason"], "error": q["error"],
-                    "currency": q["currency"], "total": _money(q["total"]), "invoice": q["resolved_invoice"]})
+                    "currency": q["currency"], "total": _money(q["total"], q["currency"]),
+                    "invoice": q["resolved_invoice"]})
     return out
 
 
@@ -147,22 +153,24 @@ async def statement(conn: asyncpg.Connection, account_id: str, month: str) -> di
     mine = [balances.StatementItem(r["kind"], r["on_date"], r["amount"], r["ref"]) for r in [*charges, *credits_]] + \
         [balances.StatementItem("payment", r["on_date"], r["amount"], r["ref"]) for r in payments]
     st = balances.statements(before + mine, domain.parse_month(month), domain.parse_month(month))[0]
+    cur = acc["currency"]
     return {"account_id": account_id, "month": month, "currency": acc["currency"],
-            "balance_forward": _money(st.balance_forward), "new_charges": _money(st.new_charges),
-            "payments": _money(st.payments), "credit_notes": _money(st.credit_notes), "refunds": _money(st.refunds),
-            "closing_balance": _money(st.closing_balance),
+            "balance_forward": _money(st.balance_forward, cur), "new_charges": _money(st.new_charges, cur),
+            "payments": _money(st.payments, cur), "credit_notes": _money(st.credit_notes, cur),
+            "refunds": _money(st.refunds, cur),
+            "closing_balance": _money(st.closing_balance, cur),
             "charges": [{"kind": r["kind"], "ref": r["ref"], "date": r["on_date"].isoformat(),
-                         "amount": _money(r["amount"])} for r in charges],
+                         "amount": _money(r["amount"], cur)} for r in charges],
             "payment_items": [{"payment_id": r["ref"], "invoice_number": r["invoice_number"],
                                "method": r["method"], "date": r["on_date"].isoformat(),
-                               "amount": _money(r["amount"])} for r in payments],
-            "credit_note_items": [_credit_item(r) for r in credits_ if r["kind"] == "credit_note"],
-            "refund_items": [_credit_item(r) for r in credits_ if r["kind"] == "refund"]}
+                               "amount": _money(r["amount"], cur)} for r in payments],
+            "credit_note_items": [_credit_item(r, cur) for r in credits_ if r["kind"] == "credit_note"],
+            "refund_items": [_credit_item(r, cur) for r in credits_ if r["kind"] == "refund"]}
 
 
-def _credit_item(r: asyncpg.Record) -> dict:
+def _credit_item(r: asyncpg.Record, currency: str) -> dict:
     return {"ref": r["ref"], "invoice_number": r["invoice_number"], "dispute_id": r["dispute_id"],
-            "date": r["on_date"].isoformat(), "amount": _money(r["amount"])}
+            "date": r["on_date"].isoformat(), "amount": _money(r["amount"], currency)}
 
 
 STATEMENT_COLUMNS = ("date", "kind", "ref", "invoice_number", "dispute_id", "amount", "balance")
@@ -181,7 +189,7 @@ def statement_csv(st: dict) -> str:
     balance = Decimal(st["balance_forward"])
     for item in sorted(items, key=lambda i: (i["date"], i["kind"], i["ref"])):
         balance += balances.SIGN[item["kind"]] * Decimal(item["amount"])
-        rows.append({**item, "balance": _money(balance)})
+        rows.append({**item, "balance": _money(balance, st["currency"])})
     rows.append({"date": rows[-1]["date"], "kind": "closing_balance", "amount": st["closing_balance"],
                  "balance": st["closing_balance"]})
     return _csv(STATEMENT_COLUMNS, rows)
