@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from contracts.registry import redrive_topic
 from shared import auth, dead_letters
-from shared.http import ERROR_RESPONSES, ErrorBody
+from shared.http import ERROR_RESPONSES, ErrorBody, ResponseModel
 
 MAX_ID = 2**63 - 1  # bigserial: a larger id can only be unknown, and must not reach asyncpg
 # who acted: an operator's name or a key's label; printable, no control characters
@@ -27,11 +27,9 @@ class Action(BaseModel):
     note: str | None = Field(default=None, max_length=1000, pattern=r"^[^\x00]*$")
 
 
-class DeadLetterSummaryOut(BaseModel):
+class DeadLetterSummaryOut(ResponseModel):
     """A dead letter as listed: where the message came from, why its consumer gave up on it, and
     what an operator did with it (shared/dead_letters.py `_summary`)."""
-
-    model_config = ConfigDict(extra="allow")
 
     id: int
     state: Literal["dead", "redriven", "discarded"] = Field(
@@ -52,10 +50,8 @@ class DeadLetterSummaryOut(BaseModel):
     payload_bytes: int | None = Field(description="the payload's size; null for a record without a value")
 
 
-class DeadLetterPageOut(BaseModel):
+class DeadLetterPageOut(ResponseModel):
     """One page of dead letters, newest first."""
-
-    model_config = ConfigDict(extra="allow")
 
     items: list[DeadLetterSummaryOut]
     next_before: int | None = Field(description="`before` for the next page; null on the last page")

@@ -11,7 +11,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from shared.logging import bound
@@ -34,7 +34,15 @@ class CsvText(PlainTextResponse):
 CSV: dict = {200: {"description": "CSV, one header line", "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
-class HealthOut(BaseModel):
+class ResponseModel(BaseModel):
+    """The base of the services' response models (`<Something>Out`, `response_model=`): a response
+    model filters what its route answers, so these keep any key they do not list (a key a handler
+    adds before its model lists it still reaches the caller). Each lists every key it knows."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class HealthOut(ResponseModel):
     """A service's `GET /health` answer: it is up."""
 
     status: str = Field(examples=["ok"])

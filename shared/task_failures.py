@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from shared.http import ResponseModel
 
 log = logging.getLogger(__name__)
 
 
-class TaskFailureOut(BaseModel):
+class TaskFailureOut(ResponseModel):
     """An account a periodic task skips because its own data makes the task fail: a row of `LIST`
     as the services' `GET /v1/task-failures` answer it."""
-
-    model_config = ConfigDict(extra="allow")
 
     task: str
     account_id: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from contracts.envelope import Contract, Envelope
 from contracts.platform import RequestMeteringV1
@@ -51,27 +51,21 @@ class MeteringIn(BaseModel):
     at: Instant | None = None
 
 
-class UserCountOut(BaseModel):
+class UserCountOut(http.ResponseModel):
     """A partner's enterprise-voice users at a metering point (the `UserCountReportedV1` published)."""
-
-    model_config = ConfigDict(extra="allow")
 
     account_id: str
     count: int
     at: str = Field(description="the metering point, ISO 8601 instant")
 
 
-class MeteringOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class MeteringOut(http.ResponseModel):
     reported: list[UserCountOut] = Field(description="the counts published by this trigger; empty when each "
                                                      "account's metering point was reported before")
 
 
-class UserOut(BaseModel):
+class UserOut(http.ResponseModel):
     """A customer's user as this service last saw it."""
-
-    model_config = ConfigDict(extra="allow")
 
     user_id: str
     present: bool = Field(description="whether the platform's latest event has the user present")

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from contracts.types import Amount, Currency, Id, Instant, LocalDate, Month, Name
 
@@ -38,16 +38,14 @@ class PaymentIn(BaseModel):
 
 
 # ------------------------------------------------------------------ responses
-# Each model lists every key the handler returns today; extra="allow" keeps any key not listed
+# Each model lists every key the handler returns today; its base (http.ResponseModel) keeps any key not listed
 # (a response model filters what it does not know). Money is a decimal string ("12.50") and
 # instants and days are ISO 8601 strings, as sent. A key that is sometimes absent has a default
 # and its route excludes unset keys, so it stays absent rather than becoming null.
 MONEY = "a decimal string"
 
 
-class RunQuarantinedOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class RunQuarantinedOut(http.ResponseModel):
     account_id: str
     stage: Literal["rating", "invoicing"] = Field(description="`rating`: not rated (a re-rate bills it); "
                                                               "`invoicing`: rated, but its invoice could not be "
@@ -61,9 +59,7 @@ class RunQuarantinedOut(BaseModel):
                                             "after all); null until then")
 
 
-class RunOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class RunOut(http.ResponseModel):
     run_id: str
     month: str = Field(examples=["2024-05"])
     status: Literal["requested", "invoicing", "reconciled", "completed_with_quarantine", "mismatch", "failed"] = \
@@ -84,9 +80,7 @@ class RunOut(BaseModel):
     quarantined: list[RunQuarantinedOut] = Field(description="the accounts the run set aside, and why")
 
 
-class InvoiceOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class InvoiceOut(http.ResponseModel):
     invoice_number: str
     issuer: str
     account_id: str
@@ -103,9 +97,7 @@ class InvoiceOut(BaseModel):
     outstanding: str = Field(description=f"total - credited + surcharges - paid (net of refunds), {MONEY}")
 
 
-class AmountsOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class AmountsOut(http.ResponseModel):
     total: str
     credited: str = Field(description="credit notes issued")
     paid: str = Field(description="payments net of refunds")
@@ -117,26 +109,20 @@ class AmountsOut(BaseModel):
     status: Literal["paid", "overdue", "open"]
 
 
-class CustomerGroupOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class CustomerGroupOut(http.ResponseModel):
     customer_id: str | None = Field(description="the reseller's customer; null for the account's own lines")
     total: str = Field(description=f"the sum of the group's line amounts, {MONEY}")
     lines: list[dict[str, Any]] = Field(description="the group's lines in invoice order, as in `lines`")
 
 
-class InvoicePaymentOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class InvoicePaymentOut(http.ResponseModel):
     payment_id: str
     amount: str
     method: Literal["bank_transfer", "card"]
     paid_at: str
 
 
-class InvoiceSurchargeOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class InvoiceSurchargeOut(http.ResponseModel):
     surcharge_id: str
     payment_id: str = Field(description="the card payment it surcharged")
     amount: str
@@ -144,8 +130,6 @@ class InvoiceSurchargeOut(BaseModel):
 
 
 class InvoiceDetailOut(InvoiceOut):
-    model_config = ConfigDict(extra="allow")
-
     lines: list[dict[str, Any]] = Field(description="the rated lines exactly as rating sent them (ChargeLineV1's "
                                                     "wire form: `part_number`, `product_name`, `subscription_id`, "
                                                     "`from`, `to`, `quantity`, `unit_price`, `price_version`, "
@@ -162,9 +146,7 @@ class InvoiceDetailOut(InvoiceOut):
     surcharges: list[InvoiceSurchargeOut]
 
 
-class PaymentOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class PaymentOut(http.ResponseModel):
     payment_id: str
     invoice_number: str
     amount: str
@@ -177,18 +159,14 @@ class PaymentOut(BaseModel):
                                   "`payment_id` answers the first recording")
 
 
-class StatementChargeOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class StatementChargeOut(http.ResponseModel):
     kind: Literal["invoice", "surcharge"]
     ref: str = Field(description="the invoice number or surcharge id")
     date: str = Field(description="the day, in the account's time zone")
     amount: str
 
 
-class StatementPaymentOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class StatementPaymentOut(http.ResponseModel):
     payment_id: str
     invoice_number: str
     method: Literal["bank_transfer", "card"]
@@ -196,9 +174,7 @@ class StatementPaymentOut(BaseModel):
     amount: str
 
 
-class StatementCreditOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class StatementCreditOut(http.ResponseModel):
     ref: str = Field(description="the credit note number or refund id")
     invoice_number: str
     dispute_id: str
@@ -206,9 +182,7 @@ class StatementCreditOut(BaseModel):
     amount: str
 
 
-class StatementOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class StatementOut(http.ResponseModel):
     account_id: str
     month: str = Field(examples=["2024-05"])
     currency: str

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from contracts.types import Month, PaymentTerms
 from services.invoicing import containment, quarantine
-from shared import auth, task_failures
+from shared import auth, http, task_failures
 from shared.http import ERROR_RESPONSES
 
 # operators only: what was set aside spans every partner's accounts
@@ -28,12 +28,10 @@ class ReinvoiceRequest(BaseModel):
 
 
 # ------------------------------------------------------------------ responses
-# Each model lists every key the handler returns today; extra="allow" keeps any key not listed
+# Each model lists every key the handler returns today; its base (http.ResponseModel) keeps any key not listed
 # (a response model filters what it does not know). Money is a decimal string ("12.50") and
 # instants are ISO 8601 strings, as sent.
-class QuarantinedChargeOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class QuarantinedChargeOut(http.ResponseModel):
     run_id: str
     account_id: str
     month: str = Field(examples=["2024-05"])
@@ -47,9 +45,7 @@ class QuarantinedChargeOut(BaseModel):
     resolved_at: str | None = Field(description="when it was resolved; null while open")
 
 
-class ReinvoiceResultOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class ReinvoiceResultOut(http.ResponseModel):
     run_id: str
     invoice: str | None = Field(description="the account's invoice for the month; null when the charge "
                                             "failed again (it stays quarantined)")
@@ -57,17 +53,13 @@ class ReinvoiceResultOut(BaseModel):
     error: str | None = Field(description="null when invoiced; else the new error")
 
 
-class ReinvoiceOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class ReinvoiceOut(http.ResponseModel):
     account_id: str
     month: str
     results: list[ReinvoiceResultOut] = Field(description="one per quarantined charge of the account and month")
 
 
-class PendingChargeOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class PendingChargeOut(http.ResponseModel):
     event_id: str
     account_id: str = Field(description="the account invoicing does not know yet")
     parked_at: str

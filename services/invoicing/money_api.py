@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from contracts.types import MAX_AMOUNT, Id, Instant, Month, Name
 from services.invoicing import balances, credits, domain, money_store, queries
@@ -37,12 +37,10 @@ class PayoutIn(BaseModel):
 
 
 # ------------------------------------------------------------------ responses
-# Each model lists every key the handler returns today; extra="allow" keeps any key not listed
+# Each model lists every key the handler returns today; its base (http.ResponseModel) keeps any key not listed
 # (a response model filters what it does not know). Money is a decimal string ("12.50") and
 # instants and days are ISO 8601 strings, as sent.
-class CreditNoteOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class CreditNoteOut(http.ResponseModel):
     credit_note_number: str = Field(description="`<ISSUER>-CN-000001`: the issuer's own gapless credit-note sequence")
     issuer: str
     invoice_number: str
@@ -53,9 +51,7 @@ class CreditNoteOut(BaseModel):
     issued_at: str = Field(description="the dispute's resolution instant")
 
 
-class RefundOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class RefundOut(http.ResponseModel):
     refund_id: str = Field(description="`RF-<dispute id>`: named by the dispute whose resolution caused it")
     invoice_number: str
     dispute_id: str
@@ -71,9 +67,7 @@ class RefundOut(BaseModel):
     overdue: bool = Field(description="not paid out by `due_at` (as of now), or paid out after it")
 
 
-class SurchargeOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class SurchargeOut(http.ResponseModel):
     issuer: str
     threshold: str = Field(examples=["3000.00"], description="invoice total from which card payments are "
                                                              "surcharged (inclusive), a decimal string")

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from contracts.types import Amount, Id, Instant
 from services.prepaid_credit import queries, vouchers
@@ -45,10 +45,8 @@ class RedemptionIn(BaseModel):
                                                          "not in the future; default now")
 
 
-class VoucherBatchOut(BaseModel):
+class VoucherBatchOut(http.ResponseModel):
     """The issued batch (services/prepaid_credit/vouchers.py `issue`)."""
-
-    model_config = ConfigDict(extra="allow")
 
     batch_id: str
     issuer: str | None = Field(description="the partner account that issued them; null: the operator")
@@ -58,10 +56,8 @@ class VoucherBatchOut(BaseModel):
     codes: list[str] = Field(description="the batch's codes")
 
 
-class VoucherOut(BaseModel):
+class VoucherOut(http.ResponseModel):
     """A voucher and its state (services/prepaid_credit/vouchers.py `voucher_json`)."""
-
-    model_config = ConfigDict(extra="allow")
 
     code: str
     batch_id: str
@@ -74,19 +70,15 @@ class VoucherOut(BaseModel):
     redeemed_at: str | None = Field(description="ISO 8601 instant; null while `issued`")
 
 
-class DrawOut(BaseModel):
+class DrawOut(http.ResponseModel):
     """What one entry took from one lot."""
-
-    model_config = ConfigDict(extra="allow")
 
     lot: str = Field(description="the lot (its voucher's code)")
     amount: str = Field(description="credits drawn, a decimal as text")
 
 
-class EntryOut(BaseModel):
+class EntryOut(http.ResponseModel):
     """One ledger entry (services/prepaid_credit/ledger.py `entry_json`)."""
-
-    model_config = ConfigDict(extra="allow")
 
     sequence: int
     at: str = Field(description="ISO 8601 instant")
@@ -98,10 +90,8 @@ class EntryOut(BaseModel):
     draws: list[DrawOut] = Field(description="the lots it drew from")
 
 
-class RedemptionOut(BaseModel):
+class RedemptionOut(http.ResponseModel):
     """The redemption's lot and the account's credit after it (services/prepaid_credit/ledger.py `redeem`)."""
-
-    model_config = ConfigDict(extra="allow")
 
     account_id: str
     voucher: str = Field(description="the voucher's code (also the new lot's)")
@@ -114,9 +104,7 @@ class RedemptionOut(BaseModel):
                                                 "when a shortfall was settled from it")
 
 
-class LotOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class LotOut(http.ResponseModel):
     lot: str = Field(description="its voucher's code")
     credits: str = Field(description="as redeemed, a decimal as text")
     remaining: str = Field(description="not yet drawn or expired, a decimal as text")
@@ -132,10 +120,8 @@ class HistoryEntryOut(EntryOut):
                                                       "decimal as text); null for other entries")
 
 
-class CreditOut(BaseModel):
+class CreditOut(http.ResponseModel):
     """An account's credit as of now (services/prepaid_credit/queries.py `credit`)."""
-
-    model_config = ConfigDict(extra="allow")
 
     account_id: str
     mode: str = Field(description="the account's mode as opened (`prepaid`, `subscription`)")

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from shared.http import ResponseModel
 
 Mode = Literal["subscription", "prepaid"]
 Role = Literal["feature", "brand", "region", "pack"]
 TierMode = Literal["graduated", "volume"]
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
 # ------------------------------------------------------------------ reads
-class BillingStateOut(_Out):
+class BillingStateOut(ResponseModel):
     """Whether an account, customer or subscription is billed."""
 
     state: Literal["active", "ended", "termination_pending"] = Field(
@@ -35,19 +33,19 @@ class BillingStateOut(_Out):
                                   "local date the termination takes effect")
 
 
-class PriceBookOut(_Out):
+class PriceBookOut(ResponseModel):
     """A partner's negotiated flat unit prices, overriding the catalogue."""
 
     id: str
     prices: dict[str, str] = Field(description="part number -> unit price (decimal string)")
 
 
-class ModeSwitchOut(_Out):
+class ModeSwitchOut(ResponseModel):
     mode: Mode = Field(description="the mode the account switches to")
     effective_at: str = Field(description="instant of the switch: the account's next metering point")
 
 
-class AccountOut(_Out):
+class AccountOut(ResponseModel):
     account_id: str
     name: str
     parent_account_id: str | None = Field(description="the parent partner of a child partner; null: top level")
@@ -69,7 +67,7 @@ class AccountDetailOut(AccountOut):
     child_account_ids: list[str] = Field(description="the account's direct child partners")
 
 
-class CustomerOut(_Out):
+class CustomerOut(ResponseModel):
     customer_id: str
     account_id: str
     brand_id: str | None = Field(description="the brand subscription the customer is on; null: none")
@@ -78,7 +76,7 @@ class CustomerOut(_Out):
     billing_state: BillingStateOut = Field(description="`active`, or `ended` at its removal")
 
 
-class SubscriptionOut(_Out):
+class SubscriptionOut(ResponseModel):
     subscription_id: str
     account_id: str
     role: Role
@@ -96,7 +94,7 @@ class SubscriptionOut(_Out):
     billing_state: BillingStateOut
 
 
-class CatalogOut(_Out):
+class CatalogOut(ResponseModel):
     currency: str
     products: list[dict[str, Any]] = Field(
         description="the products as published (PUT /v1/catalog), ordered by part number: `part_number`, "
@@ -106,12 +104,12 @@ class CatalogOut(_Out):
 
 
 # ------------------------------------------------------------------ events (answers of the writes)
-class TierOut(_Out):
+class TierOut(ResponseModel):
     up_to: int | None = Field(description="units up to and including; null: no bound")
     unit_price: str
 
 
-class PriceVersionOut(_Out):
+class PriceVersionOut(ResponseModel):
     id: str
     effective_from: str = Field(description="local date")
     unit_price: str
@@ -119,7 +117,7 @@ class PriceVersionOut(_Out):
     tier_mode: TierMode | None
 
 
-class ProductOut(_Out):
+class ProductOut(ResponseModel):
     part_number: str
     name: str
     kind: Literal["recurring", "pack", "usage"]
@@ -134,14 +132,14 @@ class ProductOut(_Out):
     versions: list[PriceVersionOut]
 
 
-class CatalogPublishedOut(_Out):
+class CatalogPublishedOut(ResponseModel):
     type: Literal["provisioning.catalog.published"]
     currency: str
     products: list[ProductOut]
     at: str
 
 
-class AccountOpenedOut(_Out):
+class AccountOpenedOut(ResponseModel):
     type: Literal["provisioning.account.opened"]
     account_id: str
     name: str
@@ -156,7 +154,7 @@ class AccountOpenedOut(_Out):
     at: str
 
 
-class AccountSettingsChangedOut(_Out):
+class AccountSettingsChangedOut(ResponseModel):
     type: Literal["provisioning.account.settings_changed"]
     account_id: str
     low_balance_threshold: str | None = Field(description="the new threshold (at once); null: unchanged")
@@ -165,7 +163,7 @@ class AccountSettingsChangedOut(_Out):
     at: str
 
 
-class CustomerProvisionedOut(_Out):
+class CustomerProvisionedOut(ResponseModel):
     type: Literal["provisioning.customer.provisioned"]
     account_id: str
     customer_id: str
@@ -174,14 +172,14 @@ class CustomerProvisionedOut(_Out):
     at: str
 
 
-class CustomerRemovedOut(_Out):
+class CustomerRemovedOut(ResponseModel):
     type: Literal["provisioning.customer.removed"]
     account_id: str
     customer_id: str
     at: str
 
 
-class FeatureProvisionedOut(_Out):
+class FeatureProvisionedOut(ResponseModel):
     type: Literal["provisioning.feature.provisioned"]
     account_id: str
     subscription_id: str
@@ -191,7 +189,7 @@ class FeatureProvisionedOut(_Out):
     at: str
 
 
-class BrandReadyOut(_Out):
+class BrandReadyOut(ResponseModel):
     type: Literal["provisioning.brand.ready"]
     account_id: str
     subscription_id: str
@@ -201,7 +199,7 @@ class BrandReadyOut(_Out):
     at: str
 
 
-class RegionActivatedOut(_Out):
+class RegionActivatedOut(ResponseModel):
     type: Literal["provisioning.region.activated"]
     account_id: str
     subscription_id: str
@@ -211,7 +209,7 @@ class RegionActivatedOut(_Out):
     at: str
 
 
-class PartnerOnboardedOut(_Out):
+class PartnerOnboardedOut(ResponseModel):
     type: Literal["provisioning.partner.onboarded"]
     account_id: str
     subscription_id: str
@@ -220,14 +218,14 @@ class PartnerOnboardedOut(_Out):
     at: str
 
 
-class FeatureRemovedOut(_Out):
+class FeatureRemovedOut(ResponseModel):
     type: Literal["provisioning.feature.removed"]
     account_id: str
     subscription_id: str
     at: str = Field(description="when it ended")
 
 
-class TerminationScheduledOut(_Out):
+class TerminationScheduledOut(ResponseModel):
     type: Literal["provisioning.termination.scheduled"]
     account_id: str
     subscription_id: str
@@ -241,42 +239,42 @@ class TerminationScheduledOut(_Out):
 SubscriptionEnded = Annotated[Union[FeatureRemovedOut, TerminationScheduledOut], Field(discriminator="type")]
 
 
-class CatalogEventsOut(_Out):
+class CatalogEventsOut(ResponseModel):
     events: list[CatalogPublishedOut]
 
 
-class AccountOpenedEventsOut(_Out):
+class AccountOpenedEventsOut(ResponseModel):
     events: list[AccountOpenedOut]
 
 
-class AccountSettingsChangedEventsOut(_Out):
+class AccountSettingsChangedEventsOut(ResponseModel):
     events: list[AccountSettingsChangedOut]
 
 
-class CustomerProvisionedEventsOut(_Out):
+class CustomerProvisionedEventsOut(ResponseModel):
     events: list[CustomerProvisionedOut]
 
 
-class CustomerRemovedEventsOut(_Out):
+class CustomerRemovedEventsOut(ResponseModel):
     events: list[CustomerRemovedOut]
 
 
-class FeatureProvisionedEventsOut(_Out):
+class FeatureProvisionedEventsOut(ResponseModel):
     events: list[FeatureProvisionedOut]
 
 
-class BrandReadyEventsOut(_Out):
+class BrandReadyEventsOut(ResponseModel):
     events: list[BrandReadyOut]
 
 
-class RegionActivatedEventsOut(_Out):
+class RegionActivatedEventsOut(ResponseModel):
     events: list[RegionActivatedOut]
 
 
-class PartnerOnboardedEventsOut(_Out):
+class PartnerOnboardedEventsOut(ResponseModel):
     events: list[PartnerOnboardedOut]
 
 
-class SubscriptionEndedEventsOut(_Out):
+class SubscriptionEndedEventsOut(ResponseModel):
     events: list[SubscriptionEnded] = Field(description="`provisioning.feature.removed` when it ended at once; "
                                                         "`provisioning.termination.scheduled` otherwise")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from contracts.types import Id, Month
 from services.rating import ingest, quarantine, usage_api
@@ -35,10 +35,8 @@ WHERE s.account_id = $1 ORDER BY s.started_at, s.subscription_id
 ACCOUNT_RUNS = "SELECT month, run_id, settlement, lines, total FROM account_runs WHERE account_id = $1 ORDER BY month"
 
 
-class RunOut(BaseModel):
+class RunOut(http.ResponseModel):
     """A billing run as rating sees it (`RUNS`): instants are ISO 8601 text."""
-
-    model_config = ConfigDict(extra="allow")
 
     run_id: str
     month: str = Field(description="the billed month, `YYYY-MM`")
@@ -50,10 +48,8 @@ class RunOut(BaseModel):
     lines: int = Field(description="charge lines of those accounts")
 
 
-class QuarantinedOfRunOut(BaseModel):
+class QuarantinedOfRunOut(http.ResponseModel):
     """An account a run set aside because rating it failed."""
-
-    model_config = ConfigDict(extra="allow")
 
     account_id: str
     reason: str = Field(description="the failure's class: a short, stable code")
@@ -75,9 +71,7 @@ class QuarantinedOut(QuarantinedOfRunOut):
     month: str = Field(description="`YYYY-MM`")
 
 
-class AccountSubscriptionOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class AccountSubscriptionOut(http.ResponseModel):
     subscription_id: str
     kind: str
     part_number: str
@@ -89,9 +83,7 @@ class AccountSubscriptionOut(BaseModel):
     billed_through: str | None = Field(description="local date (`YYYY-MM-DD`) billed up to; null before any")
 
 
-class RatedMonthOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class RatedMonthOut(http.ResponseModel):
     month: str = Field(description="`YYYY-MM`")
     run_id: str = Field(description="the run that rated the month last")
     settlement: str
@@ -99,10 +91,8 @@ class RatedMonthOut(BaseModel):
     total: str = Field(description="the month's total, a decimal as text")
 
 
-class AccountOut(BaseModel):
+class AccountOut(http.ResponseModel):
     """The account's row as rating keeps it, its subscriptions and its rated months."""
-
-    model_config = ConfigDict(extra="allow")
 
     account_id: str
     parent_account_id: str | None
