@@ -1,9 +1,11 @@
 """The HTTP edge every service shares: one error body, its OpenAPI description, and the handlers
-that turn invalid requests (and data PostgreSQL refuses) into that body with a 4xx."""
+that turn invalid requests (and data PostgreSQL refuses) into that body with a 4xx; the pieces
+answers share (response models' base, rows as JSON values, CSV, health)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -32,6 +34,14 @@ class CsvText(PlainTextResponse):
 
 
 CSV: dict = {200: {"description": "CSV, one header line", "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+def row_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A database row as an answer's JSON values: instants and days as ISO 8601 text, decimals and
+    ids as text, JSON columns (objects, arrays) as they are."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat")
+                else str(v) if v is not None and not isinstance(v, (int, str, bool, dict, list)) else v)
+            for k, v in dict(row).items()}
 
 
 class ResponseModel(BaseModel):

@@ -66,18 +66,13 @@ class PendingChargeOut(http.ResponseModel):
     waiting_hours: float = Field(description="hours since `parked_at`, rounded to 2 decimals")
 
 
-def _json(row) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if v is not None and not isinstance(
-        v, (int, str, bool)) else v) for k, v in dict(row).items()}
-
-
 @router.get("/quarantine", response_model=list[QuarantinedChargeOut],
             summary="Charges whose invoice could not be issued, with why (open ones; "
                     "resolved=true adds the re-invoiced ones)")
 async def quarantined(request: Request, month: Annotated[Month | None, Query()] = None,
                       account: str | None = Query(default=None, pattern=ACCOUNT), resolved: bool = False):
     async with request.app.state.runtime.pool.acquire() as conn:
-        return [_json(r) for r in await quarantine.listing(conn, month, account, resolved)]
+        return [http.row_json(r) for r in await quarantine.listing(conn, month, account, resolved)]
 
 
 @router.post("/quarantine/reinvoice", response_model=ReinvoiceOut,

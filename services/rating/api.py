@@ -108,19 +108,11 @@ class AccountOut(http.ResponseModel):
     rated_months: list[RatedMonthOut]
 
 
-def _jsonable(row) -> dict:
-    """A row's values as JSON values: instants and days as ISO 8601 text, decimals and ids as text,
-    JSON columns (objects, arrays: an account's price book) as they are."""
-    return {k: (v.isoformat() if hasattr(v, "isoformat")
-                else str(v) if v is not None and not isinstance(v, (int, str, bool, dict, list)) else v)
-            for k, v in dict(row).items()}
-
-
 @router.get("/runs", summary="Billing runs, newest first, with how many accounts each rated",
             response_model=list[RunOut])
 async def runs(request: Request, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
-        return [_jsonable(r) for r in await conn.fetch(RUNS, None)]
+        return [http.row_json(r) for r in await conn.fetch(RUNS, None)]
 
 
 @router.get("/runs/{run_id}", response_model=RunDetailOut)
@@ -131,7 +123,8 @@ async def run(run_id: Id, request: Request, _: Caller = Depends(auth.OPERATOR)):
             return http.error(404, "unknown_run", f"no run {run_id}")
         set_aside = await quarantine.of_run(conn, run_id)
         count = await quarantine.count_of_run(conn, run_id) if set_aside else 0
-    return {**_jsonable(rows[0]), "quarantined_accounts": count, "quarantined": [_jsonable(q) for q in set_aside]}
+    return {**http.row_json(rows[0]), "quarantined_accounts": count,
+            "quarantined": [http.row_json(q) for q in set_aside]}
 
 
 @router.get("/quarantine", summary="Accounts set aside by runs because rating them failed, with why "
@@ -141,7 +134,7 @@ async def quarantined(request: Request, month: Annotated[Month | None, Query()] 
                       account: str | None = Query(default=None, pattern=r"^[^\x00-\x1f\x7f]{1,200}$"),
                       resolved: bool = False, _: Caller = Depends(auth.OPERATOR)):
     async with request.app.state.runtime.pool.acquire() as conn:
-        return [_jsonable(r) for r in await quarantine.listing(conn, month, account, resolved)]
+        return [http.row_json(r) for r in await quarantine.listing(conn, month, account, resolved)]
 
 
 @router.get("/task-failures", summary="Accounts the prepaid usage debits (task `prepaid_usage`) skip because "
@@ -160,9 +153,9 @@ async def account(account_id: Id, request: Request, caller: Caller = Depends(aut
         found = await conn.fetchrow(ACCOUNT, account_id)
         if found is None or not await auth.may_see(conn, caller, account_id):
             return http.error(404, "unknown_account", f"no account {account_id}")
-        return {**_jsonable(found),
-                "subscriptions": [_jsonable(r) for r in await conn.fetch(ACCOUNT_SUBSCRIPTIONS, account_id)],
-                "rated_months": [_jsonable(r) for r in await conn.fetch(ACCOUNT_RUNS, account_id)]}
+        return {**http.row_json(found),
+                "subscriptions": [http.row_json(r) for r in await conn.fetch(ACCOUNT_SUBSCRIPTIONS, account_id)],
+                "rated_months": [http.row_json(r) for r in await conn.fetch(ACCOUNT_RUNS, account_id)]}
 
 
 def http_app(runtime: ServiceRuntime) -> FastAPI:

@@ -27,6 +27,7 @@ from services.provisioning import handlers as provisioning
 from services.rating import api as rating
 from services.rating import quarantine
 from shared import dead_letter_api, dead_letters, task_failures
+from shared.http import row_json
 from shared.runtime import ServiceRuntime, add_platform_routes
 from shared.settings import Settings
 from tests.support.http import asgi_client, session_keys
@@ -177,7 +178,7 @@ async def test_rating_answers_keep_their_keys_and_text_values():
     rows = {rating.ACCOUNT: [account], rating.ACCOUNT_SUBSCRIPTIONS: [sub], rating.ACCOUNT_RUNS: [month],
             rating.RUNS: [run], quarantine.OF_RUN: [set_aside], quarantine.COUNT_OF_RUN: [{"count": 1}],
             quarantine.LIST: [{**set_aside, "run_id": "r-1", "month": "2026-03"}]}
-    j = rating._jsonable
+    j = row_json
     async with _served("rating", rows) as http:
         assert (await http.get("/v1/accounts/acc-1")).json() == {
             **j(account), "subscriptions": [j(sub)], "rated_months": [j(month)]}
