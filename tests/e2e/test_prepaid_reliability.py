@@ -11,7 +11,7 @@ import pytest
 from cli.consumption import end_offsets, wait_consumed
 from shared.kafka_security import KafkaSecurity
 from tests.support.http import client
-from tests.support.kafka import publish_envelopes, read_all
+from tests.support.kafka import publish_envelopes, read_to_end
 from tests.support.polling import eventually
 from tests.support.prepaid import line, opened, run_charges, usage
 
@@ -108,7 +108,8 @@ async def test_sigkill_after_commit_and_a_replay_from_offset_0_change_nothing(se
     async def relayed():
         return await db.fetchval(f"SELECT count(*) FROM {schema}.outbox") == 0
     await eventually(relayed, timeout=30, what="outbox relayed")
-    published = len(await read_all(infra.kafka, f"{namespace}prepaid_credit.events", expect=10, timeout=10))
+    published = len(await read_to_end(infra.kafka, f"{namespace}prepaid_credit.events"))
+    assert published >= 10
 
     # replay both topics from offset 0, with an empty inbox: the ledger's keys alone hold
     proc.stop()
@@ -118,5 +119,4 @@ async def test_sigkill_after_commit_and_a_replay_from_offset_0_change_nothing(se
     await _consumed(infra, namespace)
     assert await _snapshot(db, schema) == before
     await eventually(relayed, timeout=30, what="outbox relayed")
-    assert len(await read_all(infra.kafka, f"{namespace}prepaid_credit.events", expect=published + 1,
-                              timeout=5)) == published  # no notice told twice
+    assert len(await read_to_end(infra.kafka, f"{namespace}prepaid_credit.events")) == published  # no notice told twice

@@ -126,8 +126,8 @@ async def test_fixed_poison_message_is_redriven_and_applied_exactly_once(svc, in
     assert headers["redrive_of"] == str(dead["id"]) and headers["source_topic"] == namespace + "orders"
     # a delivery of the same bytes again (a relay crash between publish and delete) applies nothing
     await publish(infra.kafka, namespace + redrive_topic("svc"), [("acme", sent.value)])
+    await s.fetchval("INSERT INTO refs VALUES ('s1-sentinel')")  # first: a sentinel without it is dead-lettered
     await publish_envelopes(infra.kafka, namespace + "orders", [poison, _removed("s1-sentinel")])
-    await s.fetchval("INSERT INTO refs VALUES ('s1-sentinel')")
     await eventually(lambda: s.applied("s1-sentinel"), what="sentinel after the duplicates")
     assert await s.applied("s1") == 1
     assert await s.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", poison.event_id) == 1

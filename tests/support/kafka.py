@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from cli.consumption import partitions_of
 from contracts.envelope import Envelope
 from shared.kafka_security import client_options
 
@@ -59,3 +60,28 @@ async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 60,
     finally:
         await consumer.stop()
     return records
+
+
+async def read_to_end(bootstrap: str, topic: str, timeout: float = 30) -> list:
+    """Every record of `topic` up to its end offsets as of the call: an exact count, where
+    `read_all` stops as soon as it has `expect` (a lower bound)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_options(),
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    records = []
+    try:
+        partitions = await partitions_of(bootstrap, [topic])
+        assert partitions, f"{topic}: no partitions"
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{topic}: not read to its end offsets {ends} within {timeout}s")
+            for recs in (await consumer.getmany(*partitions, timeout_ms=500)).values():
+                records.extend(r for r in recs if r.offset < ends[TopicPartition(topic, r.partition)])
+    finally:
+        await consumer.stop()
+    return records
+
