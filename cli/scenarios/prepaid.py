@@ -84,10 +84,10 @@ class PrepaidBook:
     def add_run(self, account_id: str, run: int, lines: tuple[ChargeLine, ...]) -> None:
         """The scenario's `run`-th billing run (0-based, as the runner counts them) rated a prepaid
         account's `lines`: one debit each, at the run's instant as the live service dates it
-        (`run_debit_instant`: the metering point, or the run event's `at` for a delayed run)."""
+        (`run_debit_instant`: the run event's `at`, or the metering point for a run event before it)."""
         month, at, index = self.runs[run]
         tz = self.accounts[account_id].time_zone
-        at = run_debit_instant(metering_point(month, tz), at, tz)
+        at = run_debit_instant(metering_point(month, tz), at)
         for line in sorted(lines, key=line_order):
             ref = f"{line.subscription or line.part_number} {line.from_date.isoformat()}..{line.to_date.isoformat()}"
             self.events[account_id].append((at, index, Charge(line.amount, ref)))

@@ -80,7 +80,7 @@ def run_instant(p: AccountChargesRatedV1, envelope: Envelope) -> datetime:
     """A run's debits are at its instant (`domain.run_debit_instant`), from the instant it was
     requested (`run_at`; when rating did not say, when it rated)."""
     mp = metering_point((int(p.month[:4]), int(p.month[5:])), p.time_zone)
-    return domain.run_debit_instant(mp, p.run_at or envelope.occurred_at, p.time_zone)
+    return domain.run_debit_instant(mp, p.run_at or envelope.occurred_at)
 
 
 def midnight_before(at: datetime, tz: str) -> datetime:

@@ -38,10 +38,12 @@ def _replay(platform, infra, namespace, api_keys, path: Path) -> Replay:
 
 
 OWN = Path(__file__).resolve().parents[1] / "scenarios"
-# every shared version-2 file (the acceptance files of issues 11 and 12) by default;
-# BILLING_REPLAY_V2=all adds the project's own (about half a minute each: a platform is started for each)
+# every shared version-2 file (the acceptance files of issues 11 and 12) and the project's files
+# where the preview and the live services once disagreed, by default; BILLING_REPLAY_V2=all adds
+# the rest of the project's own (about half a minute each: a platform is started for each)
+LIVE_CHECKED = [OWN / "prepaid-run-late-on-the-metering-day.json"]
 FILES = sorted(V2.glob("*.json")) + ([p for p in sorted(OWN.glob("*.json")) if is_version_2(load_scenario(p))]
-                                     if os.environ.get("BILLING_REPLAY_V2") == "all" else [])
+                                     if os.environ.get("BILLING_REPLAY_V2") == "all" else LIVE_CHECKED)
 
 
 # one platform per file: its clocks only move forward, and the files start in February or March

@@ -8,7 +8,7 @@ import pytest
 
 from services.prepaid_credit.domain import (
     REFUSAL_REASONS, Charge, CreditState, IssuedVoucher, Voucher, VoucherRefused, check_issue, check_redemption,
-    debit, expire, lifetime_estimate, lot_expiry, redeem, settle,
+    debit, expire, lifetime_estimate, lot_expiry, redeem, run_debit_instant, settle,
 )
 
 UTC = timezone.utc
@@ -87,6 +87,19 @@ def test_a_redemption_of_an_issued_voucher_by_a_prepaid_account():
 ])
 def test_a_lot_expires_at_midnight_of_its_day_plus_lifetime(redeemed_at, days, zone, expires):
     assert lot_expiry(t(redeemed_at), days, zone) == t(expires)
+
+
+@pytest.mark.parametrize("requested, debited", [
+    ("2026-03-31T20:00:00Z", "2026-03-31T22:00:00Z"),  # asked for before the metering point: at it
+    ("2026-03-31T22:00:00Z", "2026-03-31T22:00:00Z"),  # on the metering point
+    ("2026-03-31T22:00:03Z", "2026-03-31T22:00:03Z"),  # the scheduler's, seconds after it
+    ("2026-04-01T08:00:00Z", "2026-04-01T08:00:00Z"),  # hours later the same local day: at its instant
+    ("2026-04-05T08:00:00Z", "2026-04-05T08:00:00Z"),  # days later
+])
+def test_a_run_debits_at_its_instant_never_before_the_metering_point(requested, debited):
+    # Europe/Berlin's April metering point is 2026-03-31T22:00Z (section 8: "at its instant: the
+    # metering point, or later if delayed")
+    assert run_debit_instant(t("2026-03-31T22:00:00Z"), t(requested)) == t(debited)
 
 
 # ---------------------------------------------------------------------------- the worked example

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
-
-from services.rating.pricing import day_of, zone
 
 from .vouchers import CENT, Voucher, lot_expiry
 
@@ -260,17 +258,18 @@ class Charge:
     ref: str = ""
 
 
-def run_debit_instant(metering_point: datetime, requested: datetime, time_zone: str) -> datetime:
+def run_debit_instant(metering_point: datetime, requested: datetime) -> datetime:
     """The instant of a run's debits (section 8: "at its instant: the metering point, or later if
-    delayed"), live and in the scenario preview alike. A run requested on the metering point's
-    own local day is the on-time run (the scheduler asks seconds after the metering point): its
-    debits are at the metering point. A run requested on a later local day is delayed: its debits
-    are at the request."""
-    if requested < metering_point:
-        return metering_point
-    day = day_of(metering_point, zone(time_zone)) + timedelta(days=1)
-    next_midnight = datetime(day.year, day.month, day.day, tzinfo=zone(time_zone))
-    return metering_point if requested < next_midnight else requested
+    delayed"), live and in the scenario preview alike: the instant the run was requested, or the
+    metering point for a run asked for before it. A run is at the instant it runs: the
+    scheduler's, seconds after the metering point, is dated seconds after it (nothing of the
+    account happens in between: that midnight's usage debit and expiries come first either way),
+    and a run asked for at 10:00 is dated 10:00, after a redemption at 05:00, never before it.
+    An earlier reading dated every run of the metering point's local day at the metering point,
+    which put the 10:00 run's charges ahead of the 05:00 redemption in the preview (a shortfall
+    and an `exhausted` notice nobody could have sent at midnight, and more of the new lot left to
+    expire) while the live service, applying them on arrival, debited them after it."""
+    return max(metering_point, requested)
 
 
 def run_line_order(from_date, subscription: str | None, part_number: str, to_date) -> tuple:
