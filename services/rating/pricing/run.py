@@ -127,7 +127,9 @@ def _item_pieces(account_id: str, sub: Subscription, product: Product, target: M
     start_day = day_of(sub.start, tz)
     end = sub.end if sub.end is not None and sub.end < mp else None
     if sub.termination_effective is not None:
-        stop = held_to = max(start_day, sub.termination_effective)
+        # held to the day the termination takes effect, and still billed for at least the
+        # product's minimum licence (section 2: a feature whose catalogue ends it at a month's end)
+        _, stop, held_to = billable_interval(start_day, sub.termination_effective, product.minimum_days)
     elif end is not None:
         _, stop, held_to = billable_interval(start_day, day_of(end, tz), product.minimum_days)
     else:
