@@ -184,12 +184,14 @@ class MarkBrandReadyV1(Contract):
 
 @event("provisioning.region.activate", 1)
 class ActivateRegionV1(Contract):
-    """Command: an Additional Region is made available to the named Full Brands."""
+    """Command: an Additional Region is made available to the named brands. With none it is
+    known but not billed yet: billing starts the first time it has a brand (FORMAT.md's
+    `region_activated`, whose scenario run accepts an empty list too)."""
 
     account_id: Id
     subscription_id: Id
     part_number: Id
-    brand_ids: list[Id] = Field(min_length=1, max_length=1000)
+    brand_ids: list[Id] = Field(max_length=1000)
     at: Instant | None = None
 
 

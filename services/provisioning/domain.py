@@ -213,7 +213,12 @@ def _create(state: ProvisioningState, cmd: Creates) -> Accepted:
     elif isinstance(cmd, RegionActivated):
         item.brands.update(cmd.brands)
         if item.start is None and item.brands:
-            item.start = cmd.at  # the first time it is available to a brand
+            # the first time it is available to a brand. Section 3 says "to at least one Full
+            # Brand", but nothing here tells a Full Brand from a Theme Brand: the catalogue's
+            # products have no such field, and the acceptance format (FORMAT.md, region_activated)
+            # starts billing "the first time it has a brand". So any brand starts it; a brand
+            # type in the catalogue would be needed to wait for a Full Brand (README, provisioning)
+            item.start = cmd.at
     started = isinstance(cmd, (BrandReady, RegionActivated)) and not was_billing and item.start is not None
     return Accepted(cmd, billing_started=started)
 

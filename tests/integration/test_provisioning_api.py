@@ -310,3 +310,23 @@ async def test_a_brand_whose_termination_was_accepted_takes_nothing_new(api, db,
                              "brand_ids": ["brand-2"], "at": at})):
         r = await api.post(path, json=body)
         assert r.status_code == 409 and r.json()["reason"] == "already_ended", (path, body, r.text)
+
+
+async def test_a_region_known_before_its_brands_is_billed_from_its_first_brand(api, db, namespace):
+    """FORMAT.md's region_activated (an empty `brands` is accepted by the scenario run too, and a
+    live replay must agree): a region made available to no brand is known, not billed; the first
+    brand starts it; until then its termination ends it at once."""
+    await _setup(api)
+    r = await api.post("/v1/regions", json={"account_id": "partner-a", "subscription_id": "r-later",
+                                            "part_number": "HCM-REGION", "brand_ids": [],
+                                            "at": "2026-03-16T10:00:00Z"})
+    assert r.status_code == 201, r.text
+    assert r.json()["events"][0]["billing_started"] is False
+    shown = (await api.get("/v1/subscriptions/r-later")).json()
+    assert shown["billing_start"] is None and shown["brand_ids"] == []
+    r = await api.post("/v1/regions", json={"account_id": "partner-a", "subscription_id": "r-later",
+                                            "part_number": "HCM-REGION", "brand_ids": ["brand-1"],
+                                            "at": "2026-03-18T10:00:00Z"})
+    assert r.status_code == 201, r.text
+    assert r.json()["events"][0]["billing_started"] is True
+    assert (await api.get("/v1/subscriptions/r-later")).json()["billing_start"].startswith("2026-03-18")
