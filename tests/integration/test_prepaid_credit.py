@@ -57,16 +57,18 @@ async def test_the_worked_example_of_section_8(prepaid, db):
     await prepaid.publish("rating.charges", [usage("fax-co", "2026-03-10T00:00:00Z"),
                                              usage("fax-co", "2026-03-11T00:00:00Z", [pages]),
                                              usage("fax-co", "2026-04-01T00:00:00Z"),
-                                             run_charges("fax-co", "2026-04", april, "2026-04-01T00:00:05Z")])
+                                             # the runs asked for at their metering points, as in the
+                                             # example (a run is dated when it is asked for)
+                                             run_charges("fax-co", "2026-04", april, "2026-04-01T00:00:00Z")])
     await _entries(prepaid, db, "fax-co", 4)
     prepaid.clock.set(at("2026-04-15T00:00:00Z"))
     credit = await _credit(prepaid, "fax-co")
     assert (credit["balance"], credit["shortfall"], credit["lifetime_estimate"]) == ("296.45", "0.00", "2026-05-02")
 
     may = [line("100.00", "XDM00020", "2026-05-01", "2026-06-01", "n1", "5")]
-    again = run_charges("fax-co", "2026-04", april, "2026-04-01T00:00:05Z", run_id="rerun")  # a new id, same pieces
+    again = run_charges("fax-co", "2026-04", april, "2026-04-01T00:00:00Z", run_id="rerun")  # a new id, same pieces
     await prepaid.publish("rating.charges", [again, usage("fax-co", "2026-05-01T00:00:00Z"),
-                                             run_charges("fax-co", "2026-05", may, "2026-05-01T00:00:03Z"),
+                                             run_charges("fax-co", "2026-05", may, "2026-05-01T00:00:00Z"),
                                              usage("fax-co", "2026-05-02T00:00:00Z")])
     rows = await _entries(prepaid, db, "fax-co", 6)
     history = [(r["at"].isoformat(), r["kind"], str(r["change"]), str(r["balance"])) for r in rows]
