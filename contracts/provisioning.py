@@ -109,6 +109,10 @@ class ProductV1(Contract):
     tiers: list[TierV1] = Field(default=[], max_length=100)
     tier_mode: Literal["graduated", "volume"] | None = None
     versions: list[PriceVersionV1] = Field(default=[], max_length=100)
+    # a brand product's type (section 3): an Additional Region is billed from the first time it is
+    # made available to a Full Brand; a region named only with Theme Brands waits. Not said (the
+    # scenario format has no such field): any brand counts, as FORMAT.md's region_activated has it
+    brand: Literal["full", "theme"] | None = None
 
 
 @event("provisioning.catalog.published", 1)

@@ -93,6 +93,9 @@ class ProductModel(_Strict):
     tiers: list[TierModel] | None = None
     tier_mode: Literal["graduated", "volume"] | None = None
     versions: list[VersionModel] = []
+    # extension: a brand product's type (contracts.provisioning.ProductV1.brand); not said, any
+    # brand starts a region's billing, as FORMAT.md's region_activated has it
+    brand: Literal["full", "theme"] | None = None
 
 
 class CatalogModel(_Strict):

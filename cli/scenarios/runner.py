@@ -54,7 +54,8 @@ def provision(scenario: ScenarioModel) -> Provisioned:
     change provisioning, and each later sees only the facts dated before its metering point)."""
     out = Provisioned(ProvisioningState(
         accounts={a.id: a.time_zone for a in scenario.accounts},
-        products={p.part_number: ProductRule(p.part_number, p.kind, p.termination, p.minimum_term_months)
+        products={p.part_number: ProductRule(p.part_number, p.kind, p.termination, p.minimum_term_months,
+                                             p.brand)
                   for p in scenario.catalog.products}),
         counts={a.id: [] for a in scenario.accounts}, usage={a.id: [] for a in scenario.accounts})
     until = scenario.until_or_last

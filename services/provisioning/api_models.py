@@ -130,6 +130,9 @@ class ProductOut(ResponseModel):
     tiers: list[TierOut]
     tier_mode: TierMode | None
     versions: list[PriceVersionOut]
+    brand: Literal["full", "theme"] | None = Field(
+        None, description="a brand product's type: an Additional Region is billed from the first time "
+                          "it is available to a Full Brand (null: not said, any brand counts)")
 
 
 class CatalogPublishedOut(ResponseModel):

@@ -34,6 +34,7 @@ class ProductRule:
     kind: str  # recurring | pack | usage
     termination: str = "immediate"  # immediate | end_of_month
     minimum_term_months: int = 0
+    brand: str | None = None  # full | theme | None (not said): a brand product's type
 
 
 @dataclass
@@ -212,15 +213,19 @@ def _create(state: ProvisioningState, cmd: Creates) -> Accepted:
             item.start = cmd.at  # only the first commercial readiness starts billing
     elif isinstance(cmd, RegionActivated):
         item.brands.update(cmd.brands)
-        if item.start is None and item.brands:
-            # the first time it is available to a brand. Section 3 says "to at least one Full
-            # Brand", but nothing here tells a Full Brand from a Theme Brand: the catalogue's
-            # products have no such field, and the acceptance format (FORMAT.md, region_activated)
-            # starts billing "the first time it has a brand". So any brand starts it; a brand
-            # type in the catalogue would be needed to wait for a Full Brand (README, provisioning)
-            item.start = cmd.at
+        if item.start is None and any(_starts_regions(state, brand) for brand in cmd.brands):
+            item.start = cmd.at  # its Activation Date
     started = isinstance(cmd, (BrandReady, RegionActivated)) and not was_billing and item.start is not None
     return Accepted(cmd, billing_started=started)
+
+
+def _starts_regions(state: ProvisioningState, brand_id: str) -> bool:
+    """Whether a region made available to brand `brand_id` starts billing (section 3: "the first
+    time it is made available to at least one Full Brand"): a Full Brand does, a Theme Brand does
+    not, and a brand whose product does not say its type does (FORMAT.md's region_activated:
+    "billing starts the first time it has a brand"; the scenario format has no brand type)."""
+    product = state.products.get(state.items[brand_id].part_number)
+    return product is None or product.brand != "theme"
 
 
 def _end(state: ProvisioningState, item: Item, at: datetime, requested: bool) -> tuple[str, date] | None:

@@ -211,7 +211,7 @@ async def _load(conn: asyncpg.Connection, cmd: commands.Command,
     """The part of the state `cmd` can see: its account, the catalogue, the subscriptions and
     customers it names, and the customers on a brand or region it ends."""
     products = {r["part_number"]: domain.ProductRule(r["part_number"], r["kind"], r["termination"],
-                                                     r["minimum_term_months"])
+                                                     r["minimum_term_months"], r["body"].get("brand"))
                 for r in await store.products(conn)}
     ids = domain.named_ids(cmd)
     rows = await store.load_subscriptions(conn, ids)

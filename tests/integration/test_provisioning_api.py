@@ -330,3 +330,30 @@ async def test_a_region_known_before_its_brands_is_billed_from_its_first_brand(a
     assert r.status_code == 201, r.text
     assert r.json()["events"][0]["billing_started"] is True
     assert (await api.get("/v1/subscriptions/r-later")).json()["billing_start"].startswith("2026-03-18")
+
+
+async def test_a_region_named_only_with_theme_brands_waits_for_a_full_brand(api, db, namespace):
+    """Section 3, with the catalogue saying which brand products are Full and which Theme."""
+    catalog = {**CATALOG, "products": [
+        {**p, "brand": {"HCM-FULL-BRAND": "full", "HCM-THEME-BRAND": "theme"}[p["part_number"]]}
+        if p["part_number"] in ("HCM-FULL-BRAND", "HCM-THEME-BRAND") else p for p in CATALOG["products"]]}
+    await _setup(api)  # brand-1 (HCM-FULL-BRAND) ready on 03-15
+    assert (await api.put("/v1/catalog", json=catalog)).status_code == 200  # the brand types added
+    listed = {p["part_number"]: p.get("brand") for p in (await api.get("/v1/catalog")).json()["products"]}
+    assert listed["HCM-FULL-BRAND"] == "full" and listed["HCM-THEME-BRAND"] == "theme"
+    r = await api.post("/v1/brands", json={"account_id": "partner-a", "subscription_id": "theme-1",
+                                           "part_number": "HCM-THEME-BRAND", "cloud": "commercial",
+                                           "at": "2026-03-15T10:00:00Z"})
+    assert r.status_code == 201, r.text
+    r = await api.post("/v1/regions", json={"account_id": "partner-a", "subscription_id": "r-theme",
+                                            "part_number": "HCM-REGION", "brand_ids": ["theme-1"],
+                                            "at": "2026-03-16T10:00:00Z"})
+    assert r.status_code == 201 and r.json()["events"][0]["billing_started"] is False, r.text
+    r = await api.post("/v1/regions", json={"account_id": "partner-a", "subscription_id": "r-theme",
+                                            "part_number": "HCM-REGION", "brand_ids": ["brand-1"],
+                                            "at": "2026-03-18T10:00:00Z"})
+    assert r.status_code == 201 and r.json()["events"][0]["billing_started"] is True, r.text
+    assert (await api.get("/v1/subscriptions/r-theme")).json()["billing_start"].startswith("2026-03-18")
+    r = await api.put("/v1/catalog", json={**CATALOG, "products": [
+        {"part_number": "X-BRAND", "kind": "recurring", "unit_price": "1.00", "brand": "premium"}]})
+    assert r.status_code == 422, r.text

@@ -129,3 +129,24 @@ def test_a_placement_keeps_the_customers_creation():
     handle(state, CustomerProvisioned(at=_at(1), account="a", customer="c1", brand="b1"))
     handle(state, CustomerProvisioned(at=_at(5), account="a", customer="c1", regions=("r1",)))
     assert state.customers["c1"].provisioned_at == _at(1) and state.customers["c1"].regions == ("r1",)
+
+
+def test_a_region_starts_with_its_first_full_brand_not_a_theme_brand():
+    """Section 3: the Activation Date is the first time the region is made available to a Full
+    Brand. With brand types in the catalogue a Theme Brand does not start it; without (the scenario
+    format's catalogues) any brand does."""
+    typed = [ProductRule("FULL", "recurring", "end_of_month", 12, "full"),
+             ProductRule("THEME", "recurring", "end_of_month", 0, "theme"),
+             ProductRule("REGION", "recurring", "end_of_month", 12)]
+    for products, theme_starts in ((typed, False), (PRODUCTS, True)):
+        state = ProvisioningState(accounts={"a": "UTC"}, products={p.part_number: p for p in products})
+        for brand, part in (("t", "THEME"), ("f", "FULL")):
+            ready = BrandReady(at=_at(0), account="a", subscription=brand, part_number=part, cloud="commercial")
+            assert isinstance(handle(state, ready), Accepted)
+        on_theme = handle(state, RegionActivated(at=_at(1), account="a", subscription="r", part_number="REGION",
+                                                 brands=("t",)))
+        assert on_theme.billing_started is theme_starts
+        on_full = handle(state, RegionActivated(at=_at(5), account="a", subscription="r", part_number="REGION",
+                                                brands=("f",)))
+        assert on_full.billing_started is not theme_starts
+        assert state.items["r"].start == (_at(1) if theme_starts else _at(5))
