@@ -125,13 +125,14 @@ def _item_pieces(account_id: str, sub: Subscription, product: Product, target: M
     alone: they are worked out once per catalogue and such key, then stamped per subscription."""
     tz = zone(tz_name)
     start_day = day_of(sub.start, tz)
-    end = sub.end if sub.end is not None and sub.end < mp else None
+    # held to the day its termination takes effect, else to its removal's day: either way billed
+    # for at least the product's minimum licence (section 2)
     if sub.termination_effective is not None:
-        # held to the day the termination takes effect, and still billed for at least the
-        # product's minimum licence (section 2: a feature whose catalogue ends it at a month's end)
-        _, stop, held_to = billable_interval(start_day, sub.termination_effective, product.minimum_days)
-    elif end is not None:
-        _, stop, held_to = billable_interval(start_day, day_of(end, tz), product.minimum_days)
+        end_day = sub.termination_effective
+    else:
+        end_day = day_of(sub.end, tz) if sub.end is not None and sub.end < mp else None
+    if end_day is not None:
+        _, stop, held_to = billable_interval(start_day, end_day, product.minimum_days)
     else:
         stop, held_to = month_info(target)[1], None
     begin = start_day if done is None or done < start_day else done
